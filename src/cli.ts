@@ -4,9 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { reportError, setDebug, warn } from './commands/common.js';
+import { reportError, setDebug } from './commands/common.js';
 import * as detect from './commands/detect.js';
 import * as models from './commands/models.js';
+import * as align from './commands/align.js';
+import * as normalize from './commands/normalize.js';
+import * as represent from './commands/represent.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION = pkg.version;
@@ -17,8 +20,7 @@ export function buildProgram(): Command {
     .name('facekit')
     .description('The face-recognition pipeline, stage by stage: detect, align, normalize, represent, verify.')
     .version(VERSION, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(`facekit: ${str.replace(/^error: /, '')}`) })
+    .configureOutput({ outputError: (str, write) => write(`facekit: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) })
     .addHelpText('after', `
 Examples:
   $ facekit detect photo.jpg                          faces as NDJSON
@@ -26,8 +28,8 @@ Examples:
   $ facekit verify query.jpg                          who is this? (exit 0 match, 1 no match)
   $ facekit detect img.jpg | facekit align - | facekit normalize - | facekit represent -`);
   program.exitOverride();
-  for (const m of [detect, models]) m.register(program);
-  for (const c of program.commands) c.exitOverride();
+  for (const m of [detect, align, normalize, represent, models]) m.register(program);
+  for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
 
@@ -49,4 +51,3 @@ export async function main(argv: string[]): Promise<void> {
 process.on('unhandledRejection', (err) => {
   process.exitCode = reportError(err);
 });
-void warn;

@@ -49,7 +49,7 @@ export async function decodeImage(bytes: Uint8Array, where: string, opts: Decode
   }
   let meta: Metadata;
   try {
-    meta = await sharp(bytes).metadata();
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {
     throw sharpError(err, where);
   }

@@ -1,6 +1,6 @@
 /** `facekit detect`: faces, boxes and landmarks as NDJSON. */
 import { mkdir } from 'node:fs/promises';
-import { basename, extname, join, relative } from 'node:path';
+import { basename, dirname, extname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_DETECTOR } from '../catalogue.js';
 import { FacekitError } from '../errors.js';
@@ -60,7 +60,7 @@ Exit code 0 when every image gave a face, 2 when one did not or could not be rea
     };
     // One image: --annotate names the output image. Several: it names a folder.
     const annotateIsFile = opts.annotate !== undefined && images.length === 1 && IMAGE_OUT.test(opts.annotate);
-    if (opts.annotate && !annotateIsFile) await mkdir(opts.annotate, { recursive: true });
+    if (opts.annotate) await mkdir(annotateIsFile ? dirname(opts.annotate) : opts.annotate, { recursive: true });
     const annotatePath = (img: ImageInput): string | undefined => {
       if (!opts.annotate) return undefined;
       if (annotateIsFile) return opts.annotate;

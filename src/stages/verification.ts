@@ -1,0 +1,80 @@
+/**
+ * Verify: distances between embeddings and the same-person decision. Pure functions.
+ */
+import { RECOGNIZERS, type Metric, type RecognizerId, isRecognizerId } from '../catalogue.js';
+import { FacekitError } from '../errors.js';
+import type { Embedding } from '../records.js';
+
+export type Vector = ArrayLike<number>;
+
+export function dot(a: Vector, b: Vector): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+export function norm(a: Vector): number {
+  return Math.sqrt(dot(a, a));
+}
+
+export function l2normalize(a: Vector): Float32Array {
+  const n = norm(a) || 1;
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! / n;
+  return out;
+}
+
+/** Distance under `metric`; smaller is more alike. */
+export function distance(a: Vector, b: Vector, metric: Metric): number {
+  if (a.length !== b.length) throw new FacekitError('model_mismatch', `cannot compare a ${a.length}-d with a ${b.length}-d embedding`);
+  switch (metric) {
+    case 'cosine': {
+      const d = 1 - dot(a, b) / ((norm(a) * norm(b)) || 1);
+      return Math.max(0, d);
+    }
+    case 'euclidean': {
+      let s = 0;
+      for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+      return Math.sqrt(s);
+    }
+    case 'euclidean_l2': {
+      const na = norm(a) || 1, nb = norm(b) || 1;
+      let s = 0;
+      for (let i = 0; i < a.length; i++) s += (a[i]! / na - b[i]! / nb) ** 2;
+      return Math.sqrt(s);
+    }
+  }
+}
+
+/** The calibrated same-person threshold for a model and metric (see catalogue). */
+export function defaultThreshold(model: string, metric: Metric): number {
+  if (!isRecognizerId(model)) throw new FacekitError('model_mismatch', `no default threshold for unknown model "${model}"; pass --threshold`);
+  return RECOGNIZERS[model as RecognizerId].thresholds[metric];
+}
+
+/** Refuse to compare embeddings of different models or sizes: their distances mean nothing. */
+export function assertComparable(a: Pick<Embedding, 'model' | 'dim'>, b: Pick<Embedding, 'model' | 'dim'>, what = 'embeddings'): void {
+  if (a.model !== b.model || a.dim !== b.dim) {
+    throw new FacekitError('model_mismatch',
+      `cannot compare ${what} of ${a.model} (${a.dim}-d) with ${b.model} (${b.dim}-d); use the same --model for both`);
+  }
+}
+
+export interface Verdict {
+  distance: number;
+  threshold: number;
+  metric: Metric;
+  same: boolean;
+  /** a 0..1 similarity that reads the natural way round (1 = identical), for people and APIs */
+  similarity: number;
+}
+
+/** How alike two vectors are, as a number in 0..1: 1 - cosine distance, clamped. */
+export function similarity(a: Vector, b: Vector): number {
+  return Math.min(1, Math.max(0, 1 - distance(a, b, 'cosine')));
+}
+
+export function verifyPair(a: Vector, b: Vector, metric: Metric, threshold: number): Verdict {
+  const d = distance(a, b, metric);
+  return { distance: d, threshold, metric, same: d <= threshold, similarity: similarity(a, b) };
+}
