@@ -2,17 +2,18 @@
  * The facekit command line: one subcommand per stage plus the gallery, plotting and evaluation
  * commands. Data goes to stdout, talk to stderr; exit 0 success, 1 a clean "no", 2 bad input.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { reportError, setDebug } from './commands/common.js';
+import { VERSION } from './version.js';
 import * as detect from './commands/detect.js';
+import * as buildDb from './commands/build-db.js';
+import * as verify from './commands/verify.js';
+import * as db from './commands/db.js';
 import * as models from './commands/models.js';
 import * as align from './commands/align.js';
 import * as normalize from './commands/normalize.js';
 import * as represent from './commands/represent.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-export const VERSION = pkg.version;
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -28,7 +29,7 @@ Examples:
   $ facekit verify query.jpg                          who is this? (exit 0 match, 1 no match)
   $ facekit detect img.jpg | facekit align - | facekit normalize - | facekit represent -`);
   program.exitOverride();
-  for (const m of [detect, align, normalize, represent, models]) m.register(program);
+  for (const m of [detect, align, normalize, represent, buildDb, verify, db, models]) m.register(program);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -47,7 +47,7 @@ export interface PipelinePlan {
   cropMargin: number;
   /** where detect writes annotated copies of images (--annotate) */
   annotatePath?: string;
-  /** only the largest face of each image (build-db) */
+  /** run the stages after detect on the largest face only (build-db); the others stay detect records */
   largestOnly: boolean;
 }
 
@@ -128,8 +128,11 @@ export async function runImage(image: string, plan: PipelinePlan, bytes?: Uint8A
     }
     if (plan.cropsDir) await writeCrops(img, records, plan.cropsDir, plan.cropMargin);
   }
-  if (plan.largestOnly) records = records.slice(0, 1);
   if (!runs(plan, 'align')) return records;
+  if (plan.largestOnly) {
+    // The other faces come back as detect records only, so that the caller can report them.
+    return [...(await continueRecords(records.slice(0, 1), img, plan, 'align')), ...records.slice(1)];
+  }
   return continueRecords(records, img, plan, 'align');
 }
 

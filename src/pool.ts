@@ -21,6 +21,8 @@ export interface PoolOptions {
   onResult: (job: ImageJob, records: FaceRecord[], index: number) => void | Promise<void>;
   /** called when a worker hit a bug (with its stack) */
   onCrash?: (job: ImageJob, stack: string) => void;
+  /** checked before each new job: when true, no more jobs start and the run ends after the ones under way */
+  shouldStop?: () => boolean;
 }
 
 export function defaultWorkers(): number {
@@ -33,8 +35,9 @@ export function defaultWorkers(): number {
  */
 export async function runJobs(jobs: ImageJob[], opts: PoolOptions): Promise<void> {
   const n = Math.min(opts.workers, jobs.length);
+  const stop = opts.shouldStop ?? (() => false);
   if (n <= 1) {
-    for (let i = 0; i < jobs.length; i++) await opts.onResult(jobs[i]!, await runImage(jobs[i]!.image, jobs[i]!.plan), i);
+    for (let i = 0; i < jobs.length && !stop(); i++) await opts.onResult(jobs[i]!, await runImage(jobs[i]!.image, jobs[i]!.plan), i);
     return;
   }
   const done = new Map<number, FaceRecord[]>();
@@ -45,7 +48,7 @@ export async function runJobs(jobs: ImageJob[], opts: PoolOptions): Promise<void
   const workers: Worker[] = [];
 
   await new Promise<void>((resolve, reject) => {
-    let finished = 0;
+    let busy = 0;
     const flush = () => {
       emitting = emitting.then(async () => {
         while (done.has(emitted)) {
@@ -54,15 +57,13 @@ export async function runJobs(jobs: ImageJob[], opts: PoolOptions): Promise<void
           await opts.onResult(jobs[emitted]!, recs, emitted);
           emitted++;
         }
-        if (emitted === jobs.length) resolve();
+        if (emitted === jobs.length || (busy === 0 && emitted === next)) resolve();
       }).catch(reject);
     };
     const feed = (w: Worker) => {
-      if (next >= jobs.length) {
-        finished++;
-        return;
-      }
+      if (next >= jobs.length || stop()) return;
       const id = next++;
+      busy++;
       w.postMessage({ id, image: jobs[id]!.image, plan: jobs[id]!.plan });
     };
     for (let i = 0; i < n; i++) {
@@ -70,9 +71,10 @@ export async function runJobs(jobs: ImageJob[], opts: PoolOptions): Promise<void
       workers.push(w);
       w.on('message', (msg: { id: number; records: FaceRecord[]; crash?: string }) => {
         if (msg.crash && opts.onCrash) opts.onCrash(jobs[msg.id]!, msg.crash);
+        busy--;
         done.set(msg.id, msg.records);
-        flush();
         feed(w);
+        flush();
       });
       w.on('error', reject);
       w.on('exit', (code) => {
@@ -80,7 +82,6 @@ export async function runJobs(jobs: ImageJob[], opts: PoolOptions): Promise<void
       });
       feed(w);
     }
-    void finished;
   }).finally(async () => {
     await Promise.all(workers.map((w) => w.terminate()));
   });

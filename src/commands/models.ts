@@ -2,10 +2,10 @@
 import { statSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, DETECTORS, RECOGNIZERS, type ModelInfo } from '../catalogue.js';
 import { modelPath } from '../runtime.js';
 import { action } from './common.js';
+import { plainTable } from './verify.js';
 
 /** Bytes of a model's description and weight files on disk. */
 export function modelBytes(m: ModelInfo): number {
@@ -57,7 +57,7 @@ export function register(program: Command): void {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return 0;
       }
-      const table = new Table({ head: ['model', 'task', 'source', 'size', 'input', 'output', 'default'] });
+      const table = plainTable(['model', 'task', 'source', 'size', 'input', 'output', 'default']);
       for (const r of rows) {
         table.push([r.id, r.task, r.source, `${(r.bytes / 1e6).toFixed(1)} MB`, r.input, r.output, r.default ? 'yes' : '']);
       }
