@@ -12,6 +12,7 @@ interface Task {
   id: number;
   image: string;
   plan: PipelinePlan;
+  bytes?: Uint8Array;
 }
 
 const port = parentPort;
@@ -22,7 +23,7 @@ port.on('message', (task: Task) => {
   void (async () => {
     try {
       await ready;
-      const records = await runImage(task.image, task.plan);
+      const records = await runImage(task.image, task.plan, task.bytes);
       port.postMessage({ id: task.id, records });
     } catch (err) {
       // A bug, not bad input: report it on the image's record and keep the worker alive.

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../catalogue.js';
 import { FacekitError } from '../errors.js';
-import { assertSameModel, loadGallery, type Match } from '../gallery.js';
+import { assertSameModel, loadGallery, type Gallery, type Match } from '../gallery.js';
 import { DEFAULT_PLAN, runImage, type PipelinePlan } from '../pipeline.js';
 import { runJobs } from '../pool.js';
 import type { FaceRecord } from '../records.js';
@@ -100,22 +100,20 @@ async function embed(inputs: Input[], opts: VerifyOptions, model: RecognizerId, 
   return out;
 }
 
-async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<number> {
-  const dbPath = opts.db ?? DEFAULT_DB;
-  const gallery = await loadGallery(dbPath);
-  if (gallery.size === 0) throw new FacekitError('bad_gallery', 'gallery is empty', dbPath);
-  if (opts.model && opts.model !== gallery.meta.model) assertSameModel(gallery.meta, { model: opts.model, dim: RECOGNIZERS[opts.model].dim }, dbPath);
-  const metric = (opts.metric as Metric | undefined) ?? gallery.meta.metric;
-  const threshold = opts.threshold ?? defaultThreshold(gallery.meta.model, metric);
-  const faces = await embed(inputs, opts, gallery.meta.model as RecognizerId, gallery.meta.flip);
-
-  const answers: FaceAnswer[] = faces.map((r) => {
+/**
+ * Who is each face? The nearest identities in the gallery, and a match when the nearest is within
+ * the threshold. Faces that failed earlier stages come back as verdict "error". Used by the CLI
+ * and the server alike.
+ */
+export function identify(gallery: Gallery, faces: FaceRecord[], opts: { metric: Metric; threshold: number; topK: number }): FaceAnswer[] {
+  const { metric, threshold, topK } = opts;
+  return faces.map((r) => {
     const base = { image: r.image, face: r.face, box: r.box, threshold, metric };
     if (r.error || !r.embedding) {
       return { ...base, identity: null, distance: null, verdict: 'error', candidates: [], error: r.error ?? { code: 'no_face', message: 'no face found' } };
     }
     assertSameModel(gallery.meta, { model: r.embedding.model, dim: r.embedding.dim }, `${r.image} face ${r.face}`);
-    const top: Match[] = gallery.search(r.embedding.vector, metric, opts.topK);
+    const top: Match[] = gallery.search(r.embedding.vector, metric, topK);
     const best = top[0]!;
     const match = best.distance <= threshold;
     return {
@@ -126,6 +124,18 @@ async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<numb
       candidates: top.map((m) => ({ label: m.label, distance: round(m.distance), image: m.image })),
     };
   });
+}
+
+async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<number> {
+  const dbPath = opts.db ?? DEFAULT_DB;
+  const gallery = await loadGallery(dbPath);
+  if (gallery.size === 0) throw new FacekitError('bad_gallery', 'gallery is empty', dbPath);
+  if (opts.model && opts.model !== gallery.meta.model) assertSameModel(gallery.meta, { model: opts.model, dim: RECOGNIZERS[opts.model].dim }, dbPath);
+  const metric = (opts.metric as Metric | undefined) ?? gallery.meta.metric;
+  const threshold = opts.threshold ?? defaultThreshold(gallery.meta.model, metric);
+  const faces = await embed(inputs, opts, gallery.meta.model as RecognizerId, gallery.meta.flip);
+
+  const answers = identify(gallery, faces, { metric, threshold, topK: opts.topK });
   printAnswers(answers, opts.json);
   if (answers.some((a) => a.verdict === 'error')) return 2;
   return answers.every((a) => a.verdict === 'match') ? 0 : 1;
