@@ -52,8 +52,15 @@ export interface ErrorInfo {
   message: string;
 }
 
-export function toErrorInfo(err: unknown): ErrorInfo {
-  if (err instanceof FacekitError) return { code: err.code, message: err.message };
+/**
+ * The `error` of a record. A record already names its image and face, so a location is only
+ * added to the message when it names something else (a tensor file, an aligned crop).
+ */
+export function toErrorInfo(err: unknown, recordWhere?: string): ErrorInfo {
+  if (err instanceof FacekitError) {
+    const elsewhere = err.where !== undefined && recordWhere !== undefined && err.where !== recordWhere && !recordWhere.startsWith(err.where);
+    return { code: err.code, message: elsewhere ? `${err.where}: ${err.message}` : err.message };
+  }
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'internal', message };
 }

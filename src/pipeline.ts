@@ -180,7 +180,7 @@ async function continueRecords(records: FaceRecord[], img: RgbImage | undefined,
       out.push(r);
     } catch (err) {
       if (!(err instanceof FacekitError)) throw err;
-      out.push({ ...rec, error: toErrorInfo(err) });
+      out.push({ ...rec, error: toErrorInfo(err, where) });
     }
   }
   if (tensors.length > 0) {
