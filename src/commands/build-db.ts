@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../catalogue.js';
 import { FacekitError, fsError } from '../errors.js';
@@ -39,10 +39,14 @@ interface PersonPhotos {
 }
 
 /** DIR/<person>/... : every subfolder is a person, every image below it one of their photos. */
-async function peopleIn(dir: string): Promise<PersonPhotos[]> {
+async function peopleIn(dir: string, dbPath: string): Promise<PersonPhotos[]> {
   let names: string[];
+  // The gallery's own folder may sit inside DIR (e.g. `build-db . --db db/gallery.json`): not a person.
+  const dbDir = resolve(dirname(dbPath));
   try {
-    names = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
+    names = readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.') && resolve(dir, d.name) !== dbDir)
+      .map((d) => d.name).sort();
   } catch (err) {
     throw fsError(err, dir);
   }
@@ -174,7 +178,7 @@ async function buildDb(input: string, opts: BuildOptions): Promise<number> {
     if (fromRecords) {
       await addFromRecords(input, meta, opts, summary, isDone, accept, fail);
     } else {
-      const people = await peopleIn(input);
+      const people = await peopleIn(input, opts.db);
       summary.people = people.length;
       for (const p of people) if (p.images.length === 0) {
         summary.peopleWithoutPhotos.push(p.label);
@@ -276,11 +280,12 @@ async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptio
       fail(where, 'missing_key', 'record has no "embedding" (run `facekit represent` first)');
       continue;
     }
+    // Another model's vectors would not compare with the gallery's: refuse the whole input.
+    assertSameModel(meta, { model: r.embedding.model, dim: r.embedding.dim }, where);
     if (!r.label) {
       fail(where, 'missing_key', 'record has no "label" (represent a DIR/<person>/ tree, or add "label")');
       continue;
     }
-    assertSameModel(meta, { model: r.embedding.model, dim: r.embedding.dim }, where);
     const hash = existsSync(r.image) ? await fileHash(r.image) : createHash('sha256').update(`path:${r.image}`).digest('hex');
     if (isDone(hash) && (r.face ?? 0) === 0) {
       summary.skipped++;
