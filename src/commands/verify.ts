@@ -177,6 +177,7 @@ export function plainTable(head: string[]): Table.Table {
 }
 
 function printAnswers(answers: FaceAnswer[], json: boolean): void {
+  for (const a of answers) if (a.verdict === 'error') warn(`${a.image}: ${a.error?.message}`);
   if (json) {
     for (const a of answers) process.stdout.write(JSON.stringify(a) + '\n');
     return;
@@ -191,5 +192,4 @@ function printAnswers(answers: FaceAnswer[], json: boolean): void {
     ]);
   }
   process.stdout.write(t.toString() + '\n');
-  for (const a of answers) if (a.verdict === 'error') warn(`${a.image}: ${a.error?.message}`);
 }
