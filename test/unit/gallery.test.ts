@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Gallery, loadGallery, saveGallery } from '../../src/gallery.js';
+import { distance } from '../../src/stages/verification.js';
+import { tempDir } from '../helpers/cli.js';
+
+function randomGallery(n: number, dim: number, people: number): Gallery {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
+  const g = new Gallery({ model: 'resnet34', dim, metric: 'euclidean_l2', flip: true, detector: 'blazeface' });
+  g.addMany(Array.from({ length: n }, (_, i) => ({
+    entry: { label: `p${i % people}`, image: `img${i}.jpg`, hash: String(i), face: 0 },
+    vector: Array.from({ length: dim }, rand),
+  })));
+  return g;
+}
+
+describe('Gallery.search', () => {
+  const g = randomGallery(500, 16, 37);
+  const q = Array.from({ length: 16 }, (_, i) => Math.sin(i));
+
+  it.each(['cosine', 'euclidean', 'euclidean_l2'] as const)('finds the nearest identities by %s, as brute force does', (metric) => {
+    const brute = new Map<string, number>();
+    g.entries.forEach((e, r) => {
+      const d = distance(q, g.vector(r), metric);
+      if (!brute.has(e.label) || d < brute.get(e.label)!) brute.set(e.label, d);
+    });
+    const expected = [...brute].sort((a, b) => a[1] - b[1]).slice(0, 5);
+    const got = g.search(q, metric, 5);
+    expect(got.map((m) => m.label)).toEqual(expected.map((e) => e[0]));
+    got.forEach((m, i) => expect(m.distance).toBeCloseTo(expected[i]![1], 5));
+  });
+
+  it('leaves out excluded rows and handles k larger than the identities', () => {
+    const all = g.search(q, 'cosine', 100);
+    expect(all).toHaveLength(37);
+    const without = g.search(q, 'cosine', 3, (r) => g.entries[r]!.label === all[0]!.label);
+    expect(without[0]!.label).toBe(all[1]!.label);
+  });
+
+  it('refuses a query of another dimension', () => {
+    expect(() => g.search([1, 2, 3], 'cosine', 1)).toThrow(/3-d embedding, the gallery holds 16-d/);
+  });
+});
+
+describe('gallery files', () => {
+  it('round-trips through JSON + sidecar and detects a damaged sidecar', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'g.json');
+    const g = randomGallery(20, 8, 4);
+    await saveGallery(g, db, 'test');
+    const back = await loadGallery(db);
+    expect(back.size).toBe(20);
+    expect(Array.from(back.vector(7))).toEqual(Array.from(g.vector(7)));
+    const json = JSON.parse(readFileSync(db, 'utf8'));
+    const side = join(dir, json.vectors.file);
+    const bytes = readFileSync(side);
+    bytes[0] = bytes[0]! ^ 0xff;
+    writeFileSync(side, bytes);
+    await expect(loadGallery(db)).rejects.toThrow(/checksum differs/);
+    writeFileSync(side, bytes.subarray(0, 100));
+    await expect(loadGallery(db)).rejects.toThrow(/holds 100 bytes, the gallery needs 640/);
+  });
+});
