@@ -89,11 +89,6 @@ export function errorRecord(image: string, error: ErrorInfo, extra: Partial<Face
   return { schema: SCHEMA_VERSION, image, face: null, ...extra, error };
 }
 
-/** Stable JSON for one record: numbers rounded where more digits are noise. */
-export function formatRecord(r: FaceRecord): string {
-  return JSON.stringify(r);
-}
-
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isPoint = (v: unknown): boolean => Array.isArray(v) && v.length >= 2 && isNum(v[0]) && isNum(v[1]);
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

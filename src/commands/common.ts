@@ -2,10 +2,8 @@
  * What every command shares: option parsing with clear errors, reading inputs (images, folders,
  * record files, stdin), writing NDJSON, progress on stderr, and exit codes.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, relative, sep } from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { FacekitError, fsError } from '../errors.js';
 import { decodeBase64Image, listImages, looksLikeImageBytes, DEFAULT_MAX_PIXELS } from '../image.js';
@@ -160,7 +158,6 @@ export async function readInputs(args: string[]): Promise<Input[]> {
       if (images.length === 0) throw new FacekitError('no_images', 'folder holds no images (.jpg, .png, .webp, .tif, .gif, .avif)', arg);
       for (const p of images) out.push({ kind: 'image', path: p, root: arg });
     } else if (RECORD_EXTENSIONS.has(extname(arg).toLowerCase())) {
-      const { readFile } = await import('node:fs/promises');
       let text: string;
       try {
         text = await readFile(arg, 'utf8');
@@ -190,22 +187,17 @@ export function labelFor(input: ImageInput): string | undefined {
  */
 export class RecordWriter {
   private lines: string[] = [];
-  private stream: WriteStream | NodeJS.WriteStream;
-  private toFile: string | undefined;
   count = 0;
   failures = 0;
 
-  constructor(outFile?: string) {
-    this.toFile = outFile;
-    this.stream = process.stdout;
-  }
+  constructor(private readonly toFile?: string) {}
 
   write(r: FaceRecord): void {
     this.count++;
     if (r.error) this.failures++;
     const line = JSON.stringify(r);
     if (this.toFile) this.lines.push(line);
-    else this.stream.write(line + '\n');
+    else process.stdout.write(line + '\n');
   }
 
   async close(): Promise<void> {
@@ -216,7 +208,6 @@ export class RecordWriter {
   }
 }
 
-export { createWriteStream };
 
 /* ---------------------------------------------------------------- talk on stderr */
 

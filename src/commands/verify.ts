@@ -153,7 +153,8 @@ async function verifyPairMode(inputs: ImageInput[], opts: VerifyOptions): Promis
       throw new FacekitError(f?.error?.code === 'no_face' || !f ? 'no_face' : 'bad_record', f?.error?.message ?? 'no face found', f?.image ?? inputs[0]!.path);
     }
   }
-  for (const f of faces) if (f.face !== null && f.face > 0 && !f.error) warn(`${f.image}: holds more than one face; comparing the largest`);
+  const crowded = new Set(faces.filter((f) => f.face !== null && f.face > 0 && !f.error).map((f) => f.image));
+  for (const image of crowded) warn(`${image}: holds more than one face; comparing the largest`);
   const v = verifyPair(a!.embedding!.vector, b!.embedding!.vector, metric, threshold);
   const result = {
     image1: a!.image, image2: b!.image, verified: v.same, distance: round(v.distance), threshold, metric, model,
