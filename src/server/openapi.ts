@@ -1,0 +1,239 @@
+/**
+ * The OpenAPI 3.1 description of `facekit serve`, served at /openapi.json. Written by hand next to
+ * the routes; the e2e test checks every answer it gets against the schemas here, so the two
+ * cannot drift apart unnoticed.
+ */
+import { DETECTORS, METRICS, RECOGNIZERS } from '../catalogue.js';
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const num: Schema = { type: 'number' };
+const int: Schema = { type: 'integer' };
+const str: Schema = { type: 'string' };
+const bool: Schema = { type: 'boolean' };
+const arr = (items: Schema): Schema => ({ type: 'array', items });
+const obj = (properties: Record<string, Schema>, required: string[] = Object.keys(properties)): Schema => ({
+  type: 'object', properties, required,
+});
+const nullable = (s: Schema): Schema => ({ ...s, type: [s.type as string, 'null'] });
+
+const IMAGE_TEXT = 'the image as base64, or as a data: URL (data:image/jpeg;base64,...); paths and URLs are not fetched';
+const binary: Schema = { type: 'string', format: 'binary' };
+const detectOptions = {
+  detector: { type: 'string', enum: Object.keys(DETECTORS), description: 'face detector (default: the gallery\'s, else blazeface)' },
+  min_score: { type: 'number', minimum: 0, maximum: 1, description: 'lowest detector confidence kept (default 0.5)' },
+  max_faces: { type: 'integer', minimum: 1, maximum: 100, description: 'most faces per image (default 20)' },
+};
+const modelOption = { type: 'string', enum: Object.keys(RECOGNIZERS), description: 'recognition model (default: the gallery\'s)' };
+const metricOption = { type: 'string', enum: [...METRICS] };
+
+/** Request bodies: the same fields as multipart (files) or JSON (base64), and for one image the raw bytes. */
+function body(images: Record<string, { many?: boolean; description: string }>, options: Record<string, Schema>, required: string[], rawImage: boolean): Schema {
+  const multipartProps: Record<string, Schema> = {};
+  const jsonProps: Record<string, Schema> = {};
+  for (const [name, i] of Object.entries(images)) {
+    multipartProps[name] = i.many ? { ...arr(binary), description: i.description } : { ...binary, description: i.description };
+    const text = { type: 'string', description: IMAGE_TEXT };
+    jsonProps[name] = i.many ? { ...arr(text), description: `${i.description}: a list of base64 images or data: URLs` } : { ...text, description: `${i.description}: ${IMAGE_TEXT}` };
+  }
+  const content: Schema = {
+    'multipart/form-data': { schema: { type: 'object', properties: { ...multipartProps, ...options }, required } },
+    'application/json': { schema: { type: 'object', properties: { ...jsonProps, ...options }, required, additionalProperties: false } },
+  };
+  if (rawImage) content['image/*'] = { schema: { ...binary, description: 'the image itself; options go in the query string' } };
+  return { required: true, content };
+}
+
+const errorResponse = (description: string): Schema => ({ description, content: { 'application/json': { schema: ref('Error') } } });
+const busy: Schema = {
+  description: 'overloaded (the queue for model work is full), over the time limit (serve --timeout), or shutting down: try again after Retry-After seconds',
+  headers: { 'Retry-After': { schema: int, description: 'seconds' } },
+  content: { 'application/json': { schema: ref('Error') } },
+};
+const ok = (description: string, schema: Schema): Schema => ({ description, content: { 'application/json': { schema } } });
+
+/** Errors every image endpoint may answer. */
+const imageErrors: Record<string, Schema> = {
+  400: errorResponse('malformed request: bad JSON (bad_json), a field this endpoint does not take (unknown_field), a missing or bad value (bad_request)'),
+  413: errorResponse('too large: the body is over serve --body-limit, or the image over --max-pixels (too_large)'),
+  415: errorResponse('not an image (not_an_image), or a Content-Type other than JSON, multipart or image/* (unsupported_media_type)'),
+  422: errorResponse('an image that cannot be used: no face found (no_face), damaged or truncated (corrupt_image), empty (empty_file)'),
+  503: busy,
+};
+
+export function openApiDocument(o: { bodyLimit: number; maxBatch: number; version: string }): Schema {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'facekit serve',
+      version: o.version,
+      description: 'The facekit face-recognition pipeline (detect, align, normalize, represent, verify) over HTTP. ' +
+        'Images are sent as multipart file uploads, as base64 or data: URLs in JSON, or (one image) as the raw body with Content-Type image/*. ' +
+        `Request bodies are limited to ${o.bodyLimit} bytes, and to ${o.maxBatch} images per request. ` +
+        'Every error is answered as {"error": {"code", "message"}}.',
+    },
+    servers: [{ url: '/' }],
+    paths: {
+      '/health': {
+        get: { summary: 'status, backend, models loaded, gallery size, queue', responses: { 200: ok('the server is up', ref('Health')) } },
+      },
+      '/models': {
+        get: { summary: 'every model facekit can use, and whether the workers have it loaded', responses: { 200: ok('the models', ref('ModelList')) } },
+      },
+      '/detect': {
+        post: {
+          summary: 'faces in an image: boxes, scores, landmarks (largest face first)',
+          requestBody: body({ image: { description: 'the image' } }, detectOptions, ['image'], true),
+          responses: { 200: ok('the faces', ref('DetectResult')), ...imageErrors },
+        },
+      },
+      '/represent': {
+        post: {
+          summary: 'an embedding for every face of one image, or of a batch of images',
+          description: 'With "image" a failed image is an error answer; with "images" (a batch) each result carries its own "error" and the answer is 200.',
+          requestBody: body({ image: { description: 'one image' }, images: { many: true, description: 'a batch of images' } }, { model: modelOption, ...detectOptions }, [], true),
+          responses: { 200: ok('embeddings', ref('RepresentResult')), ...imageErrors },
+        },
+      },
+      '/compare': {
+        post: {
+          summary: 'are the people in two photos the same person? (the largest face of each)',
+          description: '"image1_base64" and "image2_base64" are accepted as other names for "image1" and "image2".',
+          requestBody: body(
+            { image1: { description: 'first photo' }, image2: { description: 'second photo' }, image1_base64: { description: 'first photo (other name)' }, image2_base64: { description: 'second photo (other name)' } },
+            { model: modelOption, metric: { ...metricOption, description: 'distance (default euclidean_l2)' }, threshold: { type: 'number', minimum: 0, description: 'largest distance that counts as the same person (default: calibrated per model and metric)' }, ...detectOptions },
+            [], false),
+          responses: { 200: ok('the verdict', ref('CompareResult')), ...imageErrors },
+        },
+      },
+      '/verify': {
+        post: {
+          summary: 'who is this? each face of the image against the gallery, with the top-k identities',
+          requestBody: body({ image: { description: 'the photo to identify' } }, {
+            top_k: { type: 'integer', minimum: 1, maximum: 100, description: 'identities to list per face (default 3)' },
+            threshold: { type: 'number', minimum: 0, description: 'largest distance that counts as a match (default: calibrated for the gallery\'s model and metric)' },
+            metric: { ...metricOption, description: 'distance (default: the gallery\'s)' },
+            model: { ...modelOption, description: 'if given, must be the gallery\'s model' },
+            ...detectOptions,
+          }, ['image'], true),
+          responses: {
+            200: ok('an answer per face', ref('VerifyResult')), ...imageErrors,
+            409: errorResponse('the gallery is empty (empty_gallery), or was built with another model than the one asked for (model_mismatch)'),
+          },
+        },
+      },
+      '/gallery': {
+        get: { summary: 'the people in the gallery, with their photos', responses: { 200: ok('the gallery', ref('GalleryList')) } },
+        post: {
+          summary: 'add photos of a person (the largest face of each photo)',
+          description: 'Photos already in the gallery (same bytes) are skipped. The gallery file is written under its lock and atomically; concurrent requests are applied one after another.',
+          requestBody: body({ image: { many: true, description: 'photos of the person' }, images: { many: true, description: 'photos of the person' } }, {
+            label: { type: 'string', minLength: 1, maxLength: 100, description: 'who this is' },
+            model: { ...modelOption, description: 'if given, must be the gallery\'s model' },
+            detector: detectOptions.detector,
+            min_score: detectOptions.min_score,
+          }, ['label'], false),
+          responses: {
+            201: ok('photos were added', ref('GalleryAddResult')),
+            200: ok('nothing new: every photo was already in the gallery', ref('GalleryAddResult')),
+            ...imageErrors,
+            409: errorResponse('the gallery was built with another model (model_mismatch), or another process holds its lock (gallery_locked)'),
+          },
+        },
+      },
+      '/gallery/{label}': {
+        delete: {
+          summary: 'remove a person from the gallery (and the photos the server stored for them)',
+          parameters: [{ name: 'label', in: 'path', required: true, schema: str }],
+          responses: { 200: ok('removed', ref('GalleryDeleteResult')), 404: errorResponse('nobody by that name (not_found)'), 409: errorResponse('another process holds the gallery lock (gallery_locked)') },
+        },
+      },
+      '/gallery/photos/{hash}': {
+        get: {
+          summary: 'the photo of a gallery entry, by the sha256 of its bytes (only photos that are in the gallery)',
+          parameters: [
+            { name: 'hash', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+            { name: 'size', in: 'query', required: false, schema: { type: 'integer', minimum: 16, maximum: 2048 }, description: 'a JPEG thumbnail of at most this many pixels a side' },
+            { name: 'face', in: 'query', required: false, schema: { type: 'integer', minimum: 0 }, description: 'crop around this face of the photo' },
+          ],
+          responses: {
+            200: { description: 'the image', content: { 'image/*': { schema: binary } } },
+            400: errorResponse('a bad query parameter'),
+            404: errorResponse('no such photo in the gallery, or its file changed since it was added (not_found)'),
+          },
+        },
+      },
+      '/openapi.json': { get: { summary: 'this document', responses: { 200: ok('OpenAPI 3.1', { type: 'object' }) } } },
+      '/': { get: { summary: 'the web page', responses: { 200: { description: 'HTML', content: { 'text/html': { schema: str } } } } } },
+    },
+    components: {
+      schemas: {
+        Error: obj({ error: obj({ code: str, message: str }) }),
+        Point: { type: 'array', items: num, minItems: 2, maxItems: 3 },
+        Box: { type: 'array', items: num, minItems: 4, maxItems: 4, description: '[x, y, width, height] in pixels of the (EXIF-rotated) image' },
+        Landmarks: {
+          type: 'object', additionalProperties: ref('Point'), required: ['leftEye', 'rightEye', 'noseTip', 'mouthLeft', 'mouthRight'],
+          description: 'named points in image pixels; leftEye is the eye with the smaller x',
+        },
+        Face: obj({ face: int, box: ref('Box'), score: num, landmarks: ref('Landmarks') }),
+        Embedding: obj({ model: str, dim: int, vector: arr(num) }),
+        DetectResult: obj({ image: str, width: int, height: int, detector: str, faces: arr(ref('Face')) }),
+        RepresentResult: obj({
+          model: str, dim: int,
+          results: arr(obj({
+            image: str, width: int, height: int,
+            faces: arr(obj({ face: int, box: ref('Box'), score: num, landmarks: ref('Landmarks'), embedding: ref('Embedding') })),
+            error: obj({ code: str, message: str }),
+          }, ['image', 'faces'])),
+        }),
+        CompareSide: obj({ image: str, width: int, height: int, face: int, box: ref('Box'), faces: { ...int, description: 'faces found in the photo (the largest is compared)' } }),
+        CompareResult: obj({
+          verified: bool, verdict: { type: 'string', enum: ['same', 'different'] },
+          similarity: { type: 'number', minimum: 0, maximum: 1, description: '1 - cosine distance, clamped to 0..1' },
+          distance: num, threshold: num, metric: metricOption, model: str,
+          image1: ref('CompareSide'), image2: ref('CompareSide'),
+        }),
+        Candidate: obj({
+          label: str, distance: num, image: { type: 'string', description: 'the gallery photo that matched best, as the gallery names it' },
+          photo: { type: 'string', description: 'URL of that photo (GET /gallery/photos/{hash})' }, face: int,
+        }, ['label', 'distance', 'image']),
+        FaceAnswer: obj({
+          image: str, face: nullable(int), box: ref('Box'),
+          identity: { type: ['string', 'null'], description: 'the best identity, or null when nobody is close enough' },
+          distance: nullable(num), threshold: num, metric: metricOption,
+          verdict: { type: 'string', enum: ['match', 'unknown', 'error'] },
+          candidates: arr(ref('Candidate')),
+          error: obj({ code: str, message: str }),
+        }, ['image', 'face', 'identity', 'distance', 'threshold', 'metric', 'verdict', 'candidates']),
+        VerifyResult: obj({ image: str, width: int, height: int, model: str, metric: metricOption, threshold: num, faces: arr(ref('FaceAnswer')) }),
+        QueueStats: obj({ workers: int, running: int, waiting: int, maxWaiting: int, secondsPerImage: num }),
+        Health: obj({
+          status: { type: 'string', enum: ['ok', 'stopping'] }, version: str, backend: str, workers: int,
+          models: { ...arr(str), description: 'models the workers have loaded' },
+          gallery: obj({ path: str, model: str, metric: metricOption, people: int, faces: int }),
+          queue: ref('QueueStats'), uptime: { ...int, description: 'seconds' },
+        }),
+        ModelList: obj({
+          models: arr(obj({
+            id: str, task: { type: 'string', enum: ['detect', 'landmarks', 'represent'] }, source: str, bytes: int, input: str, output: str,
+            default: bool, description: str, loaded: bool,
+          })),
+        }),
+        GalleryList: obj({
+          path: str, model: str, dim: int, metric: metricOption, threshold: num, faces: int,
+          people: arr(obj({ label: str, faces: int, photos: arr(obj({ photo: str, face: int })) })),
+        }),
+        GalleryAddResult: obj({
+          label: str,
+          added: arr(obj({ image: str, face: int, photo: str })),
+          skipped: { ...arr(obj({ image: str, label: str })), description: 'photos already in the gallery, and whose they are' },
+          failed: arr(obj({ image: str, error: obj({ code: str, message: str }) })),
+          otherFaces: { ...int, description: 'faces left out because a photo held more than one (the largest is added)' },
+          gallery: obj({ people: int, faces: int }),
+        }),
+        GalleryDeleteResult: obj({ label: str, removed: int, gallery: obj({ people: int, faces: int }) }),
+      },
+    },
+  };
+}

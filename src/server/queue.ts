@@ -1,0 +1,129 @@
+/**
+ * The bounded queue in front of the worker pool. Model work runs at most one job per worker; a
+ * few more may wait; beyond that a request is refused at once (503 + Retry-After) instead of
+ * piling up image bytes in memory. A request that times out or whose client goes away takes its
+ * waiting jobs out of the queue; a job already running in a worker cannot be stopped, so it keeps
+ * its worker (and its place in the count) until it ends.
+ */
+import type { ImageJob } from '../pool.js';
+import type { FaceRecord } from '../records.js';
+import { HttpError } from './http-errors.js';
+
+/** What the queue needs of a pool (a WorkerPool, or a stand-in). */
+export interface JobRunner {
+  readonly size: number;
+  run(job: ImageJob): Promise<FaceRecord[]>;
+}
+
+interface Waiting {
+  job: ImageJob;
+  resolve: (r: FaceRecord[]) => void;
+  reject: (e: unknown) => void;
+  signal: AbortSignal;
+  onAbort: () => void;
+}
+
+export interface QueueStats {
+  workers: number;
+  running: number;
+  waiting: number;
+  maxWaiting: number;
+  /** recent mean seconds per image */
+  secondsPerImage: number;
+}
+
+export class ModelQueue {
+  private running = 0;
+  private readonly waiting: Waiting[] = [];
+  /** moving mean of the time one job takes, for Retry-After */
+  private meanMs = 500;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly runner: JobRunner, readonly maxWaiting: number) {}
+
+  stats(): QueueStats {
+    return {
+      workers: this.runner.size, running: this.running, waiting: this.waiting.length, maxWaiting: this.maxWaiting,
+      secondsPerImage: Math.round(this.meanMs) / 1000,
+    };
+  }
+
+  /**
+   * Whether `n` more jobs fit now (free workers plus free places in the queue). When nothing
+   * waits and a worker is free, any one request fits: a batch larger than the queue must not be
+   * refused forever, and its bytes are in memory already.
+   */
+  canTake(n: number): boolean {
+    const free = Math.max(0, this.runner.size - this.running);
+    if (this.waiting.length === 0 && free > 0) return true;
+    return this.waiting.length + n <= this.maxWaiting + free;
+  }
+
+  /** Seconds until the work ahead is likely done: what a refused client should wait. */
+  retryAfter(): number {
+    const ahead = this.running + this.waiting.length;
+    return Math.max(1, Math.ceil((ahead * this.meanMs) / Math.max(1, this.runner.size) / 1000));
+  }
+
+  overloaded(): HttpError {
+    return new HttpError(503, 'overloaded', `busy: ${this.running} images in work and ${this.waiting.length} waiting; try again shortly`, this.retryAfter());
+  }
+
+  /**
+   * Run a request's images; all are admitted or none. `signal` aborts the request (timeout, client
+   * gone): waiting jobs leave the queue and the promise rejects with the signal's reason.
+   */
+  runAll(jobs: ImageJob[], signal: AbortSignal): Promise<FaceRecord[][]> {
+    if (!this.canTake(jobs.length)) return Promise.reject(this.overloaded());
+    return Promise.all(jobs.map((j) => this.enqueue(j, signal)));
+  }
+
+  private enqueue(job: ImageJob, signal: AbortSignal): Promise<FaceRecord[]> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const w: Waiting = {
+        job, resolve, reject, signal,
+        onAbort: () => {
+          const i = this.waiting.indexOf(w);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(signal.reason);
+        },
+      };
+      signal.addEventListener('abort', w.onAbort, { once: true });
+      this.waiting.push(w);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < this.runner.size && this.waiting.length > 0) {
+      const w = this.waiting.shift()!;
+      this.running++;
+      const t0 = Date.now();
+      this.runner.run(w.job).then(
+        (records) => {
+          w.signal.removeEventListener('abort', w.onAbort);
+          w.resolve(records); // ignored when the request was aborted meanwhile
+        },
+        (err: unknown) => {
+          w.signal.removeEventListener('abort', w.onAbort);
+          w.reject(err);
+        },
+      ).finally(() => {
+        this.meanMs = 0.8 * this.meanMs + 0.2 * (Date.now() - t0);
+        this.running--;
+        this.pump();
+        if (this.running === 0 && this.waiting.length === 0) for (const f of this.idleWaiters.splice(0)) f();
+      });
+    }
+  }
+
+  /** Resolves when no job runs or waits (used at shutdown, before the workers stop). */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}

@@ -1,0 +1,348 @@
+/**
+ * `facekit serve` as a user runs it: a real child process on loopback, spoken to over HTTP.
+ * Every JSON answer is also checked against the server's own /openapi.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTISTS, BIN, DEMO, FIXTURES, hasArtists, oneLine, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { loadGallery } from '../../src/gallery.js';
+
+/* ---------------------------------------------------------------- a server in a child process */
+
+interface Served {
+  url: string;
+  proc: ChildProcess;
+  stderr: () => string;
+  /** send a signal and wait for the exit code */
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+function serve(args: string[]): Promise<Served> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    const timer = setTimeout(() => reject(new Error(`serve did not start in 90 s:\n${err}`)), 90_000);
+    proc.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1]!, proc, stderr: () => err,
+          stop: (signal = 'SIGTERM') => {
+            if (proc.exitCode === null) proc.kill(signal);
+            return exited;
+          },
+        });
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code} before listening:\n${err}`));
+    });
+  });
+}
+
+/* ---------------------------------------------------------------- checking answers against the OpenAPI document */
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Schema = { [k: string]: Json };
+
+function resolveRef(doc: Schema, s: Schema): Schema {
+  if (typeof s.$ref !== 'string') return s;
+  const name = s.$ref.replace('#/components/schemas/', '');
+  return ((doc.components as Schema).schemas as Schema)[name] as Schema;
+}
+
+/** Problems of `v` against `schema` (the subset of JSON Schema the document uses). */
+function conform(doc: Schema, v: unknown, schemaIn: Schema, at = '$'): string[] {
+  const s = resolveRef(doc, schemaIn);
+  const types = s.type === undefined ? [] : Array.isArray(s.type) ? s.type : [s.type];
+  const typeOf = (x: unknown) => (x === null ? 'null' : Array.isArray(x) ? 'array' : Number.isInteger(x) ? 'integer' : typeof x);
+  if (types.length) {
+    const t = typeOf(v);
+    const ok = types.some((want) => want === t || (want === 'number' && t === 'integer'));
+    if (!ok) return [`${at}: is ${t}, schema says ${types.join('|')}`];
+  }
+  if (Array.isArray(s.enum) && !s.enum.includes(v as Json)) return [`${at}: ${JSON.stringify(v)} is not one of ${JSON.stringify(s.enum)}`];
+  const out: string[] = [];
+  if (typeOf(v) === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const r of (s.required as string[] | undefined) ?? []) if (!(r in o)) out.push(`${at}: lacks "${r}"`);
+    const props = (s.properties ?? {}) as Record<string, Schema>;
+    for (const [k, val] of Object.entries(o)) {
+      if (props[k]) out.push(...conform(doc, val, props[k]!, `${at}.${k}`));
+      else if (s.additionalProperties && typeof s.additionalProperties === 'object') out.push(...conform(doc, val, s.additionalProperties as Schema, `${at}.${k}`));
+      else if (s.properties) out.push(`${at}: "${k}" is not in the schema`);
+    }
+  }
+  if (Array.isArray(v) && s.items) v.forEach((x, i) => out.push(...conform(doc, x, s.items as Schema, `${at}[${i}]`)));
+  return out;
+}
+
+let doc: Schema;
+
+/** An answer, checked against what /openapi.json says that endpoint answers with that status. */
+async function answer(res: Response, path: string, method: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const text = await res.text();
+  expect(text, 'never a stack trace').not.toMatch(/\n\s+at |node:internal/);
+  const body = JSON.parse(text) as Record<string, unknown>;
+  const op = ((doc.paths as Schema)[path] as Schema)[method] as Schema;
+  const responses = op.responses as Schema;
+  const r = responses[String(res.status)] as Schema | undefined;
+  expect(r, `${method.toUpperCase()} ${path} ${res.status} is documented`).toBeDefined();
+  if (res.status >= 400) {
+    expect(((r!.content as Schema)['application/json'] as Schema).schema).toEqual({ $ref: '#/components/schemas/Error' });
+    expect(body).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
+    expect(Object.keys(body)).toEqual(['error']);
+  } else {
+    const schema = ((r!.content as Schema)['application/json'] as Schema).schema as Schema;
+    expect(conform(doc, body, schema)).toEqual([]);
+  }
+  return { status: res.status, body };
+}
+
+/* ---------------------------------------------------------------- requests */
+
+const file = (path: string) => new Blob([readFileSync(path)]);
+
+function form(fields: Record<string, string | string[]>): FormData {
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    for (const item of Array.isArray(v) ? v : [v]) {
+      if (item.startsWith('@')) fd.append(k, file(item.slice(1)), basename(item.slice(1)));
+      else fd.append(k, item);
+    }
+  }
+  return fd;
+}
+
+const dataUrl = (path: string) => `data:image/jpeg;base64,${readFileSync(path).toString('base64')}`;
+const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/* ---------------------------------------------------------------- who is in the gallery */
+
+const artist = (person: string, f: string) => join(ARTISTS, person, f);
+// Two people, three photos each in the gallery; a photo of each that is not in it as the query.
+const PEOPLE: Record<string, string[]> = hasArtists
+  ? {
+    bob_dylan: ['Bob-Dylan.jpg', 'gettyimages-3315233.jpg', '290060c22dfd.jpg'].map((f) => artist('bob_dylan', f)),
+    nina_simone: ['Nina-Simone.jpg', 'images.jpeg', '486x486bb.png'].map((f) => artist('nina_simone', f)),
+  }
+  : { group1: [join(DEMO, 'sample1.jpg')], group2: [join(DEMO, 'sample2.jpg')] };
+const QUERY = hasArtists
+  ? { bob_dylan: artist('bob_dylan', 'cronica-bob-dylan-672x438.jpg'), nina_simone: artist('nina_simone', 'images (1).jpeg') }
+  : { group1: join(DEMO, 'sample1.jpg'), group2: join(DEMO, 'sample2.jpg') };
+const [P1, P2] = Object.keys(PEOPLE) as [string, string];
+const Q1 = (QUERY as Record<string, string>)[P1]!, Q2 = (QUERY as Record<string, string>)[P2]!;
+const BAD = join(FIXTURES, 'bad');
+const faces = () => Object.values(PEOPLE).flat().length;
+
+describe('facekit serve over HTTP', () => {
+  let srv: Served;
+  let dir: string;
+  let db: string;
+  const url = (p: string) => srv.url + p;
+
+  beforeAll(async () => {
+    dir = tempDir('facekit-serve-');
+    db = join(dir, 'gallery.json');
+    srv = await serve(['--db', db]);
+    doc = (await (await fetch(url('/openapi.json'))).json()) as Schema;
+  });
+  afterAll(async () => {
+    await srv?.stop('SIGKILL');
+  });
+
+  it('binds to loopback, has warm models, and documents every endpoint', async () => {
+    expect(srv.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const h = await answer(await fetch(url('/health')), '/health', 'get');
+    expect(h.body).toMatchObject({ status: 'ok', backend: expect.any(String), models: expect.arrayContaining(['blazeface', 'resnet34']), gallery: { faces: 0 } });
+    const m = await answer(await fetch(url('/models')), '/models', 'get');
+    expect((m.body.models as { id: string; loaded: boolean }[]).filter((r) => r.loaded).map((r) => r.id).sort()).toEqual(['blazeface', 'resnet34']);
+    expect(doc.openapi).toMatch(/^3\.1/);
+    expect(Object.keys(doc.paths as object).sort()).toEqual([
+      '/', '/compare', '/detect', '/gallery', '/gallery/photos/{hash}', '/gallery/{label}', '/health', '/models', '/openapi.json', '/represent', '/verify',
+    ]);
+    const page = await fetch(url('/'));
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toMatch(/Who is this\?[\s\S]*Compare two photos/);
+  });
+
+  it('refuses to verify against an empty gallery', async () => {
+    const r = await answer(await fetch(url('/verify'), { method: 'POST', body: form({ image: `@${Q1}` }) }), '/verify', 'post');
+    expect(r).toMatchObject({ status: 409, body: { error: { code: 'empty_gallery' } } });
+  });
+
+  it('adds people from concurrent requests without losing any, writing the gallery atomically', async () => {
+    const requests = Object.entries(PEOPLE).flatMap(([label, photos]) => photos.map((p) => ({ label, p })));
+    const answers = await Promise.all(requests.map(({ label, p }) => fetch(url('/gallery'), { method: 'POST', body: form({ label, image: `@${p}` }) })
+      .then((res) => answer(res, '/gallery', 'post'))));
+    for (const a of answers) expect(a.status).toBe(201);
+    const g = await loadGallery(db);
+    expect(g.size).toBe(faces());
+    expect([...g.labels().keys()].sort()).toEqual([P1, P2].sort());
+    expect(existsSync(`${db}.lock`)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    const list = await answer(await fetch(url('/gallery')), '/gallery', 'get');
+    expect((list.body.people as { label: string; faces: number }[]).map((p) => [p.label, p.faces])).toEqual(
+      Object.entries(PEOPLE).map(([l, ps]) => [l, ps.length]).sort());
+    // The same photo again, under any name, is not added twice.
+    const again = await answer(await fetch(url('/gallery'), { method: 'POST', body: form({ label: 'someone', images: `@${PEOPLE[P1]![0]}` }) }), '/gallery', 'post');
+    expect(again).toMatchObject({ status: 200, body: { added: [], skipped: [{ label: P1 }] } });
+  });
+
+  it('says who is in a photo, with the matching gallery photos', async () => {
+    const r = await answer(await fetch(url('/verify'), { method: 'POST', body: form({ image: `@${Q1}` }) }), '/verify', 'post');
+    expect(r.status).toBe(200);
+    const face = (r.body.faces as { identity: string; verdict: string; distance: number; candidates: { label: string; photo: string; face: number }[] }[])[0]!;
+    expect(face).toMatchObject({ identity: P1, verdict: 'match' });
+    expect(face.distance).toBeLessThanOrEqual(r.body.threshold as number);
+    expect(face.candidates.map((c) => c.label)).toEqual([P1, P2]);
+    const photo = await fetch(url(`${face.candidates[0]!.photo}?size=96&face=${face.candidates[0]!.face}`));
+    expect(photo.status).toBe(200);
+    expect(photo.headers.get('content-type')).toBe('image/jpeg');
+    expect((await photo.arrayBuffer()).byteLength).toBeGreaterThan(500);
+
+    // The same photo as a data: URL in JSON (top_k 1), and as the raw body.
+    const j = await answer(await fetch(url('/verify'), json({ image: dataUrl(Q2), top_k: 1 })), '/verify', 'post');
+    const first = (r: { body: Record<string, unknown> }) => (r.body.faces as Record<string, unknown>[])[0];
+    expect(first(j)).toMatchObject({ identity: P2, candidates: [{ label: P2 }] });
+    const raw = await answer(await fetch(url('/verify?topK=2'), { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(Q2) }), '/verify', 'post');
+    expect(first(raw)).toMatchObject({ identity: P2 });
+  });
+
+  it('compares two photos, under the field names of the API it replaces too', async () => {
+    const same = await answer(await fetch(url('/compare'), { method: 'POST', body: form({ image1: `@${Q1}`, image2: `@${PEOPLE[P1]![0]}` }) }), '/compare', 'post');
+    expect(same.body).toMatchObject({ verified: true, verdict: 'same', model: 'resnet34', metric: 'euclidean_l2' });
+    const diff = await answer(await fetch(url('/compare'), json({ image1_base64: readFileSync(Q1).toString('base64'), image2_base64: dataUrl(Q2) })), '/compare', 'post');
+    expect(diff.body).toMatchObject({ verified: false, verdict: 'different' });
+    expect(diff.body.distance as number).toBeGreaterThan(diff.body.threshold as number);
+    expect(same.body.similarity as number).toBeGreaterThan(diff.body.similarity as number);
+  });
+
+  it('detects faces and represents a batch, one error per bad image in the batch', async () => {
+    const d = await answer(await fetch(url('/detect'), { method: 'POST', body: form({ image: `@${join(DEMO, 'sample1.jpg')}` }) }), '/detect', 'post');
+    expect(d.body).toMatchObject({ width: 1920, height: 1280, detector: 'blazeface' });
+    expect(d.body.faces).toHaveLength(3);
+    const r = await answer(await fetch(url('/represent'), { method: 'POST', body: form({ images: [`@${Q1}`, `@${join(BAD, 'no-face.jpg')}`] }) }), '/represent', 'post');
+    const results = r.body.results as { faces: { embedding: { dim: number; vector: number[] } }[]; error?: { code: string } }[];
+    expect(r.body).toMatchObject({ model: 'resnet34', dim: 128 });
+    expect(results[0]!.faces[0]!.embedding.vector).toHaveLength(128);
+    expect(results[1]).toMatchObject({ faces: [], error: { code: 'no_face' } });
+  });
+
+  it.each([
+    ['not an image', 415, 'not_an_image', () => form({ image: `@${join(BAD, 'text.jpg')}` })],
+    ['a truncated image', 422, 'corrupt_image', () => form({ image: `@${join(BAD, 'truncated.jpg')}` })],
+    ['an empty file', 422, 'empty_file', () => form({ image: `@${join(BAD, 'empty.jpg')}` })],
+    ['no face', 422, 'no_face', () => form({ image: `@${join(BAD, 'no-face.jpg')}` })],
+    ['over the pixel limit', 413, 'too_large', () => form({ image: `@${join(BAD, 'huge-20000x20000.png')}` })],
+    ['a wrong field name', 400, 'unknown_field', () => form({ photo: `@${Q1}` })],
+    ['a path instead of an image', 400, 'bad_request', () => JSON.stringify({ image: '/etc/passwd' })],
+    ['malformed JSON', 400, 'bad_json', () => '{"image": "abc'],
+    ['a JSON array', 400, 'bad_json', () => '[1, 2]'],
+    ['a bad option', 400, 'bad_request', () => form({ image: `@${Q1}`, top_k: 'three' })],
+    ['another model than the gallery\'s', 409, 'model_mismatch', () => form({ image: `@${Q1}`, model: 'faceres' })],
+    ['a text body', 415, 'unsupported_media_type', () => new Blob(['hello'], { type: 'text/plain' })],
+  ])('POST /verify with %s: %i %s', async (_what, status, code, body) => {
+    const b = body();
+    const init: RequestInit = typeof b === 'string' ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: b } : { method: 'POST', body: b };
+    const r = await answer(await fetch(url('/verify'), init), '/verify', 'post');
+    expect(r.status).toBe(status);
+    expect((r.body.error as { code: string }).code).toBe(code);
+  });
+
+  it('answers other bad requests with JSON errors, and is still up after them all', async () => {
+    const big = Buffer.alloc(11_000_000, 0xff);
+    big.set([0xff, 0xd8, 0xff], 0);
+    const bigForm = new FormData();
+    bigForm.append('image', new Blob([big]), 'big.jpg');
+    const tooBig = await answer(await fetch(url('/verify'), { method: 'POST', body: bigForm }), '/verify', 'post');
+    expect(tooBig).toMatchObject({ status: 413, body: { error: { code: 'too_large' } } });
+    const wrong = await answer(await fetch(url('/compare'), { method: 'POST', body: form({ img1: `@${Q1}`, img2: `@${Q2}` }) }), '/compare', 'post');
+    expect(wrong).toMatchObject({ status: 400, body: { error: { code: 'unknown_field' } } });
+    expect((wrong.body.error as { message: string }).message).toMatch(/image1_base64/);
+    const noLabel = await answer(await fetch(url('/gallery'), { method: 'POST', body: form({ image: `@${Q1}` }) }), '/gallery', 'post');
+    expect(noLabel).toMatchObject({ status: 400, body: { error: { message: '"label" is required' } } });
+    const noRoute = await fetch(url('/nope'));
+    expect(noRoute.status).toBe(404);
+    expect(await noRoute.json()).toMatchObject({ error: { code: 'not_found' } });
+    for (const p of ['/gallery/photos/..%2F..%2Fetc%2Fpasswd', `/gallery/photos/${'0'.repeat(64)}`, '/gallery/photos/%2Fetc%2Fpasswd']) {
+      const r = await answer(await fetch(url(p)), '/gallery/photos/{hash}', 'get');
+      expect(r.status).toBe(404);
+    }
+    const h = await fetch(url('/health'));
+    expect(h.status).toBe(200);
+    expect(srv.stderr()).not.toMatch(/\n\s+at /);
+  });
+
+  it('removes a person', async () => {
+    const del = await answer(await fetch(url(`/gallery/${encodeURIComponent(P2)}`), { method: 'DELETE' }), '/gallery/{label}', 'delete');
+    expect(del).toMatchObject({ status: 200, body: { label: P2, removed: PEOPLE[P2]!.length } });
+    const again = await answer(await fetch(url(`/gallery/${encodeURIComponent(P2)}`), { method: 'DELETE' }), '/gallery/{label}', 'delete');
+    expect(again.status).toBe(404);
+    expect([...(await loadGallery(db)).labels().keys()]).toEqual([P1]);
+    const r = await answer(await fetch(url('/verify'), { method: 'POST', body: form({ image: `@${Q2}` }) }), '/verify', 'post');
+    expect((r.body.faces as { identity: string | null }[])[0]!.identity).not.toBe(P2);
+  });
+
+  it('finishes a gallery write under way on SIGTERM, then exits 0', async () => {
+    const extra = hasArtists ? artist('nina_simone', 'nina-simone-getty-scaled.jpg') : join(DEMO, 'sample3.jpg');
+    const pending = fetch(url('/gallery'), { method: 'POST', body: form({ label: 'late', image: `@${extra}` }) });
+    // signal once the photo is in a worker's hands
+    for (let i = 0; i < 200; i++) {
+      const h = (await (await fetch(url('/health'))).json()) as { queue: { running: number } };
+      if (h.queue.running > 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const code = await srv.stop('SIGTERM');
+    const res = await pending;
+    expect(res.status).toBe(201);
+    expect(code).toBe(0);
+    expect(srv.stderr()).toMatch(/SIGTERM: stopping after 1 request under way[\s\S]*serve: stopped/);
+    const g = await loadGallery(db);
+    expect(g.labels().get('late')).toBe(1);
+    expect(existsSync(`${db}.lock`)).toBe(false);
+  });
+});
+
+describe('facekit serve under a burst', () => {
+  it('answers 503 + Retry-After instead of queueing without bound, and times out slow requests', async () => {
+    const dir = tempDir('facekit-serve-burst-');
+    // one worker, no waiting room, 10 ms per request: the first request times out and keeps the
+    // worker busy for a while; everything sent meanwhile is refused at once
+    const srv = await serve(['--db', join(dir, 'g.json'), '--workers', '1', '--queue', '0', '--timeout', '0.01']);
+    try {
+      const slow = join(DEMO, 'sample5.jpg');
+      const first = await fetch(`${srv.url}/detect`, { method: 'POST', body: form({ image: `@${slow}` }) });
+      expect(first.status).toBe(503);
+      expect(await first.json()).toMatchObject({ error: { code: 'timeout' } });
+      const burst = await Promise.all(Array.from({ length: 4 }, () => fetch(`${srv.url}/detect`, { method: 'POST', body: form({ image: `@${slow}` }) })));
+      const codes: string[] = [];
+      for (const r of burst) {
+        expect(r.status).toBe(503);
+        expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        codes.push(((await r.json()) as { error: { code: string } }).error.code);
+      }
+      expect(codes).toContain('overloaded');
+      for (const c of codes) expect(['overloaded', 'timeout']).toContain(c);
+      const health = await (await fetch(`${srv.url}/health`)).json() as { status: string; queue: { maxWaiting: number } };
+      expect(health).toMatchObject({ status: 'ok', queue: { maxWaiting: 0 } });
+      expect(await srv.stop('SIGINT')).toBe(0);
+    } finally {
+      await srv.stop('SIGKILL');
+    }
+  });
+
+  it('refuses a damaged gallery at start-up with one line', async () => {
+    const dir = tempDir('facekit-serve-bad-');
+    writeFileSync(join(dir, 'g.json'), '{"format": "facekit-gallery", "schema": 1, "entr');
+    const res = await runCli(['serve', '--db', join(dir, 'g.json'), '--port', '0']);
+    expect(res.code).toBe(2);
+    expect(oneLine(res.stderr)).toMatch(/g\.json: gallery is not valid JSON/);
+  });
+});
