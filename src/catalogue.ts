@@ -43,8 +43,9 @@ export interface RecognizerInfo extends ModelInfo {
   template: TemplateId;
   scheme: SchemeId;
   /**
-   * Same-person decision thresholds per metric (distance <= threshold means "same"), chosen on
-   * LFW's 6000 pairs (see README "Models"). All metrics work on the raw vectors as stored.
+   * Same-person decision thresholds per metric (distance <= threshold means "same"): the best
+   * threshold on LFW's 6000 pairs (`facekit eval`, README "Models"), rounded; euclidean_l2 and
+   * cosine are the same cut (cosine = l2^2 / 2). All metrics work on the vectors as stored.
    */
   thresholds: Record<Metric, number>;
 }
@@ -91,7 +92,7 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     size: [150, 150],
     template: 'dlib-150',
     scheme: 'dlib',
-    thresholds: { cosine: 0.075, euclidean: 0.4, euclidean_l2: 0.4 },
+    thresholds: { cosine: 0.08, euclidean: 0.6, euclidean_l2: 0.4 },
   },
   faceres: {
     id: 'faceres',
@@ -104,7 +105,7 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     size: [224, 224],
     template: 'faceres-224',
     scheme: 'raw',
-    thresholds: { cosine: 0.2, euclidean: 10, euclidean_l2: 0.6 },
+    thresholds: { cosine: 0.46, euclidean: 11.6, euclidean_l2: 0.96 },
   },
 };
 

@@ -13,6 +13,9 @@ import * as models from './commands/models.js';
 import * as align from './commands/align.js';
 import * as normalize from './commands/normalize.js';
 import * as represent from './commands/represent.js';
+import * as tsne from './commands/tsne.js';
+import * as evalCmd from './commands/eval.js';
+import * as serve from './commands/serve.js';
 
 
 export function buildProgram(): Command {
@@ -29,7 +32,7 @@ Examples:
   $ facekit verify query.jpg                          who is this? (exit 0 match, 1 no match)
   $ facekit detect img.jpg | facekit align - | facekit normalize - | facekit represent -`);
   program.exitOverride();
-  for (const m of [detect, align, normalize, represent, buildDb, verify, db, models]) m.register(program);
+  for (const m of [detect, align, normalize, represent, buildDb, verify, db, models, serve, tsne, evalCmd]) m.register(program);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
@@ -48,6 +51,12 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = reportError(err);
   }
 }
+
+// A reader that stops early (`facekit detect ... | head -1`) is not an error: stop quietly, as Unix tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 process.on('unhandledRejection', (err) => {
   process.exitCode = reportError(err);

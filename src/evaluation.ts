@@ -229,3 +229,123 @@ export function precisionRecall(items: Scored[], threshold: number): { precision
   }
   return { precision: tp + fp ? tp / (tp + fp) : NaN, recall: tp + fn ? tp / (tp + fn) : NaN };
 }
+
+/* ---------------------------------------------------------------- folds, summaries, identification */
+
+/**
+ * Give every item without a fold (fold -1) one of `k` folds, same-person and different-person
+ * items dealt round-robin separately, so that every fold holds both in the same proportion
+ * whatever order the list is in. Items that have a fold keep it.
+ */
+export function assignFolds<T extends { same: boolean; fold: number }>(items: T[], k: number): T[] {
+  let same = 0, diff = 0;
+  return items.map((s) => (s.fold >= 0 ? s : { ...s, fold: s.same ? same++ % k : diff++ % k }));
+}
+
+export interface VerificationSummary {
+  pairs: number;
+  same: number;
+  different: number;
+  kfold: KFoldResult;
+  roc: RocPoint[];
+  auc: number;
+  eer: { eer: number; threshold: number };
+  /** true accept rate at each requested false accept rate */
+  tarAtFar: { far: number; tar: number; threshold: number }[];
+  /** the threshold with the best accuracy over all pairs, and precision / recall there */
+  best: { threshold: number; accuracy: number; precision: number; recall: number };
+}
+
+/**
+ * Every verification figure for scored pairs: k-fold accuracy (folds as given, or `k` stratified
+ * folds for items without one), ROC and its area, equal error rate, TAR at the given FARs, and the
+ * best threshold with precision and recall at it.
+ */
+export function verificationSummary(items: (Scored & { fold: number })[], k = 10, fars: number[] = [1e-2, 1e-3]): VerificationSummary {
+  const same = items.filter((s) => s.same).length;
+  const different = items.length - same;
+  if (same === 0 || different === 0) {
+    throw new FacekitError('usage', `evaluation needs both same-person and different-person pairs; there are ${same} same and ${different} different`);
+  }
+  const withFolds = assignFolds(items, Math.max(2, Math.min(k, items.length)));
+  const kfold = kFoldAccuracy(withFolds, k);
+  const roc = rocCurve(items);
+  const bt = bestThreshold(items);
+  const pr = precisionRecall(items, bt.threshold);
+  return {
+    pairs: items.length, same, different, kfold, roc, auc: rocAuc(roc), eer: equalErrorRate(roc),
+    tarAtFar: fars.map((far) => ({ far, ...tarAtFar(roc, far) })),
+    best: { threshold: bt.threshold, accuracy: bt.accuracy, precision: pr.precision, recall: pr.recall },
+  };
+}
+
+/**
+ * The index pairs of a labelled set: every same-person pair, and every different-person pair or,
+ * when there would be more than `maxDifferent`, that many drawn at random (seeded) without repeats.
+ */
+export function labelledPairs(labels: string[], maxDifferent = Infinity, rand: () => number = Math.random): { a: number; b: number; same: boolean }[] {
+  const n = labels.length;
+  const out: { a: number; b: number; same: boolean }[] = [];
+  let totalDifferent = 0;
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
+    if (labels[i] === labels[j]) out.push({ a: i, b: j, same: true });
+    else totalDifferent++;
+  }
+  if (totalDifferent <= maxDifferent) {
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (labels[i] !== labels[j]) out.push({ a: i, b: j, same: false });
+    return out;
+  }
+  const seen = new Set<number>();
+  while (seen.size < maxDifferent) {
+    const i = Math.floor(rand() * n), j = Math.floor(rand() * n);
+    if (i === j || labels[i] === labels[j]) continue;
+    const a = Math.min(i, j), b = Math.max(i, j);
+    const key = a * n + b;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ a, b, same: false });
+  }
+  return out;
+}
+
+export interface Rank1Result {
+  /** probes whose nearest other face is the same person */
+  correct: number;
+  /** probes: faces whose person has at least one other face */
+  total: number;
+  accuracy: number;
+  /** faces left out because nobody else of theirs is in the set */
+  alone: number;
+  mistakes: { index: number; label: string; predicted: string; nearest: number; distance: number }[];
+}
+
+/**
+ * Leave-one-out rank-1 identification: each face in turn is the query and all the others the
+ * gallery; right when the nearest other face is the same person.
+ */
+export function leaveOneOutRank1(labels: string[], dist: (i: number, j: number) => number): Rank1Result {
+  const n = labels.length;
+  const counts = new Map<string, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  let correct = 0, total = 0, alone = 0;
+  const mistakes: Rank1Result['mistakes'] = [];
+  for (let i = 0; i < n; i++) {
+    if (counts.get(labels[i]!)! < 2) {
+      alone++;
+      continue;
+    }
+    let best = Infinity, bj = -1;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const d = dist(i, j);
+      if (d < best) {
+        best = d;
+        bj = j;
+      }
+    }
+    total++;
+    if (labels[bj] === labels[i]) correct++;
+    else mistakes.push({ index: i, label: labels[i]!, predicted: labels[bj]!, nearest: bj, distance: best });
+  }
+  return { correct, total, accuracy: total ? correct / total : NaN, alone, mistakes };
+}
