@@ -349,3 +349,39 @@ export function leaveOneOutRank1(labels: string[], dist: (i: number, j: number) 
   }
   return { correct, total, accuracy: total ? correct / total : NaN, alone, mistakes };
 }
+
+export interface OpenSetResult {
+  threshold: number;
+  /** faces whose nearest other face is the same person and within the threshold */
+  accepted: number;
+  /** queries made of a person left out of the gallery whose nearest face is beyond the threshold */
+  rejected: number;
+  total: number;
+}
+
+/**
+ * Open-set identification, leave-one-out, as a gallery is used: (1) each face queried against all
+ * other faces must come back as its own person, within the threshold; (2) each face queried
+ * against a gallery without its person must come back as "unknown" (nearest beyond the threshold).
+ * Faces alone in their folder are not counted.
+ */
+export function openSetLeaveOneOut(labels: string[], dist: (i: number, j: number) => number, threshold: number): OpenSetResult {
+  const n = labels.length;
+  const counts = new Map<string, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  let accepted = 0, rejected = 0, total = 0;
+  for (let i = 0; i < n; i++) {
+    if (counts.get(labels[i]!)! < 2) continue;
+    let best = Infinity, bj = -1, stranger = Infinity;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const d = dist(i, j);
+      if (d < best) { best = d; bj = j; }
+      if (labels[j] !== labels[i] && d < stranger) stranger = d;
+    }
+    total++;
+    if (labels[bj] === labels[i] && best <= threshold) accepted++;
+    if (stranger > threshold) rejected++;
+  }
+  return { threshold, accepted, rejected, total };
+}

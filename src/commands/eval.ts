@@ -11,7 +11,7 @@ import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, isMetric, type Metric, typ
 import { embedImages, resolveCacheDir, type EmbedSettings, type EmbedStats, type Embedded } from '../embeddings-cache.js';
 import { FacekitError, fsError } from '../errors.js';
 import {
-  accuracyAt, labelledPairs, leaveOneOutRank1, parseCsvPairs, parseLfwPairs, precisionRecall, verificationSummary,
+  accuracyAt, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, parseCsvPairs, parseLfwPairs, precisionRecall, verificationSummary,
   type ParsedPairs, type Rank1Result, type Scored, type VerificationSummary,
 } from '../evaluation.js';
 import { listImages } from '../image.js';
@@ -59,6 +59,8 @@ export interface EvalReport {
   bestThreshold: { threshold: number; accuracy: number; precision: number; recall: number };
   defaultThreshold: { threshold: number; accuracy: number; precision: number; recall: number };
   rank1?: { correct: number; total: number; accuracy: number; alone: number; mistakes: { image: string; label: string; predicted: string; nearest: string; distance: number }[] };
+  /** leave-one-out open-set identification at the default threshold (folders only) */
+  openSet?: { threshold: number; accepted: number; rejected: number; total: number };
 }
 
 const DEFAULT_MAX_PAIRS = 300_000;
@@ -257,6 +259,7 @@ async function evalFolder(dir: string, opts: EvalOptions): Promise<{ report: Eva
     correct: rank1.correct, total: rank1.total, accuracy: rank1.accuracy, alone: rank1.alone,
     mistakes: rank1.mistakes.map((m) => ({ image: ok[m.index]!, label: m.label, predicted: m.predicted, nearest: ok[m.nearest]!, distance: round(m.distance) })),
   };
+  report.openSet = openSetLeaveOneOut(labels, dist, report.defaultThreshold.threshold);
   return { report, roc: summary, badLines: 0 };
 }
 
@@ -315,6 +318,11 @@ function printReport(r: EvalReport): void {
       t.push(['  mistaken', `${relative(r.input, m.image)} -> ${m.predicted} (${relative(r.input, m.nearest)}, ${m.distance})`]);
     }
     if (k.mistakes.length > 10) t.push(['', `... and ${k.mistakes.length - 10} more`]);
+  }
+  if (r.openSet) {
+    const o = r.openSet;
+    t.push([`open set at ${o.threshold}`, `${pct(o.accepted / o.total)} of faces identified as the right person (${o.accepted} of ${o.total}); ` +
+      `${pct(o.rejected / o.total)} rejected as unknown with their person left out (${o.rejected} of ${o.total})`]);
   }
   process.stdout.write(t.toString() + '\n');
 }

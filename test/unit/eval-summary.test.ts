@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultCacheDir, EmbeddingCache, fromRecords, resolveCacheDir, settingsFolder, type EmbedSettings } from '../../src/embeddings-cache.js';
-import { assignFolds, labelledPairs, leaveOneOutRank1, verificationSummary } from '../../src/evaluation.js';
+import { assignFolds, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, verificationSummary } from '../../src/evaluation.js';
 import { seededRandom } from '../../src/projection.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -141,5 +141,17 @@ describe('embedding cache', () => {
     expect(fromRecords('a.jpg', [rec, { ...rec, face: 1 }])).toMatchObject({ faces: 2, box: [0, 0, 5, 5], vector: Float32Array.from([1, 2]) });
     expect(fromRecords('b.jpg', [{ schema: 1, image: 'b.jpg', face: null, error: { code: 'no_face', message: 'no face found' } }]))
       .toEqual({ image: 'b.jpg', faces: 0, error: { code: 'no_face', message: 'no face found' } });
+  });
+});
+
+describe('openSetLeaveOneOut', () => {
+  it('counts right identities within the threshold and strangers beyond it', () => {
+    // two people on a line: a at 0, 0.1; b at 1, 1.1; c alone at 5
+    const xs = [0, 0.1, 1, 1.1, 5];
+    const labels = ['a', 'a', 'b', 'b', 'c'];
+    const d = (i: number, j: number) => Math.abs(xs[i]! - xs[j]!);
+    expect(openSetLeaveOneOut(labels, d, 0.5)).toEqual({ threshold: 0.5, accepted: 4, rejected: 4, total: 4 });
+    expect(openSetLeaveOneOut(labels, d, 0.95)).toMatchObject({ accepted: 4, rejected: 2 });
+    expect(openSetLeaveOneOut(labels, d, 0.05)).toMatchObject({ accepted: 0, rejected: 4 });
   });
 });
