@@ -61,7 +61,9 @@ export function addCommonOptions(cmd: Command): Command {
 }
 
 export function addWorkersOption(cmd: Command): Command {
-  return cmd.option('--workers <n>', 'worker threads for folders (default: one per core)', parseNumber('--workers', { min: 1, integer: true }), defaultWorkers());
+  return cmd.addOption(new Option('--workers <n>', 'worker threads for folders')
+    .argParser(parseNumber('--workers', { min: 1, integer: true }))
+    .default(defaultWorkers(), 'one per core'));
 }
 
 export async function startBackend(opts: CommonOptions): Promise<string> {

@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .option('--max-batch <n>', 'most images in one request', parseNumber('--max-batch', { min: 1, integer: true }), 16);
   addWorkersOption(addCommonOptions(cmd));
   const workers = cmd.options.find((o) => o.long === '--workers');
-  if (workers) workers.description = 'worker threads that run the models, each loads them once (default: one per core)';
+  if (workers) workers.description = 'worker threads that run the models, each loads them once';
   cmd.addHelpText('after', `
 Examples:
   $ facekit serve                                   http://127.0.0.1:8080, gallery db/gallery.json
