@@ -3,34 +3,17 @@
  * playwright-core. A person uploads a photo and reads the matches off the page; then compares two
  * photos. Screenshots go to $TMPDIR/facekit-serve-*.png for a person to look at.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTISTS, BIN, DEMO, hasArtists, ROOT, tempDir } from '../helpers/cli.js';
+import { ARTISTS, DEMO, hasArtists, tempDir } from '../helpers/cli.js';
+import { serve, type Served } from '../helpers/serve.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`skipping the browser test of facekit serve: ${CHROMIUM} is not installed (apt-get install chromium)`);
-
-function serve(args: string[]): Promise<{ url: string; proc: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start in 90 s:\n${err}`)), 90_000);
-    proc.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1]!, proc });
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${err}`)));
-  });
-}
 
 const artist = (person: string, f: string) => join(ARTISTS, person, f);
 const PEOPLE: Record<string, string[]> = hasArtists
@@ -44,7 +27,7 @@ const WHO = hasArtists ? { file: artist('bob_dylan', 'cronica-bob-dylan-672x438.
 const SAME = hasArtists ? [artist('nina_simone', 'images (1).jpeg'), artist('nina_simone', 'Nina-Simone.jpg')] : [join(DEMO, 'sample2.jpg'), join(DEMO, 'sample2.jpg')];
 
 describe.skipIf(!hasChromium)('facekit serve: the web page in chromium', () => {
-  let srv: { url: string; proc: ChildProcess };
+  let srv: Served;
   let context: BrowserContext;
   let page: Page;
   const problems: string[] = [];

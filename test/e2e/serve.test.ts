@@ -2,49 +2,12 @@
  * `facekit serve` as a user runs it: a real child process on loopback, spoken to over HTTP.
  * Every JSON answer is also checked against the server's own /openapi.json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTISTS, BIN, DEMO, FIXTURES, hasArtists, oneLine, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { ARTISTS, DEMO, FIXTURES, hasArtists, oneLine, runCli, tempDir } from '../helpers/cli.js';
+import { serve, type Served } from '../helpers/serve.js';
 import { loadGallery } from '../../src/gallery.js';
-
-/* ---------------------------------------------------------------- a server in a child process */
-
-interface Served {
-  url: string;
-  proc: ChildProcess;
-  stderr: () => string;
-  /** send a signal and wait for the exit code */
-  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
-}
-
-function serve(args: string[]): Promise<Served> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-    const timer = setTimeout(() => reject(new Error(`serve did not start in 90 s:\n${err}`)), 90_000);
-    proc.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({
-          url: m[1]!, proc, stderr: () => err,
-          stop: (signal = 'SIGTERM') => {
-            if (proc.exitCode === null) proc.kill(signal);
-            return exited;
-          },
-        });
-      }
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code} before listening:\n${err}`));
-    });
-  });
-}
 
 /* ---------------------------------------------------------------- checking answers against the OpenAPI document */
 
