@@ -84,20 +84,7 @@ export class Gallery {
     return new Set(this.entries.map((e) => e.hash));
   }
 
-  add(entry: GalleryEntry, vector: ArrayLike<number>): void {
-    if (vector.length !== this.meta.dim) {
-      throw new FacekitError('model_mismatch', `a ${vector.length}-d embedding cannot join a gallery of ${this.meta.dim}-d ${this.meta.model} embeddings`, entry.image);
-    }
-    const next = new Float32Array(this.vectors.length + this.meta.dim);
-    next.set(this.vectors);
-    next.set(Array.from(vector), this.vectors.length);
-    this.vectors = next;
-    this.entries.push(entry);
-    this.unit = undefined;
-    this.labelIds = undefined;
-  }
-
-  /** Add many at once (one copy of the vectors instead of one per entry). */
+  /** Add entries with their vectors (one copy of the vector array for the lot). */
   addMany(items: { entry: GalleryEntry; vector: ArrayLike<number> }[]): void {
     for (const it of items) {
       if (it.vector.length !== this.meta.dim) {

@@ -32,7 +32,6 @@ export function modelPath(pkg: string, file: string): string {
 }
 
 let tfModule: Tf | undefined;
-let backendName: string | undefined;
 let backendPromise: Promise<string> | undefined;
 
 /** tfjs-core, shared by Human, face-api and our own model code (one engine, one backend). */
@@ -109,15 +108,10 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<strin
       await tf().ready();
       // Keep tfjs quiet on stdout: data goes there, not library chatter.
       tf().env().set('PROD', true);
-      backendName = name;
       return name;
     })();
   }
   return backendPromise;
-}
-
-export function currentBackend(): string | undefined {
-  return backendName;
 }
 
 /** The backend chosen by the command (or 'auto' when a model is loaded before any choice). */
@@ -139,10 +133,6 @@ function once<T>(key: string, load: () => Promise<T>): Promise<T> {
     p.catch(() => cache.delete(key));
   }
   return p;
-}
-
-export function loadedModels(): string[] {
-  return [...cache.keys()];
 }
 
 interface WeightsManifestGroup {

@@ -74,10 +74,10 @@ Exit code: 0 when every queried face matched someone, 1 when one did not, 2 on e
 }
 
 /** Embeddings of every face in the inputs (images run the pipeline; records must hold embeddings). */
-async function embed(inputs: Input[], opts: VerifyOptions, model: RecognizerId, flip: boolean): Promise<FaceRecord[]> {
+async function embed(inputs: Input[], opts: VerifyOptions, model: RecognizerId, flip: boolean, largestOnly = false): Promise<FaceRecord[]> {
   const plan: PipelinePlan = {
     ...DEFAULT_PLAN, upTo: 'represent', model, detector: opts.detector, minScore: opts.minScore, skipDetect: opts.skipDetect,
-    scheme: RECOGNIZERS[model].scheme, flip, maxPixels: opts.maxPixels,
+    scheme: RECOGNIZERS[model].scheme, flip, maxPixels: opts.maxPixels, largestOnly,
   };
   const out: FaceRecord[] = [];
   const images: ImageInput[] = [];
@@ -145,7 +145,8 @@ async function verifyPairMode(inputs: ImageInput[], opts: VerifyOptions): Promis
   const model = opts.model ?? (DEFAULT_PLAN.model as RecognizerId);
   const metric = (opts.metric as Metric | undefined) ?? 'euclidean_l2';
   const threshold = opts.threshold ?? defaultThreshold(model, metric);
-  const faces = await embed(inputs, opts, model, DEFAULT_PLAN.flip);
+  // 1:1 compares the largest face of each photo: the others need no embedding.
+  const faces = await embed(inputs, opts, model, DEFAULT_PLAN.flip, true);
   const first = (image: string) => faces.find((f) => f.image === image && (f.embedding || f.error));
   const a = first(inputs[0]!.path), b = first(inputs[1]!.path);
   for (const f of [a, b]) {

@@ -19,8 +19,6 @@ export interface DetectionOptions {
   maxSide: number;
 }
 
-export const DEFAULT_DETECTION: DetectionOptions = { detector: 'blazeface', minScore: 0.5, maxFaces: 20, maxSide: 1280 };
-
 function mapFace(f: DetectedFace, scale: number, dx: number, dy: number, w: number, h: number): DetectedFace {
   const p = (q: Point): Point => [(q[0] - dx) / scale, (q[1] - dy) / scale];
   const landmarks = Object.fromEntries(Object.entries(f.landmarks).map(([k, v]) => [k, p(v as Point)])) as unknown as Landmarks;

@@ -3,7 +3,6 @@
  */
 import { RECOGNIZERS, type Metric, type RecognizerId, isRecognizerId } from '../catalogue.js';
 import { FacekitError } from '../errors.js';
-import type { Embedding } from '../records.js';
 
 export type Vector = ArrayLike<number>;
 
@@ -50,14 +49,6 @@ export function distance(a: Vector, b: Vector, metric: Metric): number {
 export function defaultThreshold(model: string, metric: Metric): number {
   if (!isRecognizerId(model)) throw new FacekitError('model_mismatch', `no default threshold for unknown model "${model}"; pass --threshold`);
   return RECOGNIZERS[model as RecognizerId].thresholds[metric];
-}
-
-/** Refuse to compare embeddings of different models or sizes: their distances mean nothing. */
-export function assertComparable(a: Pick<Embedding, 'model' | 'dim'>, b: Pick<Embedding, 'model' | 'dim'>, what = 'embeddings'): void {
-  if (a.model !== b.model || a.dim !== b.dim) {
-    throw new FacekitError('model_mismatch',
-      `cannot compare ${what} of ${a.model} (${a.dim}-d) with ${b.model} (${b.dim}-d); use the same --model for both`);
-  }
 }
 
 export interface Verdict {
