@@ -25,7 +25,7 @@ import { FacekitError, fsError, toErrorInfo, type ErrorInfo } from './errors.js'
 import { DEFAULT_PLAN, writeFileAtomic, type PipelinePlan } from './pipeline.js';
 import { runJobs, type ImageJob } from './pool.js';
 import type { Box, FaceRecord } from './records.js';
-import { initBackend, type BackendChoice } from './runtime.js';
+import { chooseBackend, type BackendChoice } from './runtime.js';
 import { VERSION } from './version.js';
 
 export const CACHE_FORMAT = 1;
@@ -265,14 +265,7 @@ export async function embedImages(images: string[], settings: EmbedSettings, opt
   let computed = 0;
   if (todo.length > 0) {
     const plan = planFor(settings, opts.maxPixels);
-    if (Math.min(opts.workers, todo.length) <= 1) {
-      try {
-        await initBackend(opts.backend);
-      } catch (err) {
-        if (err instanceof FacekitError) throw err;
-        throw new FacekitError('backend', `cannot start the ${opts.backend} backend: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    chooseBackend(opts.backend); // starts in this thread only if the images are embedded here
     const jobs: ImageJob[] = todo.map((t) => ({ image: t.images[0]!, plan }));
     const writes: Promise<void>[] = [];
     await runJobs(jobs, {

@@ -186,10 +186,21 @@ export function decodeBase64Image(text: string): Buffer | null {
   return null;
 }
 
-/** Magic numbers of the image formats sharp reads, for raw image bytes piped on stdin. */
-export function looksLikeImageBytes(b: Uint8Array): boolean {
+export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif';
+
+/** The image format of raw bytes, from their magic numbers (the formats sharp reads), or null. */
+export function imageFormat(b: Uint8Array): ImageFormat | null {
   const starts = (...sig: number[]) => sig.every((v, i) => b[i] === v);
-  return starts(0xff, 0xd8, 0xff) || starts(0x89, 0x50, 0x4e, 0x47) || starts(0x47, 0x49, 0x46) ||
-    (starts(0x52, 0x49, 0x46, 0x46) && b[8] === 0x57) || starts(0x49, 0x49, 0x2a, 0) || starts(0x4d, 0x4d, 0, 0x2a) ||
-    (b[4] === 0x66 && b[5] === 0x74 && b[6] === 0x79 && b[7] === 0x70);
+  if (starts(0xff, 0xd8, 0xff)) return 'jpeg';
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return 'png';
+  if (starts(0x47, 0x49, 0x46)) return 'gif';
+  if (starts(0x52, 0x49, 0x46, 0x46) && b[8] === 0x57) return 'webp';
+  if (starts(0x49, 0x49, 0x2a, 0) || starts(0x4d, 0x4d, 0, 0x2a)) return 'tiff';
+  if (b[4] === 0x66 && b[5] === 0x74 && b[6] === 0x79 && b[7] === 0x70) return 'avif';
+  return null;
+}
+
+/** Image bytes piped on stdin or uploaded, as opposed to text. */
+export function looksLikeImageBytes(b: Uint8Array): boolean {
+  return imageFormat(b) !== null;
 }

@@ -83,10 +83,7 @@ async function setBackend(choice: BackendChoice): Promise<string> {
       return 'cpu';
     case 'gpu':
     case 'tensorflow': {
-      const pkg = choice === 'gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
-      if (!tryRequire(pkg) && !(choice === 'tensorflow' && tryRequire('@tensorflow/tfjs-node-gpu'))) {
-        throw new FacekitError('backend', `--backend ${choice} needs ${pkg}, which is not installed here (try --backend wasm)`);
-      }
+      assertNativeAvailable(choice);
       await t.setBackend('tensorflow');
       return 'tensorflow';
     }
@@ -100,8 +97,28 @@ async function setBackend(choice: BackendChoice): Promise<string> {
   }
 }
 
+/** A native backend asked for by name must be installed; say so plainly when it is not. */
+function assertNativeAvailable(choice: 'tensorflow' | 'gpu'): void {
+  const pkg = choice === 'gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  if (!tryRequire(pkg) && !(choice === 'tensorflow' && tryRequire('@tensorflow/tfjs-node-gpu'))) {
+    throw new FacekitError('backend', `--backend ${choice} needs ${pkg}, which is not installed here (try --backend wasm)`);
+  }
+}
+
+let chosen: BackendChoice = 'auto';
+
+/**
+ * Record the backend a command asked for, without starting it: it starts when the first model
+ * loads, in the thread that runs the models. A command whose models all run in worker threads
+ * thus starts no backend of its own. A native backend that is missing fails here, at once.
+ */
+export function chooseBackend(choice: BackendChoice): void {
+  if (choice === 'tensorflow' || choice === 'gpu') assertNativeAvailable(choice);
+  chosen = choice;
+}
+
 /** Choose and start the backend, once per process. Later calls return the same backend. */
-export async function initBackend(choice: BackendChoice = 'auto'): Promise<string> {
+export async function initBackend(choice: BackendChoice = chosen): Promise<string> {
   if (!backendPromise) {
     backendPromise = (async () => {
       const name = await setBackend(choice);
@@ -114,7 +131,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<strin
   return backendPromise;
 }
 
-/** The backend chosen by the command (or 'auto' when a model is loaded before any choice). */
+/** The backend the command chose (chooseBackend), started on the first model load. */
 async function backend(): Promise<Tf> {
   await initBackend();
   return tf();

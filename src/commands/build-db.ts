@@ -15,7 +15,7 @@ import {
 } from '../gallery.js';
 import { VERSION } from '../version.js';
 import {
-  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, Progress, readInputs, startBackend, warn,
+  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, Progress, readInputs, useBackend, warn,
   type BatchOptions,
 } from './common.js';
 
@@ -199,7 +199,7 @@ async function buildDb(input: string, opts: BuildOptions): Promise<number> {
           else todo.push({ label: p.label, image, hash });
         }
       }
-      if (todo.length > 0) await startBackend(opts);
+      useBackend(opts);
       const plan: PipelinePlan = {
         ...DEFAULT_PLAN, upTo: 'represent', model, detector: meta.detector as PipelinePlan['detector'], minScore: opts.minScore,
         scheme: RECOGNIZERS[model].scheme, flip: meta.flip, maxPixels: opts.maxPixels, largestOnly: !opts.allFaces,

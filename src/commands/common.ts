@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { FacekitError, fsError } from '../errors.js';
 import { decodeBase64Image, listImages, looksLikeImageBytes, DEFAULT_MAX_PIXELS } from '../image.js';
 import { parseRecord, type FaceRecord } from '../records.js';
-import { BACKENDS, initBackend, type BackendChoice } from '../runtime.js';
+import { BACKENDS, chooseBackend, initBackend, type BackendChoice } from '../runtime.js';
 import { defaultWorkers } from '../pool.js';
 import { writeFileAtomic } from '../pipeline.js';
 import { DETECTORS, RECOGNIZERS, isDetectorId, isRecognizerId, type DetectorId, type RecognizerId } from '../catalogue.js';
@@ -66,6 +66,12 @@ export function addWorkersOption(cmd: Command): Command {
     .default(defaultWorkers(), 'one per core'));
 }
 
+/** Take the --backend choice; the backend starts where the models first run (see chooseBackend). */
+export function useBackend(opts: CommonOptions): void {
+  chooseBackend(opts.backend);
+}
+
+/** Start the backend now, in this thread (the server, to report it before any request). */
 export async function startBackend(opts: CommonOptions): Promise<string> {
   try {
     return await initBackend(opts.backend);

@@ -8,7 +8,7 @@ import { DEFAULT_PLAN, type PipelinePlan } from '../pipeline.js';
 import { runJobs, type ImageJob } from '../pool.js';
 import {
   action, addCommonOptions, addWorkersOption, parseDetector, parseNumber, Progress, readInputs,
-  RecordWriter, startBackend, warn, type BatchOptions, type ImageInput,
+  RecordWriter, useBackend, warn, type BatchOptions, type ImageInput,
 } from './common.js';
 
 interface DetectOptions extends BatchOptions {
@@ -53,7 +53,7 @@ Exit code 0 when every image gave a face, 2 when one did not or could not be rea
       throw new FacekitError('usage', 'detect takes images, not records (records already hold detections)');
     }
     const images = inputs as ImageInput[];
-    await startBackend(opts);
+    useBackend(opts);
     const plan: PipelinePlan = {
       ...DEFAULT_PLAN, upTo: 'detect', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
       mesh: opts.mesh, maxPixels: opts.maxPixels, cropsDir: opts.crops, cropMargin: opts.margin,
@@ -70,12 +70,7 @@ Exit code 0 when every image gave a face, 2 when one did not or could not be rea
     };
     const writer = new RecordWriter(opts.out);
     const progress = new Progress(images.length);
-    const stdinImage = images.find((i) => i.bytes);
-    if (stdinImage) {
-      const { runImage } = await import('../pipeline.js');
-      for (const r of await runImage(stdinImage.path, { ...plan, annotatePath: annotatePath(stdinImage) }, stdinImage.bytes)) writer.write(r);
-    }
-    const jobs: ImageJob[] = images.filter((i) => !i.bytes).map((img) => ({ image: img.path, plan: { ...plan, annotatePath: annotatePath(img) } }));
+    const jobs: ImageJob[] = images.map((img) => ({ image: img.path, plan: { ...plan, annotatePath: annotatePath(img) }, bytes: img.bytes }));
     await runJobs(jobs, {
       workers: opts.workers,
       backend: opts.backend,

@@ -4,12 +4,12 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_RECOGNIZER } from '../catalogue.js';
-import { DEFAULT_PLAN, runImage, runRecords, type PipelinePlan, type StageName } from '../pipeline.js';
+import { DEFAULT_PLAN, runRecords, type PipelinePlan, type StageName } from '../pipeline.js';
 import { runJobs, type ImageJob } from '../pool.js';
 import type { FaceRecord } from '../records.js';
 import {
   addCommonOptions, addWorkersOption, labelFor, parseDetector, parseModel, parseNumber, Progress, readInputs,
-  RecordWriter, startBackend, warn, type BatchOptions, type ImageInput, type Input,
+  RecordWriter, useBackend, warn, type BatchOptions, type ImageInput, type Input,
 } from './common.js';
 
 export interface StageOptions extends BatchOptions {
@@ -51,7 +51,7 @@ function groupByImage(records: FaceRecord[]): FaceRecord[][] {
 export async function runStage(args: string[], opts: StageOptions, stage: StageName, plan: PipelinePlan,
   onRecord?: (r: FaceRecord) => FaceRecord): Promise<number> {
   const inputs: Input[] = await readInputs(args);
-  await startBackend(opts);
+  useBackend(opts);
   const writer = new RecordWriter(opts.out);
   const emit = (r: FaceRecord) => {
     const out = onRecord ? onRecord(r) : r;
@@ -68,15 +68,12 @@ export async function runStage(args: string[], opts: StageOptions, stage: StageN
   };
 
   for (const input of inputs) {
-    if (input.kind === 'records') {
-      for (const group of groupByImage(input.records.map((x) => x.record))) {
-        for (const r of await runRecords(group, plan, stage)) emit(r);
-      }
-    } else if (input.bytes) {
-      for (const r of await runImage(input.path, plan, input.bytes)) emit(r);
+    if (input.kind !== 'records') continue;
+    for (const group of groupByImage(input.records.map((x) => x.record))) {
+      for (const r of await runRecords(group, plan, stage)) emit(r);
     }
   }
-  const jobs: ImageJob[] = images.filter((i) => !i.bytes).map((i) => ({ image: i.path, plan }));
+  const jobs: ImageJob[] = images.map((i) => ({ image: i.path, plan, bytes: i.bytes }));
   await runJobs(jobs, {
     workers: opts.workers,
     backend: opts.backend,

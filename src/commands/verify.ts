@@ -4,12 +4,12 @@ import Table from 'cli-table3';
 import { RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../catalogue.js';
 import { FacekitError } from '../errors.js';
 import { assertSameModel, loadGallery, type Gallery, type Match } from '../gallery.js';
-import { DEFAULT_PLAN, runImage, type PipelinePlan } from '../pipeline.js';
+import { DEFAULT_PLAN, type PipelinePlan } from '../pipeline.js';
 import { runJobs } from '../pool.js';
 import type { FaceRecord } from '../records.js';
 import { defaultThreshold, verifyPair } from '../stages/verification.js';
 import {
-  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, readInputs, startBackend, warn,
+  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, readInputs, useBackend, warn,
   type BatchOptions, type ImageInput, type Input,
 } from './common.js';
 import { DEFAULT_DB } from './build-db.js';
@@ -90,9 +90,8 @@ async function embed(inputs: Input[], opts: VerifyOptions, model: RecognizerId, 
       }
     } else images.push(input);
   }
-  if (images.length > 0) await startBackend(opts);
-  for (const img of images.filter((i) => i.bytes)) out.push(...(await runImage(img.path, plan, img.bytes)));
-  await runJobs(images.filter((i) => !i.bytes).map((i) => ({ image: i.path, plan })), {
+  useBackend(opts);
+  await runJobs(images.map((i) => ({ image: i.path, plan, bytes: i.bytes })), {
     workers: opts.workers,
     backend: opts.backend,
     onResult: (_job, records) => { out.push(...records); },

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { imageFormat } from '../image.js';
 import { FacekitError } from '../errors.js';
 import {
   acquireLock, assertSameModel, defaultMetaFor, Gallery, loadGallery, saveGallery, type GalleryEntry, type GalleryMeta,
@@ -40,12 +41,8 @@ export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('
 
 /** File extension for image bytes (the upload's own name is never used as a path). */
 export function imageExtension(b: Uint8Array): string {
-  if (b[0] === 0xff && b[1] === 0xd8) return '.jpg';
-  if (b[0] === 0x89 && b[1] === 0x50) return '.png';
-  if (b[0] === 0x47 && b[1] === 0x49) return '.gif';
-  if (b[0] === 0x52 && b[1] === 0x49 && b[8] === 0x57) return '.webp';
-  if ((b[0] === 0x49 && b[1] === 0x49) || (b[0] === 0x4d && b[1] === 0x4d)) return '.tif';
-  return '.avif';
+  const f = imageFormat(b) ?? 'avif';
+  return f === 'jpeg' ? '.jpg' : f === 'tiff' ? '.tif' : `.${f}`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
