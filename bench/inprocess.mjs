@@ -4,9 +4,9 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, loadGraphModel, tf } from '../dist/runtime.js';
-import { Gallery, loadGallery, saveGallery } from '../dist/gallery.js';
-import { loadImage } from '../dist/image.js';
+import { initBackend, loadGraphModel, tf } from '../dist/models/runtime.js';
+import { Gallery, loadGallery, saveGallery } from '../dist/recognition/gallery.js';
+import { loadImage } from '../dist/core/image.js';
 import { detectFaces, detectionRecords } from '../dist/stages/detection.js';
 import { alignFace, TEMPLATES } from '../dist/stages/alignment.js';
 import { normalizeCrop } from '../dist/stages/normalization.js';

@@ -2,7 +2,7 @@
  * Errors over HTTP: every failure is answered with `{error: {code, message}}` and a status that
  * says whose fault it is. The codes are the CLI's (FacekitError) plus a few that only a server has.
  */
-import { FacekitError, type ErrorInfo } from '../errors.js';
+import { FacekitError, type ErrorInfo } from '../core/errors.js';
 
 export type ServerErrorCode =
   | ErrorInfo['code']

@@ -6,8 +6,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
-import { isDetectorId, isMetric, isRecognizerId, DETECTORS, METRICS, RECOGNIZERS } from '../catalogue.js';
-import { decodeBase64Image, looksLikeImageBytes } from '../image.js';
+import { isDetectorId, isMetric, isRecognizerId, DETECTORS, METRICS, RECOGNIZERS } from '../models/catalogue.js';
+import { decodeBase64Image, looksLikeImageBytes } from '../core/image.js';
 import { badRequest, HttpError } from './http-errors.js';
 
 export type OptionKind = 'number' | 'int' | 'string' | 'metric' | 'model' | 'detector';

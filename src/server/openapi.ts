@@ -3,7 +3,7 @@
  * the routes; the e2e test checks every answer it gets against the schemas here, so the two
  * cannot drift apart unnoticed.
  */
-import { DETECTORS, METRICS, RECOGNIZERS } from '../catalogue.js';
+import { DETECTORS, METRICS, RECOGNIZERS } from '../models/catalogue.js';
 
 type Schema = Record<string, unknown>;
 

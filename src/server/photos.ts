@@ -5,8 +5,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
-import type { Gallery } from '../gallery.js';
-import { imageFormat } from '../image.js';
+import type { Gallery } from '../recognition/gallery.js';
+import { imageFormat } from '../core/image.js';
 import { HttpError } from './http-errors.js';
 import { sha256 } from './store.js';
 

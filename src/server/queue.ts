@@ -5,8 +5,8 @@
  * waiting jobs out of the queue; a job already running in a worker cannot be stopped, so it keeps
  * its worker (and its place in the count) until it ends.
  */
-import type { ImageJob } from '../pool.js';
-import type { FaceRecord } from '../records.js';
+import type { ImageJob } from '../pipeline/pool.js';
+import type { FaceRecord } from '../core/records.js';
 import { HttpError } from './http-errors.js';
 
 /** What the queue needs of a pool (a WorkerPool, or a stand-in). */

@@ -12,13 +12,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { imageFormat } from '../image.js';
-import { FacekitError } from '../errors.js';
+import { imageFormat } from '../core/image.js';
+import { FacekitError } from '../core/errors.js';
 import {
   acquireLock, assertSameModel, defaultMetaFor, Gallery, loadGallery, saveGallery, type GalleryEntry, type GalleryMeta,
-} from '../gallery.js';
-import { writeFileAtomic } from '../pipeline.js';
-import { VERSION } from '../version.js';
+} from '../recognition/gallery.js';
+import { writeFileAtomic } from '../pipeline/run.js';
+import { VERSION } from '../core/version.js';
 
 export interface NewFace {
   label: string;

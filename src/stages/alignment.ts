@@ -3,10 +3,10 @@
  * recognition model (eyes level, same size and position every time), then crop. Pure functions:
  * landmarks + pixels in, pixels + transform out.
  */
-import type { RgbImage } from '../image.js';
-import type { Box, LandmarkName, Landmarks, Point } from '../records.js';
-import type { TemplateId } from '../catalogue.js';
-import { FacekitError } from '../errors.js';
+import type { RgbImage } from '../core/image.js';
+import type { Box, LandmarkName, Landmarks, Point } from '../core/records.js';
+import type { TemplateId } from '../models/catalogue.js';
+import { FacekitError } from '../core/errors.js';
 
 export interface Template {
   id: TemplateId;

@@ -2,10 +2,10 @@
  * Detect: find the faces in an image, largest first, with a box, a score and named landmarks,
  * all in the original image's pixels.
  */
-import { detectors, type DetectedFace } from '../detectors/index.js';
-import type { DetectorId } from '../catalogue.js';
-import { downscale, padImage, type RgbImage } from '../image.js';
-import { SCHEMA_VERSION, type Box, type FaceRecord, type Landmarks, type Point } from '../records.js';
+import { detectors, type DetectedFace } from '../models/detectors/index.js';
+import type { DetectorId } from '../models/catalogue.js';
+import { downscale, padImage, type RgbImage } from '../core/image.js';
+import { SCHEMA_VERSION, type Box, type FaceRecord, type Landmarks, type Point } from '../core/records.js';
 import { prealignedLandmarks } from './alignment.js';
 
 export interface DetectionOptions {

@@ -2,8 +2,8 @@
  * Normalize: turn an aligned 8-bit crop into the float tensor a model takes. Each scheme is one
  * of the pixel scalings people meet when learning face recognition; each model needs exactly one.
  */
-import type { RgbImage } from '../image.js';
-import type { SchemeId } from '../catalogue.js';
+import type { RgbImage } from '../core/image.js';
+import type { SchemeId } from '../models/catalogue.js';
 
 export interface Scheme {
   id: SchemeId;

@@ -2,10 +2,10 @@
  * Represent: run a recognition network on a normalized face tensor and return its embedding.
  */
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { RECOGNIZERS, type RecognizerId, type RecognizerInfo } from '../catalogue.js';
-import { FacekitError } from '../errors.js';
-import { loadGraphModel, loadWeightMap, tf } from '../runtime.js';
-import type { Embedding } from '../records.js';
+import { RECOGNIZERS, type RecognizerId, type RecognizerInfo } from '../models/catalogue.js';
+import { FacekitError } from '../core/errors.js';
+import { loadGraphModel, loadWeightMap, tf } from '../models/runtime.js';
+import type { Embedding } from '../core/records.js';
 
 export interface Recognizer {
   info: RecognizerInfo;

@@ -1,8 +1,8 @@
 /**
  * Verify: distances between embeddings and the same-person decision. Pure functions.
  */
-import { RECOGNIZERS, type Metric, type RecognizerId, isRecognizerId } from '../catalogue.js';
-import { FacekitError } from '../errors.js';
+import { RECOGNIZERS, type Metric, type RecognizerId, isRecognizerId } from '../models/catalogue.js';
+import { FacekitError } from '../core/errors.js';
 
 export type Vector = ArrayLike<number>;
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync, copyFileSyn
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { encodeNpy } from '../../src/npy.js';
+import { encodeNpy } from '../../src/core/npy.js';
 import { DEMO, oneLine, records, runCli, tempDir } from '../helpers/cli.js';
 
 const photo = join(DEMO, 'sample1.jpg');

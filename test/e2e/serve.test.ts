@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, oneLine, runCli, tempDir } from '../helpers/cli.js';
 import { serve, type Served } from '../helpers/serve.js';
-import { loadGallery } from '../../src/gallery.js';
+import { loadGallery } from '../../src/recognition/gallery.js';
 
 /* ---------------------------------------------------------------- checking answers against the OpenAPI document */
 

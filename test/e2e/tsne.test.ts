@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PlacedPoint } from '../../src/commands/tsne.js';
+import type { PlacedPoint } from '../../src/cli/commands/tsne.js';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, oneLine, records, runCli as run, tempDir } from '../helpers/cli.js';
 
 const points = (stdout: string) => records(stdout) as unknown as PlacedPoint[];

@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultCacheDir, EmbeddingCache, fromRecords, resolveCacheDir, settingsFolder, type EmbedSettings } from '../../src/embeddings-cache.js';
-import { assignFolds, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, verificationSummary } from '../../src/evaluation.js';
-import { seededRandom } from '../../src/projection.js';
+import { defaultCacheDir, EmbeddingCache, fromRecords, resolveCacheDir, settingsFolder, type EmbedSettings } from '../../src/pipeline/embeddings-cache.js';
+import { assignFolds, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, verificationSummary } from '../../src/analysis/evaluation.js';
+import { seededRandom } from '../../src/analysis/projection.js';
 import { tempDir } from '../helpers/cli.js';
 
 describe('evaluation summaries', () => {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Gallery, loadGallery, saveGallery } from '../../src/gallery.js';
+import { Gallery, loadGallery, saveGallery } from '../../src/recognition/gallery.js';
 import { distance } from '../../src/stages/verification.js';
 import { tempDir } from '../helpers/cli.js';
 

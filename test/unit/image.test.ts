@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64Image, decodeImage, looksLikeImageBytes } from '../../src/image.js';
-import { FacekitError } from '../../src/errors.js';
+import { decodeBase64Image, decodeImage, looksLikeImageBytes } from '../../src/core/image.js';
+import { FacekitError } from '../../src/core/errors.js';
 import { FIXTURES } from '../helpers/cli.js';
 
 async function failure(bytes: Uint8Array, opts = {}): Promise<string> {

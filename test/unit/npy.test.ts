@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeNpy, encodeNpy } from '../../src/npy.js';
+import { decodeNpy, encodeNpy } from '../../src/core/npy.js';
 import { tempDir } from '../helpers/cli.js';
 
 describe('.npy', () => {

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { rocCurve } from '../../src/evaluation.js';
+import { rocCurve } from '../../src/analysis/evaluation.js';
 import {
   displayName, escapeXml, niceTicks, plotFormat, rocSvg, scatterSvg, shorten, svgToPng, writePlot, type ScatterPoint,
-} from '../../src/plot.js';
+} from '../../src/analysis/plot.js';
 import { tempDir } from '../helpers/cli.js';
 
 const people = ['ana', 'bob_dylan', 'carla & "co" <x>'];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseRecord, requireKey, SCHEMA_VERSION } from '../../src/records.js';
-import { FacekitError } from '../../src/errors.js';
+import { parseRecord, requireKey, SCHEMA_VERSION } from '../../src/core/records.js';
+import { FacekitError } from '../../src/core/errors.js';
 
 const ok = { schema: 1, image: 'a.jpg', face: 0, box: [1, 2, 3, 4], landmarks: { leftEye: [1, 2] } };
 

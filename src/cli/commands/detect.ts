@@ -1,0 +1,90 @@
+/** `facekit detect`: faces, boxes and landmarks as NDJSON. */
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, extname, join, relative } from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULT_DETECTOR } from '../../models/catalogue.js';
+import { FacekitError } from '../../core/errors.js';
+import { DEFAULT_PLAN, type PipelinePlan } from '../../pipeline/run.js';
+import { runJobs, type ImageJob } from '../../pipeline/pool.js';
+import {
+  action, addCommonOptions, addWorkersOption, parseDetector, parseNumber, Progress, readInputs,
+  RecordWriter, useBackend, warn, type BatchOptions, type ImageInput,
+} from '../common.js';
+
+interface DetectOptions extends BatchOptions {
+  detector: PipelinePlan['detector'];
+  minScore: number;
+  maxFaces: number;
+  mesh: boolean;
+  annotate?: string;
+  crops?: string;
+  margin: number;
+  out?: string;
+}
+
+const IMAGE_OUT = /\.(jpe?g|png|webp)$/i;
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('detect')
+    .description('find faces: box, score and landmarks per face, as NDJSON (one record per face, largest first)')
+    .argument('<inputs...>', 'images, folders, or - for an image or data: URL on stdin')
+    .option('--detector <name>', 'blazeface | ssd | tiny', parseDetector, DEFAULT_DETECTOR)
+    .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
+    .option('--max-faces <n>', 'most faces per image', parseNumber('--max-faces', { min: 1, integer: true }), DEFAULT_PLAN.maxFaces)
+    .option('--mesh', "add the detector's full point set (468 for blazeface, 68 for ssd/tiny)", false)
+    .option('--annotate <out>', 'draw boxes, landmarks and scores: an image file for one input, else a folder')
+    .option('--crops <dir>', 'write each face crop here (the record gets "crop")')
+    .option('--margin <m>', 'crop margin around the box, as a share of its size', parseNumber('--margin', { min: 0, max: 2 }), DEFAULT_PLAN.cropMargin)
+    .option('-o, --out <file>', 'write records to this file instead of stdout');
+  addWorkersOption(addCommonOptions(cmd));
+  cmd.addHelpText('after', `
+Examples:
+  $ facekit detect photo.jpg
+  $ facekit detect group.jpg --annotate group-faces.jpg --crops faces/
+  $ facekit detect ./photos --detector ssd --out faces.ndjson
+  $ base64 -w0 photo.jpg | facekit detect -
+
+Exit code 0 when every image gave a face, 2 when one did not or could not be read
+(its record then holds "error"; the others are still processed).`);
+  cmd.action(action(async (args: string[], opts: DetectOptions) => {
+    const inputs = await readInputs(args);
+    if (inputs.some((i) => i.kind === 'records')) {
+      throw new FacekitError('usage', 'detect takes images, not records (records already hold detections)');
+    }
+    const images = inputs as ImageInput[];
+    useBackend(opts);
+    const plan: PipelinePlan = {
+      ...DEFAULT_PLAN, upTo: 'detect', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
+      mesh: opts.mesh, maxPixels: opts.maxPixels, cropsDir: opts.crops, cropMargin: opts.margin,
+    };
+    // One image: --annotate names the output image. Several: it names a folder.
+    const annotateIsFile = opts.annotate !== undefined && images.length === 1 && IMAGE_OUT.test(opts.annotate);
+    if (opts.annotate) await mkdir(annotateIsFile ? dirname(opts.annotate) : opts.annotate, { recursive: true });
+    const annotatePath = (img: ImageInput): string | undefined => {
+      if (!opts.annotate) return undefined;
+      if (annotateIsFile) return opts.annotate;
+      const rel = img.root ? relative(img.root, img.path) : basename(img.path);
+      const flat = rel.replace(/[\\/]/g, '__');
+      return join(opts.annotate, IMAGE_OUT.test(flat) ? flat : `${basename(flat, extname(flat))}.jpg`);
+    };
+    const writer = new RecordWriter(opts.out);
+    const progress = new Progress(images.length);
+    const jobs: ImageJob[] = images.map((img) => ({ image: img.path, plan: { ...plan, annotatePath: annotatePath(img) }, bytes: img.bytes }));
+    await runJobs(jobs, {
+      workers: opts.workers,
+      backend: opts.backend,
+      onResult: (_job, records) => {
+        progress.tick();
+        for (const r of records) {
+          if (r.error) warn(`${r.image}: ${r.error.message}`);
+          writer.write(r);
+        }
+      },
+      onCrash: (job, stack) => { if (opts.debug) process.stderr.write(`${job.image}: ${stack}\n`); },
+    });
+    progress.end();
+    await writer.close();
+    return writer.failures > 0 ? 2 : 0;
+  }));
+}

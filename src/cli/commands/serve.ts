@@ -1,0 +1,78 @@
+/** `facekit serve`: the pipeline as an HTTP API and a web page (see src/server/). */
+import type { Command } from 'commander';
+import { startServer } from '../../server/app.js';
+import { action, addCommonOptions, addWorkersOption, parseNumber, warn, type BatchOptions } from '../common.js';
+import { DEFAULT_DB } from './build-db.js';
+
+interface ServeOptions extends BatchOptions {
+  db: string;
+  host: string;
+  port: number;
+  bodyLimit: number;
+  timeout: number;
+  queue: number;
+  maxBatch: number;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('serve')
+    .description('the pipeline as an HTTP API (JSON) and a web page: detect, represent, compare, verify, gallery')
+    .option('--db <file>', 'the gallery to verify against and add to (created on the first add)', DEFAULT_DB)
+    .option('--host <address>', 'address to listen on (loopback: only this machine; 0.0.0.0 opens it to the network)', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free port)', parseNumber('--port', { min: 0, max: 65535, integer: true }), 8080)
+    .option('--body-limit <MB>', 'largest request body, in megabytes', parseNumber('--body-limit', { min: 0.001 }), 10)
+    .option('--timeout <s>', 'most seconds a request may take, waiting included (then 503)', parseNumber('--timeout', { min: 0.001 }), 30)
+    .option('--queue <n>', 'images that may wait for a worker; a request beyond gets 503 + Retry-After', parseNumber('--queue', { min: 0, integer: true }), 8)
+    .option('--max-batch <n>', 'most images in one request', parseNumber('--max-batch', { min: 1, integer: true }), 16);
+  addWorkersOption(addCommonOptions(cmd));
+  const workers = cmd.options.find((o) => o.long === '--workers');
+  if (workers) workers.description = 'worker threads that run the models, each loads them once';
+  cmd.addHelpText('after', `
+Examples:
+  $ facekit serve                                   http://127.0.0.1:8080, gallery db/gallery.json
+  $ facekit serve --db team.json --port 9000
+  $ curl -F image=@photo.jpg http://127.0.0.1:8080/verify
+  $ curl -F label=ada -F images=@ada1.jpg -F images=@ada2.jpg http://127.0.0.1:8080/gallery
+
+The API is described at /openapi.json; the web page is at /. Ctrl-C (SIGINT) or SIGTERM stops it
+after the requests under way are answered; a gallery write is never cut short.`);
+  cmd.action(action(async (opts: ServeOptions) => serve(opts)));
+}
+
+async function serve(opts: ServeOptions): Promise<number> {
+  const server = await startServer({
+    db: opts.db, host: opts.host, port: opts.port, workers: opts.workers, backend: opts.backend, maxPixels: opts.maxPixels,
+    bodyLimit: Math.round(opts.bodyLimit * 1e6), timeoutMs: Math.round(opts.timeout * 1000), queue: opts.queue, maxBatch: opts.maxBatch,
+    debug: opts.debug, log: (line) => warn(`serve: ${line}`),
+  });
+  const g = await server.app.inject({ method: 'GET', url: '/health' }).then((r) => r.json() as { gallery: { people: number; faces: number; model: string } });
+  warn(`serve: listening on ${server.url} (gallery ${opts.db}: ${g.gallery.people} people, ${g.gallery.faces} faces, ${g.gallery.model}; ${server.backend} backend)`);
+  if (opts.host !== '127.0.0.1' && opts.host !== '::1' && opts.host !== 'localhost') {
+    warn(`serve: listening on ${opts.host}: anyone who can reach this machine can use the API and change the gallery (there is no authentication)`);
+  }
+
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        const n = server.inFlight();
+        warn(`serve: ${sig}: stopping after ${n} request${n === 1 ? '' : 's'} under way (again to cut them short)`);
+        server.stop().then(resolve, (err: unknown) => {
+          warn(`serve: error while stopping: ${err instanceof Error ? err.message : String(err)}`);
+          resolve();
+        });
+      } else {
+        warn('serve: cutting the open requests short; a gallery write under way still finishes');
+        void server.stop({ force: true });
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  warn('serve: stopped');
+  // Nothing should be left to keep the process up; if something is, do not hang on it.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+  return 0;
+}

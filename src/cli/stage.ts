@@ -1,0 +1,90 @@
+/**
+ * What align, normalize and represent share: given images they run the stages before them
+ * themselves (on every core); given records they carry each record one stage further.
+ */
+import type { Command } from 'commander';
+import { DEFAULT_RECOGNIZER } from '../models/catalogue.js';
+import { DEFAULT_PLAN, runRecords, type PipelinePlan, type StageName } from '../pipeline/run.js';
+import { runJobs, type ImageJob } from '../pipeline/pool.js';
+import type { FaceRecord } from '../core/records.js';
+import {
+  addCommonOptions, addWorkersOption, labelFor, parseDetector, parseModel, parseNumber, Progress, readInputs,
+  RecordWriter, useBackend, warn, type BatchOptions, type ImageInput, type Input,
+} from './common.js';
+
+export interface StageOptions extends BatchOptions {
+  detector: PipelinePlan['detector'];
+  minScore: number;
+  maxFaces: number;
+  model: PipelinePlan['model'];
+  skipDetect: boolean;
+  out?: string;
+}
+
+/** Options for the stages before this one, used when the input is images. */
+export function addStageOptions(cmd: Command): Command {
+  cmd
+    .option('--model <name>', 'recognition model whose template / input this prepares: resnet34 | faceres', parseModel, DEFAULT_RECOGNIZER)
+    .option('--detector <name>', 'detector used when given images: blazeface | ssd | tiny', parseDetector, DEFAULT_PLAN.detector)
+    .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
+    .option('--max-faces <n>', 'most faces per image', parseNumber('--max-faces', { min: 1, integer: true }), DEFAULT_PLAN.maxFaces)
+    .option('--skip-detect', 'inputs are already aligned face crops (ArcFace 112x112 template, as the LFW crops): no detector', false)
+    .option('-o, --out <file>', 'write records to this file instead of stdout');
+  return addWorkersOption(addCommonOptions(cmd));
+}
+
+/** Records of one image come together: group consecutive records by image. */
+function groupByImage(records: FaceRecord[]): FaceRecord[][] {
+  const groups: FaceRecord[][] = [];
+  for (const r of records) {
+    const last = groups[groups.length - 1];
+    if (last && last[0]!.image === r.image) last.push(r);
+    else groups.push([r]);
+  }
+  return groups;
+}
+
+/**
+ * Run `stage` (and the stages before it, for image inputs) over all inputs, writing records as
+ * NDJSON. Returns the exit code: 0, or 2 when any input failed.
+ */
+export async function runStage(args: string[], opts: StageOptions, stage: StageName, plan: PipelinePlan,
+  onRecord?: (r: FaceRecord) => FaceRecord): Promise<number> {
+  const inputs: Input[] = await readInputs(args);
+  useBackend(opts);
+  const writer = new RecordWriter(opts.out);
+  const emit = (r: FaceRecord) => {
+    const out = onRecord ? onRecord(r) : r;
+    if (out.error) warn(`${out.image}${out.face !== null && out.face !== undefined ? ` face ${out.face}` : ''}: ${out.error.message}`);
+    writer.write(out);
+  };
+
+  const images = inputs.filter((i): i is ImageInput => i.kind === 'image');
+  const progress = new Progress(images.length);
+  const labelOf = new Map(images.map((i) => [i.path, labelFor(i)]));
+  const withLabel = (r: FaceRecord): FaceRecord => {
+    const label = labelOf.get(r.image);
+    return label !== undefined && r.label === undefined ? { ...r, label } : r;
+  };
+
+  for (const input of inputs) {
+    if (input.kind !== 'records') continue;
+    for (const group of groupByImage(input.records.map((x) => x.record))) {
+      for (const r of await runRecords(group, plan, stage)) emit(r);
+    }
+  }
+  const jobs: ImageJob[] = images.map((i) => ({ image: i.path, plan, bytes: i.bytes }));
+  await runJobs(jobs, {
+    workers: opts.workers,
+    backend: opts.backend,
+    onResult: (_job, records) => {
+      progress.tick();
+      for (const r of records) emit(withLabel(r));
+    },
+    onCrash: (job, stack) => { if (opts.debug) process.stderr.write(`${job.image}: ${stack}\n`); },
+  });
+  progress.end();
+  await writer.close();
+  return writer.failures > 0 ? 2 : 0;
+}
+

@@ -1,0 +1,219 @@
+/**
+ * The runtime: which tfjs backend runs the models, and loading each model once per process, only
+ * when a command needs it. Everything is read from installed npm packages; nothing is downloaded.
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type * as TfCore from '@tensorflow/tfjs-core';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import { FacekitError } from '../core/errors.js';
+
+export type Tf = typeof TfCore;
+export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'gpu';
+export const BACKENDS: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'gpu'];
+
+const require = createRequire(import.meta.url);
+
+/** Folder of an installed package (works for packages whose `exports` hide package.json). */
+export function packageDir(name: string): string {
+  let dir = dirname(require.resolve(name));
+  while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) {
+    const up = dirname(dir);
+    if (up === dir) throw new FacekitError('internal', `cannot locate package ${name}`);
+    dir = up;
+  }
+  return dir;
+}
+
+export function modelPath(pkg: string, file: string): string {
+  return join(packageDir(pkg), file);
+}
+
+let tfModule: Tf | undefined;
+let backendPromise: Promise<string> | undefined;
+
+/** tfjs-core, shared by Human, face-api and our own model code (one engine, one backend). */
+export function tf(): Tf {
+  if (!tfModule) tfModule = require('@tensorflow/tfjs-core') as Tf;
+  return tfModule;
+}
+
+/**
+ * Node's fetch cannot read file:// URLs, and tfjs (and Human) load models through fetch. Serve
+ * file:// from disk and hand everything else to the real fetch.
+ */
+function installFileFetch(): void {
+  const g = globalThis as { fetch: typeof fetch; __facekitFileFetch?: boolean };
+  if (g.__facekitFileFetch) return;
+  const realFetch = g.fetch;
+  g.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (url.startsWith('file://')) return new Response(readFileSync(fileURLToPath(url)));
+    return realFetch(input, init);
+  };
+  g.__facekitFileFetch = true;
+}
+
+function tryRequire(name: string): boolean {
+  try {
+    require(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function setBackend(choice: BackendChoice): Promise<string> {
+  installFileFetch();
+  const t = tf();
+  const useWasm = async (): Promise<string> => {
+    const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths: (p: string, usePlatformFetch?: boolean) => void };
+    wasm.setWasmPaths(pathToFileURL(join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist')).href + '/', true);
+    await t.setBackend('wasm');
+    return 'wasm';
+  };
+  switch (choice) {
+    case 'wasm':
+      return useWasm();
+    case 'cpu':
+      require('@tensorflow/tfjs-backend-cpu');
+      await t.setBackend('cpu');
+      return 'cpu';
+    case 'gpu':
+    case 'tensorflow': {
+      assertNativeAvailable(choice);
+      await t.setBackend('tensorflow');
+      return 'tensorflow';
+    }
+    case 'auto':
+    default:
+      // Native TensorFlow when the user has it, else the WASM backend shipped inside the npm package.
+      if (tryRequire('@tensorflow/tfjs-node-gpu') || tryRequire('@tensorflow/tfjs-node')) {
+        if (await t.setBackend('tensorflow')) return 'tensorflow';
+      }
+      return useWasm();
+  }
+}
+
+/** A native backend asked for by name must be installed; say so plainly when it is not. */
+function assertNativeAvailable(choice: 'tensorflow' | 'gpu'): void {
+  const pkg = choice === 'gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  if (!tryRequire(pkg) && !(choice === 'tensorflow' && tryRequire('@tensorflow/tfjs-node-gpu'))) {
+    throw new FacekitError('backend', `--backend ${choice} needs ${pkg}, which is not installed here (try --backend wasm)`);
+  }
+}
+
+let chosen: BackendChoice = 'auto';
+
+/**
+ * Record the backend a command asked for, without starting it: it starts when the first model
+ * loads, in the thread that runs the models. A command whose models all run in worker threads
+ * thus starts no backend of its own. A native backend that is missing fails here, at once.
+ */
+export function chooseBackend(choice: BackendChoice): void {
+  if (choice === 'tensorflow' || choice === 'gpu') assertNativeAvailable(choice);
+  chosen = choice;
+}
+
+/** Choose and start the backend, once per process. Later calls return the same backend. */
+export async function initBackend(choice: BackendChoice = chosen): Promise<string> {
+  if (!backendPromise) {
+    backendPromise = (async () => {
+      const name = await setBackend(choice);
+      await tf().ready();
+      // Keep tfjs quiet on stdout: data goes there, not library chatter.
+      tf().env().set('PROD', true);
+      return name;
+    })();
+  }
+  return backendPromise;
+}
+
+/** The backend the command chose (chooseBackend), started on the first model load. */
+async function backend(): Promise<Tf> {
+  await initBackend();
+  return tf();
+}
+
+/* ------------------------------------------------------------------ model loading */
+
+const cache = new Map<string, Promise<unknown>>();
+
+/** Load once per process; the key names the model. */
+function once<T>(key: string, load: () => Promise<T>): Promise<T> {
+  let p = cache.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = load();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
+interface WeightsManifestGroup {
+  paths: string[];
+  weights: TfCore.io.WeightsManifestEntry[];
+}
+
+function readWeights(manifestPath: string, groups: WeightsManifestGroup[]): { specs: TfCore.io.WeightsManifestEntry[]; data: ArrayBuffer } {
+  const dir = dirname(manifestPath);
+  const specs: TfCore.io.WeightsManifestEntry[] = [];
+  const parts: Buffer[] = [];
+  for (const g of groups) {
+    specs.push(...g.weights);
+    for (const p of g.paths) parts.push(readFileSync(join(dir, p)));
+  }
+  const all = Buffer.concat(parts);
+  return { specs, data: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer };
+}
+
+/** A tfjs graph model (model.json + shards) from a package folder, loaded from disk. */
+export function loadGraphModel(pkg: string, file: string): Promise<GraphModel> {
+  return once(`${pkg}/${file}`, async () => {
+    const t = await backend();
+    const converter = require('@tensorflow/tfjs-converter') as typeof import('@tensorflow/tfjs-converter');
+    const path = modelPath(pkg, file);
+    const json = JSON.parse(readFileSync(path, 'utf8')) as {
+      modelTopology: object; weightsManifest: WeightsManifestGroup[]; format?: string; generatedBy?: string;
+      convertedBy?: string; signature?: object; userDefinedMetadata?: Record<string, unknown>;
+    };
+    const { specs, data } = readWeights(path, json.weightsManifest);
+    const artifacts: TfCore.io.ModelArtifacts = {
+      modelTopology: json.modelTopology, weightSpecs: specs, weightData: data,
+      format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy ?? null,
+      signature: json.signature, userDefinedMetadata: json.userDefinedMetadata,
+    } as TfCore.io.ModelArtifacts;
+    return converter.loadGraphModel(t.io.fromMemory(artifacts));
+  });
+}
+
+/** Named weight tensors from a tfjs weights manifest (the format face-api ships). */
+export function loadWeightMap(pkg: string, file: string): Promise<TfCore.NamedTensorMap> {
+  return once(`${pkg}/${file}`, async () => {
+    const t = await backend();
+    const path = modelPath(pkg, file);
+    const groups = JSON.parse(readFileSync(path, 'utf8')) as WeightsManifestGroup[];
+    const { specs, data } = readWeights(path, groups);
+    return t.io.decodeWeights(data, specs);
+  });
+}
+
+/* ------------------------------------------------------------------ face-api (SSD, tiny, 68 landmarks) */
+
+export type FaceApi = typeof import('@vladmandic/face-api');
+
+/** face-api with the nets a detector needs, loaded from the package's model folder. */
+export function loadFaceApi(nets: Array<'ssdMobilenetv1' | 'tinyFaceDetector' | 'faceLandmark68Net'>): Promise<FaceApi> {
+  return once(`face-api:${nets.join(',')}`, async () => {
+    await backend();
+    const faceapi = require(join(packageDir('@vladmandic/face-api'), 'dist', 'face-api.node-wasm.js')) as FaceApi;
+    const dir = join(packageDir('@vladmandic/face-api'), 'model');
+    for (const n of nets) {
+      const net = faceapi.nets[n];
+      if (!net.isLoaded) await net.loadFromDisk(dir);
+    }
+    return faceapi;
+  });
+}

@@ -1,0 +1,294 @@
+/**
+ * Embeddings of whole images (the largest face of each), computed on every core and kept on disk
+ * so that measuring again is fast. Used by `eval` and `tsne`.
+ *
+ * The cache is keyed by the image's content (sha256 of its bytes, so a renamed or copied photo is
+ * still found) and by every setting that changes the embedding: model, flip, pre-aligned input
+ * (skipDetect), detector and its minimum score, and the facekit version. Where it lives:
+ * `--cache DIR`, else `$XDG_CACHE_HOME/facekit`, else `~/.cache/facekit`. Layout:
+ *
+ *   <root>/embeddings/<model>-<flip|noflip>-<detector|prealigned>-<settings hash>/settings.json
+ *   <root>/embeddings/<...>/<first 2 hex of sha256>/<sha256>.json
+ *
+ * One small JSON file per image: `{"v":1,"faces":1,"box":[...],"dim":128,"vector":"<base64 of
+ * little-endian float32>"}`, or `{"v":1,"faces":0,"error":{"code":"no_face",...}}` for a photo
+ * without a face. Files are written to a temporary name and renamed, so a reader never sees half a
+ * file and two runs at once at worst compute the same entry twice; a damaged entry is ignored and
+ * computed again. Deleting the folder is always safe.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { RECOGNIZERS, type DetectorId, type RecognizerId } from '../models/catalogue.js';
+import { FacekitError, fsError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
+import { DEFAULT_PLAN, writeFileAtomic, type PipelinePlan } from './run.js';
+import { runJobs, type ImageJob } from './pool.js';
+import type { Box, FaceRecord } from '../core/records.js';
+import { chooseBackend, type BackendChoice } from '../models/runtime.js';
+import { VERSION } from '../core/version.js';
+
+export const CACHE_FORMAT = 1;
+
+/** Everything that changes an image's embedding. */
+export interface EmbedSettings {
+  model: RecognizerId;
+  flip: boolean;
+  /** the images are pre-aligned crops: no detector */
+  skipDetect: boolean;
+  detector: DetectorId;
+  minScore: number;
+}
+
+/** The default cache folder: $XDG_CACHE_HOME/facekit, else ~/.cache/facekit. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'facekit');
+}
+
+/** `--cache DIR` / `--no-cache` as commander gives them: a folder, false, or undefined (default). */
+export function resolveCacheDir(option: string | boolean | undefined): string | null {
+  if (option === false) return null;
+  if (typeof option === 'string') return option;
+  return defaultCacheDir();
+}
+
+/** The settings folder's name: readable, plus a hash of every setting. */
+export function settingsFolder(s: EmbedSettings): string {
+  const key = {
+    format: CACHE_FORMAT, facekit: VERSION, model: s.model, scheme: RECOGNIZERS[s.model].scheme, flip: s.flip,
+    skipDetect: s.skipDetect, detector: s.skipDetect ? null : s.detector, minScore: s.skipDetect ? null : s.minScore,
+  };
+  const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 12);
+  return `${s.model}-${s.flip ? 'flip' : 'noflip'}-${s.skipDetect ? 'prealigned' : s.detector}-${hash}`;
+}
+
+/** The embedding of one image: its largest face, or why there is none. */
+export interface Embedded {
+  image: string;
+  /** sha256 of the file's bytes (absent when it could not be read) */
+  hash?: string;
+  vector?: Float32Array;
+  /** faces the detector found (1 for pre-aligned crops) */
+  faces: number;
+  box?: Box;
+  error?: ErrorInfo;
+  /** came from the cache */
+  cached: boolean;
+}
+
+interface Entry {
+  v: number;
+  faces: number;
+  box?: Box;
+  dim?: number;
+  vector?: string;
+  error?: ErrorInfo;
+}
+
+const encodeVector = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+function decodeVector(b64: string, dim: number): Float32Array | undefined {
+  const buf = Buffer.from(b64, 'base64');
+  if (buf.length !== dim * 4) return undefined;
+  const out = new Float32Array(dim);
+  Buffer.from(out.buffer).set(buf);
+  return out;
+}
+
+/** One settings folder of the cache. Reads never fail (a bad entry is a miss); writes warn once and stop. */
+export class EmbeddingCache {
+  readonly dir: string;
+  private readonly dims: number;
+  private made = new Set<string>();
+  private broken = false;
+  written = 0;
+
+  constructor(root: string, private readonly settings: EmbedSettings, private readonly onWarn: (msg: string) => void = () => undefined) {
+    this.dir = join(root, 'embeddings', settingsFolder(settings));
+    this.dims = RECOGNIZERS[settings.model].dim;
+  }
+
+  private path(hash: string): string {
+    return join(this.dir, hash.slice(0, 2), `${hash}.json`);
+  }
+
+  async get(hash: string): Promise<Omit<Embedded, 'image' | 'hash'> | undefined> {
+    let e: Entry;
+    try {
+      e = JSON.parse(await readFile(this.path(hash), 'utf8')) as Entry;
+    } catch {
+      return undefined;
+    }
+    if (typeof e !== 'object' || e === null || e.v !== CACHE_FORMAT || typeof e.faces !== 'number') return undefined;
+    if (e.error) return typeof e.error.code === 'string' ? { faces: e.faces, error: e.error, cached: true } : undefined;
+    if (typeof e.vector !== 'string' || e.dim !== this.dims) return undefined;
+    const vector = decodeVector(e.vector, this.dims);
+    if (!vector || !vector.every(Number.isFinite)) return undefined;
+    const out: Omit<Embedded, 'image' | 'hash'> = { faces: e.faces, vector, cached: true };
+    if (Array.isArray(e.box) && e.box.length === 4) out.box = e.box;
+    return out;
+  }
+
+  async put(hash: string, value: Embedded): Promise<void> {
+    if (this.broken) return;
+    const entry: Entry = { v: CACHE_FORMAT, faces: value.faces };
+    if (value.vector) {
+      if (value.box) entry.box = value.box;
+      entry.dim = value.vector.length;
+      entry.vector = encodeVector(value.vector);
+    } else if (value.error) entry.error = value.error;
+    const sub = join(this.dir, hash.slice(0, 2));
+    try {
+      if (this.made.size === 0) {
+        await mkdir(this.dir, { recursive: true });
+        await writeFileAtomic(join(this.dir, 'settings.json'), JSON.stringify({ ...this.settings, format: CACHE_FORMAT, facekit: VERSION }, null, 1) + '\n');
+      }
+      if (!this.made.has(sub)) {
+        await mkdir(sub, { recursive: true });
+        this.made.add(sub);
+      }
+      await writeFileAtomic(this.path(hash), JSON.stringify(entry));
+      this.written++;
+    } catch (err) {
+      this.broken = true;
+      const e = err instanceof FacekitError ? err : fsError(err, sub);
+      this.onWarn(`${e.where ?? this.dir}: cannot write the embedding cache (${e.message}); going on without it`);
+    }
+  }
+}
+
+export interface EmbedOptions {
+  /** cache root folder, or null for no cache */
+  cache: string | null;
+  workers: number;
+  backend: BackendChoice;
+  maxPixels: number;
+  /** called as each image to compute is done */
+  onProgress?: (done: number, total: number) => void;
+  /** called once when the images to compute are known (before the slow part) */
+  onStart?: (toCompute: number, fromCache: number) => void;
+  onWarn?: (msg: string) => void;
+  onCrash?: (image: string, stack: string) => void;
+}
+
+export interface EmbedStats {
+  images: number;
+  /** different contents among them */
+  unique: number;
+  cached: number;
+  computed: number;
+  failed: number;
+  seconds: number;
+  cacheDir: string | null;
+}
+
+async function sha256File(path: string): Promise<string> {
+  try {
+    return createHash('sha256').update(await readFile(path)).digest('hex');
+  } catch (err) {
+    throw fsError(err, path);
+  }
+}
+
+/** Run `fn` over `items` with at most `limit` at once. */
+async function eachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  });
+  await Promise.all(lanes);
+}
+
+export function planFor(s: EmbedSettings, maxPixels: number): PipelinePlan {
+  return {
+    ...DEFAULT_PLAN, upTo: 'represent', model: s.model, scheme: RECOGNIZERS[s.model].scheme, flip: s.flip, skipDetect: s.skipDetect,
+    detector: s.detector, minScore: s.minScore, maxPixels, largestOnly: true,
+  };
+}
+
+/** The largest face's embedding from one image's records. */
+export function fromRecords(image: string, records: FaceRecord[]): Omit<Embedded, 'hash' | 'cached'> {
+  const faces = records.filter((r) => r.face !== null).length;
+  const first = records.find((r) => r.face === 0) ?? records[0];
+  if (!first || first.error || !first.embedding) {
+    return { image, faces, error: first?.error ?? { code: 'no_face', message: 'no face found' } };
+  }
+  const out: Omit<Embedded, 'hash' | 'cached'> = { image, faces, vector: Float32Array.from(first.embedding.vector) };
+  if (first.box) out.box = first.box;
+  return out;
+}
+
+/**
+ * The embedding of every image (its largest face), from the cache where it holds one and on
+ * every core otherwise. Problems with an image (unreadable, no face) come back as `error`; only
+ * bugs throw. Results are keyed by the path as given.
+ */
+export async function embedImages(images: string[], settings: EmbedSettings, opts: EmbedOptions): Promise<{ results: Map<string, Embedded>; stats: EmbedStats }> {
+  const started = Date.now();
+  const paths = [...new Set(images)];
+  const results = new Map<string, Embedded>();
+  const cache = opts.cache ? new EmbeddingCache(opts.cache, settings, opts.onWarn) : null;
+  let done = 0;
+
+  // content hashes: the same photo under two names is embedded once
+  const byHash = new Map<string, string[]>();
+  await eachLimit(paths, 16, async (image) => {
+    try {
+      const hash = await sha256File(image);
+      const list = byHash.get(hash);
+      if (list) list.push(image);
+      else byHash.set(hash, [image]);
+    } catch (err) {
+      if (!(err instanceof FacekitError)) throw err;
+      results.set(image, { image, faces: 0, error: toErrorInfo(err), cached: false });
+    }
+  });
+  const todo: { hash: string; images: string[] }[] = [];
+  let cached = 0;
+  await eachLimit([...byHash.entries()], 16, async ([hash, imgs]) => {
+    const hit = cache ? await cache.get(hash) : undefined;
+    if (hit) {
+      cached += imgs.length;
+      for (const image of imgs) {
+        results.set(image, { ...hit, image, hash });
+      }
+    } else todo.push({ hash, images: imgs });
+  });
+  // compute in the order the images were given
+  const order = new Map(paths.map((p, i) => [p, i]));
+  todo.sort((a, b) => order.get(a.images[0]!)! - order.get(b.images[0]!)!);
+  opts.onStart?.(todo.length, cached);
+
+  let computed = 0;
+  if (todo.length > 0) {
+    const plan = planFor(settings, opts.maxPixels);
+    chooseBackend(opts.backend); // starts in this thread only if the images are embedded here
+    const jobs: ImageJob[] = todo.map((t) => ({ image: t.images[0]!, plan }));
+    const writes: Promise<void>[] = [];
+    await runJobs(jobs, {
+      workers: opts.workers,
+      backend: opts.backend,
+      onResult: (_job, records, i) => {
+        const t = todo[i]!;
+        const value: Embedded = { ...fromRecords(t.images[0]!, records), hash: t.hash, cached: false };
+        computed += t.images.length;
+        for (const image of t.images) results.set(image, { ...value, image });
+        opts.onProgress?.(++done, todo.length);
+        if (cache && (value.vector || value.error?.code === 'no_face')) writes.push(cache.put(t.hash, value));
+      },
+      onCrash: (job, stack) => opts.onCrash?.(job.image, stack),
+    });
+    await Promise.all(writes);
+  }
+  const failed = [...results.values()].filter((r) => !r.vector).length;
+  return {
+    results,
+    stats: {
+      images: paths.length, unique: byHash.size, cached, computed, failed, seconds: (Date.now() - started) / 1000,
+      cacheDir: cache ? cache.dir : null,
+    },
+  };
+}

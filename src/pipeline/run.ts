@@ -1,0 +1,269 @@
+/**
+ * The pipeline: runs the stages in order on one image, or carries records from one stage to the
+ * next, reading the pixels and writing the files that stages make (aligned PNGs, normalized .npy).
+ * The stage modules stay pure; this module does their I/O. It is also what a worker thread runs.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { RECOGNIZERS, type DetectorId, type RecognizerId, type SchemeId } from '../models/catalogue.js';
+import { FacekitError, fsError, toErrorInfo } from '../core/errors.js';
+import { decodeImage, encodePng, readInputFile, cropImage, type RgbImage } from '../core/image.js';
+import { decodeNpy, encodeNpy } from '../core/npy.js';
+import { errorRecord, requireKey, type FaceRecord } from '../core/records.js';
+import { alignFace, TEMPLATES } from '../stages/alignment.js';
+import { detectFaces, detectionRecords, prealignedRecord } from '../stages/detection.js';
+import { normalizeCrop } from '../stages/normalization.js';
+import { loadRecognizer, represent } from '../stages/representation.js';
+import { annotate } from '../core/annotate.js';
+
+export type StageName = 'detect' | 'align' | 'normalize' | 'represent';
+const ORDER: StageName[] = ['detect', 'align', 'normalize', 'represent'];
+
+export interface PipelinePlan {
+  /** the last stage to run */
+  upTo: StageName;
+  detector: DetectorId;
+  minScore: number;
+  maxFaces: number;
+  /** keep the detector's full point set in records */
+  mesh: boolean;
+  /** the input images are already aligned face crops (ArcFace template): no detection */
+  skipDetect: boolean;
+  model: RecognizerId;
+  /** align to the model's template (true) or crop the box only (false) */
+  rotate: boolean;
+  scheme: SchemeId;
+  /** embed tensors normalized with another scheme than the model's own (for experiments) */
+  anyScheme: boolean;
+  flip: boolean;
+  maxPixels: number;
+  /** where align writes aligned PNGs (when the align stage's files are wanted) */
+  alignDir?: string;
+  /** where normalize writes .npy tensors */
+  normDir?: string;
+  /** where detect writes face crops (--crops) */
+  cropsDir?: string;
+  cropMargin: number;
+  /** where detect writes annotated copies of images (--annotate) */
+  annotatePath?: string;
+  /** run the stages after detect on the largest face only (build-db); the others stay detect records */
+  largestOnly: boolean;
+}
+
+export const DEFAULT_PLAN: PipelinePlan = {
+  upTo: 'represent',
+  detector: 'blazeface',
+  minScore: 0.5,
+  maxFaces: 20,
+  mesh: false,
+  skipDetect: false,
+  model: 'resnet34',
+  rotate: true,
+  scheme: RECOGNIZERS.resnet34.scheme,
+  anyScheme: false,
+  flip: true,
+  maxPixels: 100_000_000,
+  cropMargin: 0.2,
+  largestOnly: false,
+};
+
+const runs = (plan: PipelinePlan, stage: StageName) => ORDER.indexOf(stage) <= ORDER.indexOf(plan.upTo);
+
+/** A short, stable file stem for the faces of one image: readable name + hash of the full path. */
+export function artifactStem(image: string, face: number): string {
+  const stem = basename(image, extname(image)).replace(/[^\w.-]+/g, '_').slice(0, 40) || 'image';
+  const hash = createHash('sha1').update(image).digest('hex').slice(0, 8);
+  return `${stem}-${hash}-f${face}`;
+}
+
+/** Write a file atomically: a temporary file in the same folder, then a rename. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (err) {
+    throw fsError(err, path);
+  }
+}
+
+async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw fsError(err, dir);
+  }
+}
+
+/** Decode an image given by path (or bytes already read, e.g. from stdin). */
+export async function readImage(image: string, maxPixels: number, bytes?: Uint8Array): Promise<RgbImage> {
+  return decodeImage(bytes ?? (await readInputFile(image)), image, { maxPixels });
+}
+
+/**
+ * Run the stages from detect up to `plan.upTo` on one image. Problems with this image become an
+ * error record (nothing is dropped); only bugs throw.
+ */
+export async function runImage(image: string, plan: PipelinePlan, bytes?: Uint8Array): Promise<FaceRecord[]> {
+  let img: RgbImage;
+  try {
+    img = await readImage(image, plan.maxPixels, bytes);
+  } catch (err) {
+    if (err instanceof FacekitError) return [errorRecord(image, toErrorInfo(err))];
+    throw err;
+  }
+  let records: FaceRecord[];
+  if (plan.skipDetect) {
+    records = [prealignedRecord(image, img)];
+  } else {
+    const faces = await detectFaces(img, {
+      detector: plan.detector, minScore: plan.minScore, maxFaces: plan.maxFaces, maxSide: 1280,
+    });
+    records = detectionRecords(image, img, faces, plan.detector, plan.mesh);
+    if (plan.annotatePath) {
+      const ext = extname(plan.annotatePath).toLowerCase();
+      const format = ext === '.png' ? 'png' : ext === '.webp' ? 'webp' : 'jpeg';
+      await writeFileAtomic(plan.annotatePath, await annotate(img, records, format));
+    }
+    if (plan.cropsDir) await writeCrops(img, records, plan.cropsDir, plan.cropMargin);
+  }
+  if (!runs(plan, 'align')) return records;
+  if (plan.largestOnly) {
+    // The other faces come back as detect records only, so that the caller can report them.
+    return [...(await continueRecords(records.slice(0, 1), img, plan, 'align')), ...records.slice(1)];
+  }
+  return continueRecords(records, img, plan, 'align');
+}
+
+/** Run the stages from `from` up to `plan.upTo` on records of one image whose pixels are `img`. */
+async function continueRecords(records: FaceRecord[], img: RgbImage | undefined, plan: PipelinePlan, from: StageName): Promise<FaceRecord[]> {
+  const model = RECOGNIZERS[plan.model];
+  const template = TEMPLATES[model.template];
+  const out: FaceRecord[] = [];
+  const tensors: { index: number; data: Float32Array }[] = [];
+  for (const rec of records) {
+    if (rec.error || rec.face === null) {
+      out.push(rec);
+      continue;
+    }
+    const where = `${rec.image} face ${rec.face}`;
+    try {
+      let r = rec;
+      let crop: RgbImage | undefined;
+      let tensor: Float32Array | undefined;
+      if (from === 'align') {
+        if (!img) throw new Error('align needs pixels');
+        const a = alignFace(img, { landmarks: r.landmarks, box: r.box }, template, plan.rotate);
+        crop = a.crop;
+        r = { ...r };
+        if (plan.alignDir) {
+          const path = join(plan.alignDir, `${artifactStem(r.image, r.face!)}.png`);
+          await writeFileAtomic(path, await encodePng(crop));
+          r.aligned = { path, size: [crop.width, crop.height], angle: a.angle, template: template.id, rotated: a.rotated };
+        }
+      }
+      if (runs(plan, 'normalize') && from !== 'represent') {
+        if (!crop) crop = await readAligned(r, template.id, where);
+        const n = normalizeCrop(crop, plan.scheme);
+        tensor = n.data;
+        if (plan.normDir) {
+          const path = join(plan.normDir, `${artifactStem(r.image, r.face!)}.npy`);
+          await writeFileAtomic(path, encodeNpy({ shape: n.shape, data: n.data }));
+          r = { ...r, normalized: { path, scheme: plan.scheme, shape: n.shape, mean: n.mean, std: n.std } };
+        }
+      }
+      if (runs(plan, 'represent')) {
+        if (!tensor) tensor = await readNormalized(r, plan, where);
+        tensors.push({ index: out.length, data: tensor });
+      }
+      out.push(r);
+    } catch (err) {
+      if (!(err instanceof FacekitError)) throw err;
+      out.push({ ...rec, error: toErrorInfo(err, where) });
+    }
+  }
+  if (tensors.length > 0) {
+    const rec = await loadRecognizer(plan.model);
+    const embeddings = await represent(rec, tensors.map((t) => t.data), { flip: plan.flip });
+    tensors.forEach((t, i) => {
+      out[t.index] = { ...out[t.index]!, embedding: embeddings[i]! };
+    });
+  }
+  return out;
+}
+
+/** The aligned crop a record points to, checked against the template the model needs. */
+async function readAligned(r: FaceRecord, template: string, where: string): Promise<RgbImage> {
+  const a = requireKey(r, 'aligned', 'align', where);
+  if (a.template !== template) {
+    throw new FacekitError('model_mismatch', `crop follows template ${a.template}, the model needs ${template} (align again with this --model)`, where);
+  }
+  return decodeImage(await readInputFile(a.path), a.path);
+}
+
+async function readNormalized(r: FaceRecord, plan: PipelinePlan, where: string): Promise<Float32Array> {
+  const n = requireKey(r, 'normalized', 'normalize', where);
+  const model = RECOGNIZERS[plan.model];
+  let buf: Buffer;
+  try {
+    buf = await readFile(n.path);
+  } catch (err) {
+    throw fsError(err, n.path);
+  }
+  const arr = decodeNpy(buf, n.path);
+  const [w, h] = model.size;
+  const want = [1, h, w, 3];
+  const shape = arr.shape.length === 3 ? [1, ...arr.shape] : arr.shape;
+  if (shape.join(',') !== want.join(',')) {
+    throw new FacekitError('bad_tensor', `tensor shape is (${arr.shape.join(', ')}), ${model.id} needs (${want.join(', ')})`, n.path);
+  }
+  if (n.scheme !== model.scheme && !plan.anyScheme) {
+    throw new FacekitError('model_mismatch',
+      `tensor was normalized with scheme "${n.scheme}", ${model.id} needs "${model.scheme}" (normalize again, or pass --any-scheme to embed it anyway)`, where);
+  }
+  return arr.data;
+}
+
+/**
+ * Take records made by earlier stages and run the stages from `from` up to `plan.upTo`. Records
+ * of one image should come together: its pixels are decoded once for all its faces.
+ */
+export async function runRecords(records: FaceRecord[], plan: PipelinePlan, from: StageName): Promise<FaceRecord[]> {
+  if (records.length === 0) return [];
+  let img: RgbImage | undefined;
+  if (from === 'align' && records.some((r) => !r.error && r.face !== null)) {
+    const image = records[0]!.image;
+    try {
+      img = await readImage(image, plan.maxPixels);
+    } catch (err) {
+      if (!(err instanceof FacekitError)) throw err;
+      const info = toErrorInfo(err);
+      return records.map((r) => (r.error ? r : { ...r, error: info }));
+    }
+    // The record's coordinates are only valid for the same picture.
+    const bad = records.find((r) => r.width !== undefined && r.height !== undefined && (r.width !== img!.width || r.height !== img!.height));
+    if (bad) {
+      const info = toErrorInfo(new FacekitError('bad_record', `record says ${bad.width}x${bad.height} but the image is now ${img.width}x${img.height}`, image));
+      return records.map((r) => (r.error ? r : { ...r, error: info }));
+    }
+  }
+  return continueRecords(records, img, plan, from);
+}
+
+async function writeCrops(img: RgbImage, records: FaceRecord[], dir: string, margin: number): Promise<void> {
+  await ensureDir(dir);
+  for (const r of records) {
+    if (!r.box || r.face === null) continue;
+    const [x, y, w, h] = r.box;
+    const crop = cropImage(img, x - w * margin, y - h * margin, w * (1 + 2 * margin), h * (1 + 2 * margin));
+    const path = join(dir, `${artifactStem(r.image, r.face)}.png`);
+    await writeFileAtomic(path, await encodePng(crop));
+    r.crop = path;
+  }
+}
+
+export async function prepareDirs(plan: PipelinePlan): Promise<void> {
+  for (const d of [plan.alignDir, plan.normDir, plan.cropsDir]) if (d) await ensureDir(d);
+}
+

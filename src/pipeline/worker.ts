@@ -1,0 +1,34 @@
+/**
+ * A worker thread of the pool: starts the backend once, then runs the pipeline on the images it
+ * is sent. Models load on first use and stay loaded for the worker's life.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { initBackend, type BackendChoice } from '../models/runtime.js';
+import { runImage, type PipelinePlan } from './run.js';
+import { toErrorInfo } from '../core/errors.js';
+import { errorRecord } from '../core/records.js';
+
+interface Task {
+  id: number;
+  image: string;
+  plan: PipelinePlan;
+  bytes?: Uint8Array;
+}
+
+const port = parentPort;
+if (!port) throw new Error('worker.js runs only as a worker thread');
+const ready = initBackend((workerData as { backend: BackendChoice }).backend);
+
+port.on('message', (task: Task) => {
+  void (async () => {
+    try {
+      await ready;
+      const records = await runImage(task.image, task.plan, task.bytes);
+      port.postMessage({ id: task.id, records });
+    } catch (err) {
+      // A bug, not bad input: report it on the image's record and keep the worker alive.
+      const info = toErrorInfo(err);
+      port.postMessage({ id: task.id, records: [errorRecord(task.image, info)], crash: err instanceof Error ? err.stack : String(err) });
+    }
+  })();
+});
