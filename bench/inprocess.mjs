@@ -5,12 +5,13 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, loadGraphModel, tf } from '../dist/models/runtime.js';
-import { Gallery, loadGallery, saveGallery } from '../dist/recognition/gallery.js';
+import { InMemoryGallery, loadGallery, saveGallery } from '../dist/recognition/gallery.js';
 import { loadImage } from '../dist/core/image.js';
 import { detectFaces, detectionRecords } from '../dist/stages/detection.js';
 import { alignFace, TEMPLATES } from '../dist/stages/alignment.js';
 import { normalizeCrop } from '../dist/stages/normalization.js';
-import { loadRecognizer, represent } from '../dist/stages/representation.js';
+import { loadRecognizer } from '../dist/models/recognizers/index.js';
+import { represent } from '../dist/stages/representation.js';
 
 const [artists, runsArg, onlyArg] = process.argv.slice(2);
 const runs = Number(runsArg) || 3;
@@ -24,7 +25,7 @@ if (only.includes('search')) {
   const n = 100_000, dim = 128;
   let seed = 42;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
-  const g = new Gallery({ model: 'resnet34', dim, metric: 'euclidean_l2', flip: true, detector: 'blazeface' });
+  const g = new InMemoryGallery({ model: 'resnet34', dim, metric: 'euclidean_l2', flip: true, detector: 'blazeface' });
   const items = [];
   for (let i = 0; i < n; i++) {
     const v = new Float32Array(dim);

@@ -1,5 +1,3 @@
 #!/usr/bin/env node
-// Entry point: the compiled CLI lives in dist/ (built by `npm run build`, run by `npm ci`).
-import { main } from '../dist/cli/main.js';
-
-await main(process.argv);
+// Entry point: the compiled program lives in dist/ (built by `npm run build`, run by `npm ci`).
+import '../dist/main.js';

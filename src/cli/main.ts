@@ -16,9 +16,15 @@ import * as represent from './commands/represent.js';
 import * as tsne from './commands/tsne.js';
 import * as evalCmd from './commands/eval.js';
 import * as serve from './commands/serve.js';
+import type { StartServer } from './commands/serve.js';
+
+/** What the program's entry hands the CLI: the other adapters it may start. */
+export interface Adapters {
+  startServer?: StartServer;
+}
 
 
-export function buildProgram(): Command {
+export function buildProgram(adapters: Adapters = {}): Command {
   const program = new Command();
   program
     .name('facekit')
@@ -32,14 +38,18 @@ Examples:
   $ facekit verify query.jpg                          who is this? (exit 0 match, 1 no match)
   $ facekit detect img.jpg | facekit align - | facekit normalize - | facekit represent -`);
   program.exitOverride();
-  for (const m of [detect, align, normalize, represent, buildDb, verify, db, models, serve, tsne, evalCmd]) m.register(program);
+  const registrars: ((p: Command) => void)[] = [
+    detect.register, align.register, normalize.register, represent.register, buildDb.register, verify.register, db.register,
+    models.register, (p) => serve.register(p, adapters.startServer), tsne.register, evalCmd.register,
+  ];
+  for (const register of registrars) register(program);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
 
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], adapters: Adapters = {}): Promise<void> {
   setDebug(argv.includes('--debug'));
-  const program = buildProgram();
+  const program = buildProgram(adapters);
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -3,13 +3,12 @@
  * themselves (on every core); given records they carry each record one stage further.
  */
 import type { Command } from 'commander';
-import { DEFAULT_RECOGNIZER } from '../models/catalogue.js';
-import { DEFAULT_PLAN, runRecords, type PipelinePlan, type StageName } from '../pipeline/run.js';
-import { runJobs, type ImageJob } from '../pipeline/pool.js';
+import { DEFAULT_RECOGNIZER } from '../api/models.js';
+import { DEFAULT_PLAN, type PipelinePlan, type StageName, type ImageJob } from '../api/pipeline.js';
 import type { FaceRecord } from '../core/records.js';
 import {
   addCommonOptions, addWorkersOption, labelFor, parseDetector, parseModel, parseNumber, Progress, readInputs,
-  RecordWriter, useBackend, warn, type BatchOptions, type ImageInput, type Input,
+  RecordWriter, engineFor, warn, type BatchOptions, type ImageInput, type Input,
 } from './common.js';
 
 export interface StageOptions extends BatchOptions {
@@ -51,7 +50,7 @@ function groupByImage(records: FaceRecord[]): FaceRecord[][] {
 export async function runStage(args: string[], opts: StageOptions, stage: StageName, plan: PipelinePlan,
   onRecord?: (r: FaceRecord) => FaceRecord): Promise<number> {
   const inputs: Input[] = await readInputs(args);
-  useBackend(opts);
+  const engine = engineFor(opts);
   const writer = new RecordWriter(opts.out);
   const emit = (r: FaceRecord) => {
     const out = onRecord ? onRecord(r) : r;
@@ -70,13 +69,11 @@ export async function runStage(args: string[], opts: StageOptions, stage: StageN
   for (const input of inputs) {
     if (input.kind !== 'records') continue;
     for (const group of groupByImage(input.records.map((x) => x.record))) {
-      for (const r of await runRecords(group, plan, stage)) emit(r);
+      for (const r of await engine.runRecords(group, plan, stage)) emit(r);
     }
   }
   const jobs: ImageJob[] = images.map((i) => ({ image: i.path, plan, bytes: i.bytes }));
-  await runJobs(jobs, {
-    workers: opts.workers,
-    backend: opts.backend,
+  await engine.runImages(jobs, {
     onResult: (_job, records) => {
       progress.tick();
       for (const r of records) emit(withLabel(r));

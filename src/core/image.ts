@@ -28,12 +28,19 @@ export interface DecodeOptions {
   maxPixels?: number;
 }
 
-/** Read a file into memory with errors that name the path. */
+/**
+ * Read a file into memory with errors that name the path. Only regular files: a FIFO, a device
+ * (/dev/zero) or a socket would block or never end.
+ */
 export async function readInputFile(path: string): Promise<Buffer> {
   let buf: Buffer;
   try {
+    const st = await stat(path);
+    if (st.isDirectory()) throw new FacekitError('unreadable', 'is a directory, expected a file', path);
+    if (!st.isFile()) throw new FacekitError('unreadable', 'not a regular file (a FIFO, device or socket); give a file, or - for stdin', path);
     buf = await readFile(path);
   } catch (err) {
+    if (err instanceof FacekitError) throw err;
     throw fsError(err, path);
   }
   if (buf.length === 0) throw new FacekitError('empty_file', 'file is empty (0 bytes)', path);
@@ -73,6 +80,46 @@ export async function decodeImage(bytes: Uint8Array, where: string, opts: Decode
     if (err instanceof FacekitError) throw err;
     throw sharpError(err, where);
   }
+}
+
+/**
+ * Pixels already decoded by the caller (a canvas, another library): 1 (grey), 2 (grey + alpha),
+ * 3 (RGB) or 4 (RGBA) interleaved 8-bit channels, row-major.
+ */
+export interface DecodedImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+export function isDecodedImage(v: unknown): v is DecodedImage {
+  if (typeof v !== 'object' || v === null || v instanceof Uint8Array) return false;
+  const d = v as Partial<DecodedImage>;
+  return (d.data instanceof Uint8Array || d.data instanceof Uint8ClampedArray) && typeof d.width === 'number' && typeof d.height === 'number';
+}
+
+/** Decoded pixels as packed RGB (alpha dropped, grey spread to three channels), checked. */
+export function fromPixels(img: DecodedImage, where: string, opts: DecodeOptions = {}): RgbImage {
+  const { width, height, channels } = img;
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new FacekitError('corrupt_image', `pixels must have a positive integer width and height, got ${width}x${height}`, where);
+  }
+  if (![1, 2, 3, 4].includes(channels)) throw new FacekitError('corrupt_image', `pixels must have 1, 2, 3 or 4 channels, got ${String(channels)}`, where);
+  if (width * height > maxPixels) throw new FacekitError('too_large', `image is ${width}x${height}, over the limit of ${maxPixels} pixels`, where);
+  if (img.data.length !== width * height * channels) {
+    throw new FacekitError('corrupt_image', `pixels hold ${img.data.length} bytes; ${width}x${height}x${channels} needs ${width * height * channels}`, where);
+  }
+  if (channels === 3) return { data: new Uint8Array(img.data), width, height };
+  const out = new Uint8Array(width * height * 3);
+  for (let i = 0, j = 0; i < width * height; i++, j += channels) {
+    const grey = channels <= 2;
+    out[i * 3] = img.data[j]!;
+    out[i * 3 + 1] = img.data[grey ? j : j + 1]!;
+    out[i * 3 + 2] = img.data[grey ? j : j + 2]!;
+  }
+  return { data: out, width, height };
 }
 
 export async function loadImage(path: string, opts: DecodeOptions = {}): Promise<RgbImage> {

@@ -4,8 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join, sep } from 'node:path';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { FacekitError } from '../core/errors.js';
@@ -40,22 +39,6 @@ export function tf(): Tf {
   return tfModule;
 }
 
-/**
- * Node's fetch cannot read file:// URLs, and tfjs (and Human) load models through fetch. Serve
- * file:// from disk and hand everything else to the real fetch.
- */
-function installFileFetch(): void {
-  const g = globalThis as { fetch: typeof fetch; __facekitFileFetch?: boolean };
-  if (g.__facekitFileFetch) return;
-  const realFetch = g.fetch;
-  g.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (url.startsWith('file://')) return new Response(readFileSync(fileURLToPath(url)));
-    return realFetch(input, init);
-  };
-  g.__facekitFileFetch = true;
-}
-
 function tryRequire(name: string): boolean {
   try {
     require(name);
@@ -66,11 +49,12 @@ function tryRequire(name: string): boolean {
 }
 
 async function setBackend(choice: BackendChoice): Promise<string> {
-  installFileFetch();
   const t = tf();
   const useWasm = async (): Promise<string> => {
+    // A plain folder path: in Node, the WASM loader then reads the binary from disk itself, so
+    // nothing needs fetch (which cannot read local files) and the host's fetch is left alone.
     const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths: (p: string, usePlatformFetch?: boolean) => void };
-    wasm.setWasmPaths(pathToFileURL(join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist')).href + '/', true);
+    wasm.setWasmPaths(join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + sep);
     await t.setBackend('wasm');
     return 'wasm';
   };

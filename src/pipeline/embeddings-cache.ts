@@ -22,7 +22,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { RECOGNIZERS, type DetectorId, type RecognizerId } from '../models/catalogue.js';
 import { FacekitError, fsError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
-import { DEFAULT_PLAN, writeFileAtomic, type PipelinePlan } from './run.js';
+import { buildPlan, type PipelinePlan } from './plan.js';
+import { writeFileAtomic } from '../core/files.js';
 import { runJobs, type ImageJob } from './pool.js';
 import type { Box, FaceRecord } from '../core/records.js';
 import { chooseBackend, type BackendChoice } from '../models/runtime.js';
@@ -56,7 +57,7 @@ export function resolveCacheDir(option: string | boolean | undefined): string | 
 /** The settings folder's name: readable, plus a hash of every setting. */
 export function settingsFolder(s: EmbedSettings): string {
   const key = {
-    format: CACHE_FORMAT, facekit: VERSION, model: s.model, scheme: RECOGNIZERS[s.model].scheme, flip: s.flip,
+    format: CACHE_FORMAT, facekit: VERSION, model: s.model, flip: s.flip,
     skipDetect: s.skipDetect, detector: s.skipDetect ? null : s.detector, minScore: s.skipDetect ? null : s.minScore,
   };
   const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 12);
@@ -203,10 +204,10 @@ async function eachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) 
 }
 
 export function planFor(s: EmbedSettings, maxPixels: number): PipelinePlan {
-  return {
-    ...DEFAULT_PLAN, upTo: 'represent', model: s.model, scheme: RECOGNIZERS[s.model].scheme, flip: s.flip, skipDetect: s.skipDetect,
+  return buildPlan({
+    upTo: 'represent', model: s.model, flip: s.flip, skipDetect: s.skipDetect,
     detector: s.detector, minScore: s.minScore, maxPixels, largestOnly: true,
-  };
+  });
 }
 
 /** The largest face's embedding from one image's records. */

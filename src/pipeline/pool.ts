@@ -1,20 +1,26 @@
 /**
  * Run the pipeline over many images on every core: worker threads, each with its own backend and
- * models loaded once. `WorkerPool` stays up (the server uses one); `runJobs` is a batch over it
- * that reports results in input order.
+ * models loaded once. `WorkerPool` stays up (the server keeps one); `runJobs` is a batch over it
+ * that reports results in input order. A worker that dies (a crash in native code, an out-of-memory
+ * kill, terminate()) fails only its own job, with a clear error, and is replaced.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { BackendChoice } from '../models/runtime.js';
-import { runImage, type PipelinePlan } from './run.js';
+import { FacekitError } from '../core/errors.js';
+import type { DecodedImage } from '../core/image.js';
 import type { FaceRecord } from '../core/records.js';
+import type { BackendChoice } from '../models/runtime.js';
+import { runImage } from './run.js';
+import type { PipelinePlan } from './plan.js';
 
 export interface ImageJob {
   image: string;
   plan: PipelinePlan;
   /** image bytes already in memory (stdin, an upload); otherwise the worker reads `image` */
   bytes?: Uint8Array;
+  /** pixels already decoded by the caller */
+  pixels?: DecodedImage;
 }
 
 export function defaultWorkers(): number {
@@ -27,43 +33,53 @@ interface Pending {
   job: ImageJob;
 }
 
-/** A fixed set of worker threads; `run` queues a job and resolves with its records. */
+type WorkerMessage = { id: number; records: FaceRecord[]; crash?: string };
+
+/** A fixed number of worker threads; `run` queues a job and resolves with its records. */
 export class WorkerPool {
-  private readonly workers: Worker[] = [];
+  private readonly workers = new Set<Worker>();
   private readonly idle: Worker[] = [];
   private readonly queue: { id: number; job: ImageJob }[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly busy = new Map<Worker, number>();
+  private readonly file = fileURLToPath(new URL('./worker.js', import.meta.url));
   private nextId = 0;
   private closed = false;
+  /** how many workers died and were replaced */
+  replaced = 0;
 
-  /** `onCrash` hears of bugs inside a worker (the job still gets an error record). */
-  constructor(size: number, backend: BackendChoice, private readonly onCrash?: (job: ImageJob, stack: string) => void) {
-    const file = fileURLToPath(new URL('./worker.js', import.meta.url));
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(file, { workerData: { backend } });
-      w.on('message', (msg: { id: number; records: FaceRecord[]; crash?: string }) => {
-        const p = this.pending.get(msg.id);
-        this.pending.delete(msg.id);
-        this.busy.delete(w);
-        this.idle.push(w);
-        if (p) {
-          if (msg.crash) this.onCrash?.(p.job, msg.crash);
-          p.resolve(msg.records);
-        }
-        this.pump();
-      });
-      w.on('error', (err) => this.fail(w, err));
-      w.on('exit', (code) => {
-        if (!this.closed) this.fail(w, new Error(`worker stopped with exit code ${code}`));
-      });
-      this.workers.push(w);
-      this.idle.push(w);
-    }
+  /**
+   * `onCrash` hears of bugs inside a worker (the job still gets an error record) and of workers
+   * that died (the job is rejected).
+   */
+  constructor(readonly size: number, private readonly backend: BackendChoice, private readonly onCrash?: (job: ImageJob, stack: string) => void) {
+    for (let i = 0; i < size; i++) this.spawn();
   }
 
-  get size(): number {
-    return this.workers.length;
+  private spawn(): void {
+    const w = new Worker(this.file, { workerData: { backend: this.backend } });
+    w.on('message', (msg: WorkerMessage) => {
+      const p = this.pending.get(msg.id);
+      this.pending.delete(msg.id);
+      this.busy.delete(w);
+      this.idle.push(w);
+      if (p) {
+        if (msg.crash) this.onCrash?.(p.job, msg.crash);
+        p.resolve(msg.records);
+      }
+      this.pump();
+    });
+    // 'error' (an uncaught exception) is always followed by 'exit': handle the death once, there.
+    let lastError: Error | undefined;
+    w.on('error', (err) => { lastError = err; });
+    w.on('exit', (code) => this.died(w, lastError ?? new Error(`worker thread stopped with exit code ${code}`)));
+    this.workers.add(w);
+    this.idle.push(w);
+  }
+
+  /** The live worker threads (a test kills one to see the pool recover). */
+  threads(): Worker[] {
+    return [...this.workers];
   }
 
   /** Jobs waiting for a free worker. */
@@ -72,7 +88,7 @@ export class WorkerPool {
   }
 
   run(job: ImageJob): Promise<FaceRecord[]> {
-    if (this.closed) return Promise.reject(new Error('worker pool is closed'));
+    if (this.closed) return Promise.reject(new FacekitError('internal', 'worker pool is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, job });
@@ -81,28 +97,52 @@ export class WorkerPool {
     });
   }
 
+  /** Take a job that has not started yet out of the queue (its caller gave up on it). */
+  cancel(job: ImageJob): boolean {
+    const i = this.queue.findIndex((q) => q.job === job);
+    if (i < 0) return false;
+    const [{ id }] = this.queue.splice(i, 1) as [{ id: number; job: ImageJob }];
+    this.pending.get(id)?.reject(new FacekitError('internal', 'cancelled'));
+    this.pending.delete(id);
+    return true;
+  }
+
   private pump(): void {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const w = this.idle.pop()!;
       const { id, job } = this.queue.shift()!;
       this.busy.set(w, id);
-      w.postMessage({ id, image: job.image, plan: job.plan, bytes: job.bytes });
+      w.postMessage({ id, image: job.image, plan: job.plan, bytes: job.bytes, pixels: job.pixels });
     }
   }
 
-  private fail(w: Worker, err: Error): void {
+  private died(w: Worker, err: Error): void {
+    if (!this.workers.delete(w)) return;
+    const i = this.idle.indexOf(w);
+    if (i >= 0) this.idle.splice(i, 1);
     const id = this.busy.get(w);
+    this.busy.delete(w);
+    if (this.closed) return;
     if (id !== undefined) {
-      this.pending.get(id)?.reject(err);
+      const p = this.pending.get(id);
       this.pending.delete(id);
+      if (p) {
+        this.onCrash?.(p.job, err.stack ?? err.message);
+        p.reject(new FacekitError('internal', `the worker thread running this image died (${err.message}); it was replaced`, p.job.image));
+      }
     }
+    this.replaced++;
+    this.spawn();
+    this.pump();
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const p of this.pending.values()) p.reject(new Error('worker pool closed'));
+    for (const p of this.pending.values()) p.reject(new FacekitError('internal', 'worker pool closed'));
     this.pending.clear();
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.queue.length = 0;
+    await Promise.all([...this.workers].map((w) => w.terminate()));
+    this.workers.clear();
   }
 }
 
@@ -116,6 +156,12 @@ export interface BatchOptions {
   shouldStop?: () => boolean;
 }
 
+/** A job whose worker died is reported as an error record of its image; the batch goes on. */
+function deathRecords(job: ImageJob, err: unknown): FaceRecord[] {
+  const message = err instanceof Error ? err.message : String(err);
+  return [{ schema: 1, image: job.image, face: null, error: { code: 'internal', message } }];
+}
+
 /**
  * Process `jobs` on `opts.workers` threads, reporting in input order. With one worker or one job
  * it runs in this thread: no start-up cost for the common single-image call.
@@ -125,7 +171,8 @@ export async function runJobs(jobs: ImageJob[], opts: BatchOptions): Promise<voi
   const n = Math.min(opts.workers, jobs.length);
   if (n <= 1) {
     for (let i = 0; i < jobs.length && !stop(); i++) {
-      await opts.onResult(jobs[i]!, await runImage(jobs[i]!.image, jobs[i]!.plan, jobs[i]!.bytes), i);
+      const j = jobs[i]!;
+      await opts.onResult(j, await runImage(j.image, j.plan, j.bytes, j.pixels), i);
     }
     return;
   }
@@ -137,8 +184,8 @@ export async function runJobs(jobs: ImageJob[], opts: BatchOptions): Promise<voi
     const startNext = () => {
       if (started < jobs.length && !stop()) {
         const i = started++;
-        results[i] = pool.run(jobs[i]!);
-        results[i]!.then(startNext, () => undefined);
+        results[i] = pool.run(jobs[i]!).catch((err: unknown) => deathRecords(jobs[i]!, err));
+        void results[i]!.then(startNext);
       }
     };
     for (let i = 0; i < 2 * n; i++) startNext();

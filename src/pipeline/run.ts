@@ -3,101 +3,26 @@
  * next, reading the pixels and writing the files that stages make (aligned PNGs, normalized .npy).
  * The stage modules stay pure; this module does their I/O. It is also what a worker thread runs.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
-import { RECOGNIZERS, type DetectorId, type RecognizerId, type SchemeId } from '../models/catalogue.js';
+import { readFile } from 'node:fs/promises';
+import { ensureDir, writeFileAtomic } from '../core/files.js';
+import { extname, join } from 'node:path';
+import { RECOGNIZERS } from '../models/catalogue.js';
+import { artifactStem, runs, type PipelinePlan, type StageName } from './plan.js';
+export { buildPlan, DEFAULT_PLAN, artifactStem, type PipelinePlan, type PlanChoice, type StageName } from './plan.js';
 import { FacekitError, fsError, toErrorInfo } from '../core/errors.js';
-import { decodeImage, encodePng, readInputFile, cropImage, type RgbImage } from '../core/image.js';
+import { decodeImage, encodePng, fromPixels, readInputFile, cropImage, type DecodedImage, type RgbImage } from '../core/image.js';
 import { decodeNpy, encodeNpy } from '../core/npy.js';
 import { errorRecord, requireKey, type FaceRecord } from '../core/records.js';
 import { alignFace, TEMPLATES } from '../stages/alignment.js';
 import { detectFaces, detectionRecords, prealignedRecord } from '../stages/detection.js';
 import { normalizeCrop } from '../stages/normalization.js';
-import { loadRecognizer, represent } from '../stages/representation.js';
+import { loadRecognizer } from '../models/recognizers/index.js';
+import { represent } from '../stages/representation.js';
 import { annotate } from '../core/annotate.js';
 
-export type StageName = 'detect' | 'align' | 'normalize' | 'represent';
-const ORDER: StageName[] = ['detect', 'align', 'normalize', 'represent'];
-
-export interface PipelinePlan {
-  /** the last stage to run */
-  upTo: StageName;
-  detector: DetectorId;
-  minScore: number;
-  maxFaces: number;
-  /** keep the detector's full point set in records */
-  mesh: boolean;
-  /** the input images are already aligned face crops (ArcFace template): no detection */
-  skipDetect: boolean;
-  model: RecognizerId;
-  /** align to the model's template (true) or crop the box only (false) */
-  rotate: boolean;
-  scheme: SchemeId;
-  /** embed tensors normalized with another scheme than the model's own (for experiments) */
-  anyScheme: boolean;
-  flip: boolean;
-  maxPixels: number;
-  /** where align writes aligned PNGs (when the align stage's files are wanted) */
-  alignDir?: string;
-  /** where normalize writes .npy tensors */
-  normDir?: string;
-  /** where detect writes face crops (--crops) */
-  cropsDir?: string;
-  cropMargin: number;
-  /** where detect writes annotated copies of images (--annotate) */
-  annotatePath?: string;
-  /** run the stages after detect on the largest face only (build-db); the others stay detect records */
-  largestOnly: boolean;
-}
-
-export const DEFAULT_PLAN: PipelinePlan = {
-  upTo: 'represent',
-  detector: 'blazeface',
-  minScore: 0.5,
-  maxFaces: 20,
-  mesh: false,
-  skipDetect: false,
-  model: 'resnet34',
-  rotate: true,
-  scheme: RECOGNIZERS.resnet34.scheme,
-  anyScheme: false,
-  flip: true,
-  maxPixels: 100_000_000,
-  cropMargin: 0.2,
-  largestOnly: false,
-};
-
-const runs = (plan: PipelinePlan, stage: StageName) => ORDER.indexOf(stage) <= ORDER.indexOf(plan.upTo);
-
-/** A short, stable file stem for the faces of one image: readable name + hash of the full path. */
-export function artifactStem(image: string, face: number): string {
-  const stem = basename(image, extname(image)).replace(/[^\w.-]+/g, '_').slice(0, 40) || 'image';
-  const hash = createHash('sha1').update(image).digest('hex').slice(0, 8);
-  return `${stem}-${hash}-f${face}`;
-}
-
-/** Write a file atomically: a temporary file in the same folder, then a rename. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (err) {
-    throw fsError(err, path);
-  }
-}
-
-async function ensureDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    throw fsError(err, dir);
-  }
-}
-
 /** Decode an image given by path (or bytes already read, e.g. from stdin). */
-export async function readImage(image: string, maxPixels: number, bytes?: Uint8Array): Promise<RgbImage> {
+export async function readImage(image: string, maxPixels: number, bytes?: Uint8Array, pixels?: DecodedImage): Promise<RgbImage> {
+  if (pixels) return fromPixels(pixels, image, { maxPixels });
   return decodeImage(bytes ?? (await readInputFile(image)), image, { maxPixels });
 }
 
@@ -105,10 +30,10 @@ export async function readImage(image: string, maxPixels: number, bytes?: Uint8A
  * Run the stages from detect up to `plan.upTo` on one image. Problems with this image become an
  * error record (nothing is dropped); only bugs throw.
  */
-export async function runImage(image: string, plan: PipelinePlan, bytes?: Uint8Array): Promise<FaceRecord[]> {
+export async function runImage(image: string, plan: PipelinePlan, bytes?: Uint8Array, pixels?: DecodedImage): Promise<FaceRecord[]> {
   let img: RgbImage;
   try {
-    img = await readImage(image, plan.maxPixels, bytes);
+    img = await readImage(image, plan.maxPixels, bytes, pixels);
   } catch (err) {
     if (err instanceof FacekitError) return [errorRecord(image, toErrorInfo(err))];
     throw err;

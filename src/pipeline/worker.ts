@@ -7,12 +7,14 @@ import { initBackend, type BackendChoice } from '../models/runtime.js';
 import { runImage, type PipelinePlan } from './run.js';
 import { toErrorInfo } from '../core/errors.js';
 import { errorRecord } from '../core/records.js';
+import type { DecodedImage } from '../core/image.js';
 
 interface Task {
   id: number;
   image: string;
   plan: PipelinePlan;
   bytes?: Uint8Array;
+  pixels?: DecodedImage;
 }
 
 const port = parentPort;
@@ -23,7 +25,7 @@ port.on('message', (task: Task) => {
   void (async () => {
     try {
       await ready;
-      const records = await runImage(task.image, task.plan, task.bytes);
+      const records = await runImage(task.image, task.plan, task.bytes, task.pixels);
       port.postMessage({ id: task.id, records });
     } catch (err) {
       // A bug, not bad input: report it on the image's record and keep the worker alive.

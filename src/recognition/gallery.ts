@@ -1,22 +1,19 @@
 /**
- * The gallery: known faces with their embeddings. Owns the on-disk format, search, and writing it
- * safely (atomic replace, a lock against concurrent builders, a journal to resume an interrupted
- * build without touching the previous gallery).
+ * The gallery: known faces with their embeddings, and the search over them. Its file format is in
+ * gallery-file.ts, the lock against concurrent writers in gallery-lock.ts, and the journal that
+ * resumes an interrupted build in gallery-journal.ts.
  *
  * On disk: `gallery.json` (metadata and entries, readable and diffable) plus a binary sidecar
  * `gallery.<hash>.f32` holding the vectors as little-endian float32, one row per entry, so that a
  * 100 000-face gallery loads in a fraction of a second. The sidecar's name carries its content
  * hash: a new gallery writes a new sidecar, then swaps the JSON in one rename.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync, readdirSync } from 'node:fs';
-import { readFile, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { hostname } from 'node:os';
-import { RECOGNIZERS, isMetric, isRecognizerId, type Metric } from '../models/catalogue.js';
-import { FacekitError, fsError } from '../core/errors.js';
+import { RECOGNIZERS, isRecognizerId, type Metric } from '../models/catalogue.js';
+import { FacekitError } from '../core/errors.js';
 import type { Box } from '../core/records.js';
-import { writeFileAtomic } from '../pipeline/run.js';
+
+/** Where build-db writes, and verify, db, tsne and serve look, when no --db is given. */
+export const DEFAULT_GALLERY_PATH = 'db/gallery.json';
 
 export const GALLERY_SCHEMA = 1;
 
@@ -49,7 +46,7 @@ export interface GalleryFile extends GalleryMeta {
   entries: GalleryEntry[];
 }
 
-export class Gallery {
+export class InMemoryGallery {
   readonly meta: GalleryMeta;
   entries: GalleryEntry[];
   /** row i is entries[i]'s vector */
@@ -98,6 +95,28 @@ export class Gallery {
     this.entries.push(...items.map((it) => it.entry));
     this.unit = undefined;
     this.labelIds = undefined;
+  }
+
+  /** Every face of `label` goes; returns how many (0 when nobody has that name). */
+  removePerson(label: string): number {
+    return this.filter((e) => e.label !== label);
+  }
+
+  /**
+   * Give a person another name. Renaming onto a name already in the gallery would silently merge
+   * two people, so it is refused unless `merge` says that is meant. Returns the faces renamed.
+   */
+  renamePerson(from: string, to: string, opts: { merge?: boolean; where?: string } = {}): number {
+    if (to.trim() === '') throw new FacekitError('usage', 'the new name is empty', opts.where);
+    const labels = this.labels();
+    if (!labels.has(from)) throw new FacekitError('usage', `no one called "${from}" in the gallery (see \`facekit db list\`)`, opts.where);
+    if (from !== to && labels.has(to) && !opts.merge) {
+      throw new FacekitError('usage', `"${to}" is already in the gallery (${labels.get(to)} faces); renaming "${from}" onto it would merge two people: pass --merge if they are one person`, opts.where);
+    }
+    let n = 0;
+    for (const e of this.entries) if (e.label === from) { e.label = to; n++; }
+    this.labelIds = undefined;
+    return n;
   }
 
   /** Keep only the entries for which `keep` is true. Returns how many were removed. */
@@ -238,94 +257,6 @@ export interface Match {
   row: number;
 }
 
-/* ---------------------------------------------------------------- files */
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-export function sidecarName(dbPath: string, hash: string): string {
-  return `${basename(dbPath).replace(/\.json$/i, '')}.${hash.slice(0, 12)}.f32`;
-}
-
-/** Read and check a gallery; every way it can be damaged gets its own message. */
-export async function loadGallery(dbPath: string): Promise<Gallery> {
-  let text: string;
-  try {
-    text = await readFile(dbPath, 'utf8');
-  } catch (err) {
-    const e = fsError(err, dbPath);
-    if (e.code === 'not_found') throw new FacekitError('not_found', 'no gallery here (build one with `facekit build-db DIR`)', dbPath);
-    throw e;
-  }
-  const bad = (msg: string) => new FacekitError('bad_gallery', msg, dbPath);
-  if (text.trim() === '') throw bad('gallery file is empty');
-  let json: Partial<GalleryFile>;
-  try {
-    json = JSON.parse(text) as Partial<GalleryFile>;
-  } catch (err) {
-    throw bad(`gallery is not valid JSON (${(err as Error).message.split('\n')[0]}); it may be truncated or hand-edited`);
-  }
-  if (typeof json !== 'object' || json === null || json.format !== 'facekit-gallery') throw bad('not a facekit gallery (no "format": "facekit-gallery")');
-  if (typeof json.schema !== 'number') throw bad('gallery has no schema version');
-  if (json.schema > GALLERY_SCHEMA) {
-    throw new FacekitError('schema_version', `gallery schema ${json.schema} is newer than this facekit understands (${GALLERY_SCHEMA}); upgrade facekit`, dbPath);
-  }
-  if (typeof json.model !== 'string' || typeof json.dim !== 'number' || !Number.isInteger(json.dim) || json.dim <= 0) throw bad('gallery lacks its model or dimension');
-  if (typeof json.metric !== 'string' || !isMetric(json.metric)) throw bad(`gallery metric "${String(json.metric)}" is unknown`);
-  if (!Array.isArray(json.entries)) throw bad('gallery has no "entries" list');
-  const v = json.vectors;
-  if (!v || typeof v.file !== 'string' || typeof v.count !== 'number' || typeof v.sha256 !== 'string') throw bad('gallery has no "vectors" description');
-  if (v.count !== json.entries.length) throw bad(`gallery lists ${json.entries.length} entries but ${v.count} vectors`);
-  json.entries.forEach((e, i) => {
-    if (!e || typeof e.label !== 'string' || typeof e.image !== 'string' || typeof e.hash !== 'string') throw bad(`entry ${i} is damaged (needs label, image, hash)`);
-  });
-  const vecPath = join(dirname(dbPath), basename(v.file));
-  let raw: Buffer;
-  if (v.count === 0) raw = Buffer.alloc(0);
-  else {
-    try {
-      raw = readFileSync(vecPath);
-    } catch (err) {
-      throw new FacekitError('bad_gallery', `the gallery's vector file is missing or unreadable (${fsError(err, vecPath).message})`, vecPath);
-    }
-  }
-  if (raw.length !== v.count * json.dim * 4) {
-    throw new FacekitError('bad_gallery', `vector file holds ${raw.length} bytes, the gallery needs ${v.count * json.dim * 4}; it is truncated or from another gallery`, vecPath);
-  }
-  if (v.count > 0 && sha256(raw) !== v.sha256) throw new FacekitError('bad_gallery', 'vector file does not match the gallery (checksum differs)', vecPath);
-  const vectors = new Float32Array(v.count * json.dim);
-  Buffer.from(vectors.buffer).set(raw);
-  const meta: GalleryMeta = { model: json.model, dim: json.dim, metric: json.metric, flip: json.flip ?? true, detector: json.detector ?? 'unknown' };
-  return new Gallery(meta, json.entries, vectors, json.created ?? new Date().toISOString());
-}
-
-/**
- * Write the gallery: the new sidecar first (under a new name), then the JSON in one rename, then
- * the old sidecar goes. A crash at any point leaves either the old gallery or the new one.
- */
-export async function saveGallery(g: Gallery, dbPath: string, facekitVersion: string): Promise<void> {
-  const raw = Buffer.from(g.vectors.buffer, g.vectors.byteOffset, g.vectors.byteLength);
-  const hash = sha256(raw);
-  const file = sidecarName(dbPath, hash);
-  const dir = dirname(dbPath);
-  await writeFileAtomic(join(dir, file), raw);
-  const json: GalleryFile = {
-    format: 'facekit-gallery',
-    schema: GALLERY_SCHEMA,
-    facekitVersion,
-    ...g.meta,
-    created: g.created,
-    updated: new Date().toISOString(),
-    vectors: { file, dtype: 'float32', count: g.size, sha256: hash },
-    entries: g.entries,
-  };
-  await writeFileAtomic(dbPath, JSON.stringify(json, null, 1) + '\n');
-  // Old sidecars of this gallery are no longer referenced.
-  const prefix = `${basename(dbPath).replace(/\.json$/i, '')}.`;
-  for (const f of readdirSync(dir)) {
-    if (f.startsWith(prefix) && f.endsWith('.f32') && f !== file && /\.[0-9a-f]{12}\.f32$/.test(f)) await unlink(join(dir, f)).catch(() => undefined);
-  }
-}
-
 /** Refuse to mix embeddings of different models, dimensions or flip settings in one gallery. */
 export function assertSameModel(g: GalleryMeta, other: Pick<GalleryMeta, 'model' | 'dim'>, where: string): void {
   if (g.model !== other.model || g.dim !== other.dim) {
@@ -337,118 +268,4 @@ export function assertSameModel(g: GalleryMeta, other: Pick<GalleryMeta, 'model'
 export function defaultMetaFor(model: string, metric: Metric, flip: boolean, detector: string): GalleryMeta {
   if (!isRecognizerId(model)) throw new FacekitError('usage', `unknown model ${model}`);
   return { model, dim: RECOGNIZERS[model].dim, metric, flip, detector };
-}
-
-/* ---------------------------------------------------------------- lock */
-
-/**
- * An exclusive lock file next to the gallery (`gallery.json.lock`), created atomically. A lock
- * left by a process that no longer runs is taken over.
- */
-export function acquireLock(dbPath: string): () => void {
-  const lockPath = `${dbPath}.lock`;
-  const mine = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lockPath, 'wx');
-      writeSync(fd, mine);
-      closeSync(fd);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        try {
-          unlinkSync(lockPath);
-        } catch {
-          /* already gone */
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, lockPath);
-      let holder: { pid?: number; host?: string; since?: string } = {};
-      try {
-        holder = JSON.parse(readFileSync(lockPath, 'utf8')) as typeof holder;
-      } catch {
-        /* a lock being written right now, or damaged: treat as held */
-      }
-      if (holder.pid && holder.host === hostname() && !processAlive(holder.pid)) {
-        try {
-          unlinkSync(lockPath); // stale: its owner is gone
-        } catch {
-          /* someone else took it over first */
-        }
-        continue;
-      }
-      throw new FacekitError('gallery_locked',
-        `gallery is being written by another facekit (pid ${holder.pid ?? '?'}${holder.since ? ` since ${holder.since}` : ''}); wait for it, or delete ${basename(lockPath)} if that process is gone`, dbPath);
-    }
-  }
-  throw new FacekitError('gallery_locked', 'could not take the gallery lock', dbPath);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/* ---------------------------------------------------------------- journal (resume) */
-
-/** One finished face of an interrupted build, kept so that the next run need not redo it. */
-export interface JournalLine {
-  meta: GalleryMeta;
-  entry: GalleryEntry;
-  vector: number[];
-}
-
-export function journalPath(dbPath: string): string {
-  return `${dbPath}.partial`;
-}
-
-/** Entries finished by an earlier, interrupted run with the same settings. */
-export function readJournal(dbPath: string, meta: GalleryMeta): { entry: GalleryEntry; vector: number[] }[] {
-  const path = journalPath(dbPath);
-  if (!existsSync(path)) return [];
-  const out: { entry: GalleryEntry; vector: number[] }[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const j = JSON.parse(line) as JournalLine;
-      // A journal from other settings is of no use: its vectors would not compare.
-      if (j.meta.model !== meta.model || j.meta.dim !== meta.dim || j.meta.flip !== meta.flip) return [];
-      if (j.vector.length === meta.dim) out.push({ entry: j.entry, vector: j.vector });
-    } catch {
-      /* the last line of a killed run may be cut short */
-    }
-  }
-  return out;
-}
-
-/** Append-only record of finished faces during a build; fsynced line by line. */
-export class Journal {
-  private fd: number | undefined;
-  constructor(private readonly path: string) {}
-
-  append(line: JournalLine): void {
-    if (this.fd === undefined) this.fd = openSync(this.path, 'a');
-    writeSync(this.fd, JSON.stringify(line) + '\n');
-  }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
-
-  /** The build finished and the gallery holds everything: the journal is no longer needed. */
-  remove(): void {
-    this.close();
-    try {
-      unlinkSync(this.path);
-    } catch {
-      /* never written */
-    }
-  }
 }

@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
-import { isDetectorId, isMetric, isRecognizerId, DETECTORS, METRICS, RECOGNIZERS } from '../models/catalogue.js';
+import { isDetectorId, isMetric, isRecognizerId, DETECTORS, METRICS, RECOGNIZERS } from '../api/models.js';
 import { decodeBase64Image, looksLikeImageBytes } from '../core/image.js';
 import { badRequest, HttpError } from './http-errors.js';
 

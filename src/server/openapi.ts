@@ -3,7 +3,7 @@
  * the routes; the e2e test checks every answer it gets against the schemas here, so the two
  * cannot drift apart unnoticed.
  */
-import { DETECTORS, METRICS, RECOGNIZERS } from '../models/catalogue.js';
+import { DETECTORS, METRICS, RECOGNIZERS } from '../api/models.js';
 
 type Schema = Record<string, unknown>;
 
@@ -27,6 +27,9 @@ const detectOptions = {
 };
 const modelOption = { type: 'string', enum: Object.keys(RECOGNIZERS), description: 'recognition model (default: the gallery\'s)' };
 const metricOption = { type: 'string', enum: [...METRICS] };
+/** Only present when there is something to say, e.g. a threshold far looser than the calibrated one. */
+const warningsField: Schema = { ...arr(str), description: 'present only when the answer is to be taken with care, e.g. a threshold so loose that different people match' };
+const thresholdRange = 'above 0, and below 2 for euclidean_l2 and cosine (their largest distance); out of range is a 400 (usage)';
 
 /** Request bodies: the same fields as multipart (files) or JSON (base64), and for one image the raw bytes. */
 function body(images: Record<string, { many?: boolean; description: string }>, options: Record<string, Schema>, required: string[], rawImage: boolean): Schema {
@@ -55,7 +58,7 @@ const ok = (description: string, schema: Schema): Schema => ({ description, cont
 
 /** Errors every image endpoint may answer. */
 const imageErrors: Record<string, Schema> = {
-  400: errorResponse('malformed request: bad JSON (bad_json), a field this endpoint does not take (unknown_field), a missing or bad value (bad_request)'),
+  400: errorResponse('malformed request: bad JSON (bad_json), a field this endpoint does not take (unknown_field), a missing or bad value (bad_request), a threshold outside its metric\'s range (usage)'),
   413: errorResponse('too large: the body is over serve --body-limit, or the image over --max-pixels (too_large)'),
   415: errorResponse('not an image (not_an_image), or a Content-Type other than JSON, multipart or image/* (unsupported_media_type)'),
   422: errorResponse('an image that cannot be used: no face found (no_face), damaged or truncated (corrupt_image), empty (empty_file)'),
@@ -102,7 +105,7 @@ export function openApiDocument(o: { bodyLimit: number; maxBatch: number; versio
           description: '"image1_base64" and "image2_base64" are accepted as other names for "image1" and "image2".',
           requestBody: body(
             { image1: { description: 'first photo' }, image2: { description: 'second photo' }, image1_base64: { description: 'first photo (other name)' }, image2_base64: { description: 'second photo (other name)' } },
-            { model: modelOption, metric: { ...metricOption, description: 'distance (default euclidean_l2)' }, threshold: { type: 'number', minimum: 0, description: 'largest distance that counts as the same person (default: calibrated per model and metric)' }, ...detectOptions },
+            { model: modelOption, metric: { ...metricOption, description: 'distance (default euclidean_l2)' }, threshold: { type: 'number', exclusiveMinimum: 0, description: `largest distance that counts as the same person (default: calibrated per model and metric); ${thresholdRange}` }, ...detectOptions },
             [], false),
           responses: { 200: ok('the verdict', ref('CompareResult')), ...imageErrors },
         },
@@ -112,7 +115,7 @@ export function openApiDocument(o: { bodyLimit: number; maxBatch: number; versio
           summary: 'who is this? each face of the image against the gallery, with the top-k identities',
           requestBody: body({ image: { description: 'the photo to identify' } }, {
             top_k: { type: 'integer', minimum: 1, maximum: 100, description: 'identities to list per face (default 3)' },
-            threshold: { type: 'number', minimum: 0, description: 'largest distance that counts as a match (default: calibrated for the gallery\'s model and metric)' },
+            threshold: { type: 'number', exclusiveMinimum: 0, description: `largest distance that counts as a match (default: calibrated for the gallery's model and metric); ${thresholdRange}` },
             metric: { ...metricOption, description: 'distance (default: the gallery\'s)' },
             model: { ...modelOption, description: 'if given, must be the gallery\'s model' },
             ...detectOptions,
@@ -193,7 +196,8 @@ export function openApiDocument(o: { bodyLimit: number; maxBatch: number; versio
           similarity: { type: 'number', minimum: 0, maximum: 1, description: '1 - cosine distance, clamped to 0..1' },
           distance: num, threshold: num, metric: metricOption, model: str,
           image1: ref('CompareSide'), image2: ref('CompareSide'),
-        }),
+          warnings: warningsField,
+        }, ['verified', 'verdict', 'similarity', 'distance', 'threshold', 'metric', 'model', 'image1', 'image2']),
         Candidate: obj({
           label: str, distance: num, image: { type: 'string', description: 'the gallery photo that matched best, as the gallery names it' },
           photo: { type: 'string', description: 'URL of that photo (GET /gallery/photos/{hash})' }, face: int,
@@ -206,7 +210,10 @@ export function openApiDocument(o: { bodyLimit: number; maxBatch: number; versio
           candidates: arr(ref('Candidate')),
           error: obj({ code: str, message: str }),
         }, ['image', 'face', 'identity', 'distance', 'threshold', 'metric', 'verdict', 'candidates']),
-        VerifyResult: obj({ image: str, width: int, height: int, model: str, metric: metricOption, threshold: num, faces: arr(ref('FaceAnswer')) }),
+        VerifyResult: obj({
+          image: str, width: int, height: int, model: str, metric: metricOption, threshold: num, faces: arr(ref('FaceAnswer')),
+          warnings: warningsField,
+        }, ['image', 'width', 'height', 'model', 'metric', 'threshold', 'faces']),
         QueueStats: obj({ workers: int, running: int, waiting: int, maxWaiting: int, secondsPerImage: num }),
         Health: obj({
           status: { type: 'string', enum: ['ok', 'stopping'] }, version: str, backend: str, workers: int,

@@ -5,10 +5,9 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
-import type { Gallery } from '../recognition/gallery.js';
+import { sha256, type InMemoryGallery } from '../api/recognition.js';
 import { imageFormat } from '../core/image.js';
 import { HttpError } from './http-errors.js';
-import { sha256 } from './store.js';
 
 export interface Photo {
   bytes: Buffer;
@@ -49,7 +48,7 @@ export interface PhotoRequest {
   face?: number;
 }
 
-export async function galleryPhoto(g: Gallery, req: PhotoRequest): Promise<Photo> {
+export async function galleryPhoto(g: InMemoryGallery, req: PhotoRequest): Promise<Photo> {
   if (!/^[0-9a-f]{64}$/.test(req.hash)) throw new HttpError(404, 'not_found', 'no such photo in the gallery (photos are named by their sha256)');
   const entries = g.entries.filter((e) => e.hash === req.hash);
   if (entries.length === 0) throw new HttpError(404, 'not_found', 'no such photo in the gallery');

@@ -5,7 +5,7 @@
  * waiting jobs out of the queue; a job already running in a worker cannot be stopped, so it keeps
  * its worker (and its place in the count) until it ends.
  */
-import type { ImageJob } from '../pipeline/pool.js';
+import { type ImageJob } from '../api/pipeline.js';
 import type { FaceRecord } from '../core/records.js';
 import { HttpError } from './http-errors.js';
 

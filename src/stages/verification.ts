@@ -1,7 +1,7 @@
 /**
  * Verify: distances between embeddings and the same-person decision. Pure functions.
  */
-import { RECOGNIZERS, type Metric, type RecognizerId, isRecognizerId } from '../models/catalogue.js';
+import type { Metric } from '../models/catalogue.js';
 import { FacekitError } from '../core/errors.js';
 
 export type Vector = ArrayLike<number>;
@@ -43,12 +43,6 @@ export function distance(a: Vector, b: Vector, metric: Metric): number {
       return Math.sqrt(s);
     }
   }
-}
-
-/** The calibrated same-person threshold for a model and metric (see catalogue). */
-export function defaultThreshold(model: string, metric: Metric): number {
-  if (!isRecognizerId(model)) throw new FacekitError('model_mismatch', `no default threshold for unknown model "${model}"; pass --threshold`);
-  return RECOGNIZERS[model as RecognizerId].thresholds[metric];
 }
 
 export interface Verdict {

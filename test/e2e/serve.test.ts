@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, oneLine, runCli, tempDir } from '../helpers/cli.js';
 import { serve, type Served } from '../helpers/serve.js';
-import { loadGallery } from '../../src/recognition/gallery.js';
+import { loadGallery } from '../../src/api/recognition.js';
 
 /* ---------------------------------------------------------------- checking answers against the OpenAPI document */
 
@@ -100,7 +100,7 @@ const QUERY = hasArtists
   ? { bob_dylan: artist('bob_dylan', 'cronica-bob-dylan-672x438.jpg'), nina_simone: artist('nina_simone', 'images (1).jpeg') }
   : { group1: join(DEMO, 'sample1.jpg'), group2: join(DEMO, 'sample2.jpg') };
 const [P1, P2] = Object.keys(PEOPLE) as [string, string];
-const Q1 = (QUERY as Record<string, string>)[P1]!, Q2 = (QUERY as Record<string, string>)[P2]!;
+const Q1 = (QUERY as unknown as Record<string, string>)[P1]!, Q2 = (QUERY as unknown as Record<string, string>)[P2]!;
 const BAD = join(FIXTURES, 'bad');
 const faces = () => Object.values(PEOPLE).flat().length;
 
@@ -185,6 +185,16 @@ describe('facekit serve over HTTP', () => {
     expect(diff.body).toMatchObject({ verified: false, verdict: 'different' });
     expect(diff.body.distance as number).toBeGreaterThan(diff.body.threshold as number);
     expect(same.body.similarity as number).toBeGreaterThan(diff.body.similarity as number);
+  });
+
+  it('refuses a threshold outside the metric\'s range, and warns about a very loose one', async () => {
+    const images = { image1_base64: dataUrl(Q1), image2_base64: dataUrl(Q2) };
+    const bad = await answer(await fetch(url('/compare'), json({ ...images, threshold: 5 })), '/compare', 'post');
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'usage' } } });
+    expect((bad.body.error as { message: string }).message).toMatch(/threshold 5 .*euclidean_l2/);
+    const loose = await answer(await fetch(url('/compare'), json({ ...images, threshold: 1.5 })), '/compare', 'post');
+    expect(loose).toMatchObject({ status: 200, body: { threshold: 1.5 } });
+    expect(loose.body.warnings).toEqual([expect.stringMatching(/far looser than the calibrated/)]);
   });
 
   it('detects faces and represents a batch, one error per bad image in the batch', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { alignFace, boxTransform, fitSimilarity, invertAffine, TEMPLATES, templateTransform, warpAffine, prealignedLandmarks } from '../../src/stages/alignment.js';
+import { alignFace, boxTransform, TEMPLATES, templateTransform, prealignedLandmarks } from '../../src/stages/alignment.js';
+import { fitSimilarity, invertAffine, warpAffine } from '../../src/core/geometry.js';
 import type { Landmarks, Point } from '../../src/core/records.js';
 
 const apply = (m: number[], p: Point): Point => [m[0]! * p[0] + m[1]! * p[1] + m[2]!, m[3]! * p[0] + m[4]! * p[1] + m[5]!];

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultCacheDir, EmbeddingCache, fromRecords, resolveCacheDir, settingsFolder, type EmbedSettings } from '../../src/pipeline/embeddings-cache.js';
 import { assignFolds, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, verificationSummary } from '../../src/analysis/evaluation.js';
-import { seededRandom } from '../../src/analysis/projection.js';
+import { seededRandom } from '../../src/analysis/projection/index.js';
 import { tempDir } from '../helpers/cli.js';
 
 describe('evaluation summaries', () => {

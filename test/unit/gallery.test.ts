@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Gallery, loadGallery, saveGallery } from '../../src/recognition/gallery.js';
+import { InMemoryGallery } from '../../src/recognition/gallery.js';
+import { loadGallery, saveGallery } from '../../src/recognition/gallery-file.js';
 import { distance } from '../../src/stages/verification.js';
 import { tempDir } from '../helpers/cli.js';
 
-function randomGallery(n: number, dim: number, people: number): Gallery {
+function randomGallery(n: number, dim: number, people: number): InMemoryGallery {
   let seed = 7;
   const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
-  const g = new Gallery({ model: 'resnet34', dim, metric: 'euclidean_l2', flip: true, detector: 'blazeface' });
+  const g = new InMemoryGallery({ model: 'resnet34', dim, metric: 'euclidean_l2', flip: true, detector: 'blazeface' });
   g.addMany(Array.from({ length: n }, (_, i) => ({
     entry: { label: `p${i % people}`, image: `img${i}.jpg`, hash: String(i), face: 0 },
     vector: Array.from({ length: dim }, rand),

@@ -16,7 +16,7 @@ async function failure(bytes: Uint8Array, opts = {}): Promise<string> {
   return 'decoded';
 }
 
-const solid = (channels: 3 | 4, background: sharp.Color) => sharp({ create: { width: 8, height: 6, channels, background } });
+const solid = (channels: 3 | 4, background: string | { r: number; g: number; b: number; alpha?: number }) => sharp({ create: { width: 8, height: 6, channels, background } });
 
 describe('decodeImage', () => {
   it('gives 8-bit RGB for every input kind', async () => {

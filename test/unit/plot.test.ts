@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { rocCurve } from '../../src/analysis/evaluation.js';
 import {
   displayName, escapeXml, niceTicks, plotFormat, rocSvg, scatterSvg, shorten, svgToPng, writePlot, type ScatterPoint,
-} from '../../src/analysis/plot.js';
+} from '../../src/analysis/plot/index.js';
 import { tempDir } from '../helpers/cli.js';
 
 const people = ['ana', 'bob_dylan', 'carla & "co" <x>'];

@@ -1,7 +1,6 @@
 /** `facekit align`: aligned face crops (PNG), eyes level, on the model's template. */
 import type { Command } from 'commander';
-import { RECOGNIZERS } from '../../models/catalogue.js';
-import { DEFAULT_PLAN, prepareDirs, type PipelinePlan } from '../../pipeline/run.js';
+import { buildPlan, prepareDirs } from '../../api/pipeline.js';
 import { action } from '../common.js';
 import { addStageOptions, runStage, type StageOptions } from '../stage.js';
 
@@ -24,11 +23,10 @@ Examples:
   $ facekit align photo.jpg --out-dir crops/            (runs detect itself)
   $ facekit align photo.jpg --no-rotate --out-dir unrotated/`);
   cmd.action(action(async (args: string[], opts: AlignOptions) => {
-    const plan: PipelinePlan = {
-      ...DEFAULT_PLAN, upTo: 'align', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
+    const plan = buildPlan({
+      upTo: 'align', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
       skipDetect: opts.skipDetect, model: opts.model, rotate: opts.rotate, maxPixels: opts.maxPixels,
-      alignDir: opts.outDir, scheme: RECOGNIZERS[opts.model].scheme,
-    };
+      alignDir: opts.outDir, });
     await prepareDirs(plan);
     return runStage(args, opts, 'align', plan);
   }));

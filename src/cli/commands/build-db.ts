@@ -4,22 +4,18 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../../models/catalogue.js';
+import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../../api/models.js';
+import { buildPlan, DEFAULT_PLAN, type PipelinePlan, type ImageJob } from '../../api/pipeline.js';
+import { acquireLock, DEFAULT_GALLERY_PATH, assertSameModel, defaultMetaFor, InMemoryGallery, Journal, journalPath, loadGallery, readJournal, saveGallery, type GalleryEntry, type GalleryMeta } from '../../api/recognition.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { isImagePath, listImages } from '../../core/image.js';
-import { DEFAULT_PLAN, type PipelinePlan } from '../../pipeline/run.js';
-import { runJobs, type ImageJob } from '../../pipeline/pool.js';
-import {
-  acquireLock, assertSameModel, defaultMetaFor, Gallery, Journal, journalPath, loadGallery, readJournal, saveGallery,
-  type GalleryEntry, type GalleryMeta,
-} from '../../recognition/gallery.js';
 import { VERSION } from '../../core/version.js';
 import {
-  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, Progress, readInputs, useBackend, warn,
+  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, Progress, readInputs, engineFor, warn,
   type BatchOptions,
 } from '../common.js';
 
-export const DEFAULT_DB = 'db/gallery.json';
+
 
 interface BuildOptions extends BatchOptions {
   db: string;
@@ -90,7 +86,7 @@ export function register(program: Command): void {
     .command('build-db')
     .description('build or update a gallery of known people from DIR/<person>/* photos (or labelled represent records)')
     .argument('<input>', 'DIR with one folder per person, or a represent records file / - (records need "label")')
-    .option('--db <file>', 'the gallery to create or update', DEFAULT_DB)
+    .option('--db <file>', 'the gallery to create or update', DEFAULT_GALLERY_PATH)
     .option('--model <name>', 'recognition model (default: the gallery\'s, or resnet34 for a new one)', parseModel)
     .option('--detector <name>', 'blazeface | ssd | tiny', parseDetector, DEFAULT_PLAN.detector)
     .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
@@ -146,7 +142,7 @@ async function buildDb(input: string, opts: BuildOptions): Promise<number> {
         throw new FacekitError('model_mismatch', `gallery was built ${existing.meta.flip ? 'with' : 'without'} --flip; build it the same way`, opts.db);
       }
     }
-    const gallery = existing ?? new Gallery(meta);
+    const gallery = existing ?? new InMemoryGallery(meta);
 
     const summary: Summary = {
       db: opts.db, model, people: 0, images: 0, added: 0, skipped: 0, resumed: 0, pruned: 0, otherFaces: 0,
@@ -199,17 +195,15 @@ async function buildDb(input: string, opts: BuildOptions): Promise<number> {
           else todo.push({ label: p.label, image, hash });
         }
       }
-      useBackend(opts);
-      const plan: PipelinePlan = {
-        ...DEFAULT_PLAN, upTo: 'represent', model, detector: meta.detector as PipelinePlan['detector'], minScore: opts.minScore,
-        scheme: RECOGNIZERS[model].scheme, flip: meta.flip, maxPixels: opts.maxPixels, largestOnly: !opts.allFaces,
-      };
+      const engine = engineFor(opts);
+      const plan = buildPlan({
+        upTo: 'represent', model, detector: meta.detector as PipelinePlan['detector'], minScore: opts.minScore,
+        flip: meta.flip, maxPixels: opts.maxPixels, largestOnly: !opts.allFaces,
+      });
       const jobs: ImageJob[] = todo.map((t) => ({ image: t.image, plan }));
       const byImage = new Map(todo.map((t) => [t.image, t]));
       const progress = new Progress(jobs.length);
-      await runJobs(jobs, {
-        workers: opts.workers,
-        backend: opts.backend,
+      await engine.runImages(jobs, {
         shouldStop: () => interrupted,
         onResult: (job, records) => {
           progress.tick();

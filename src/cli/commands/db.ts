@@ -2,12 +2,10 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FacekitError } from '../../core/errors.js';
-import { acquireLock, loadGallery, saveGallery } from '../../recognition/gallery.js';
-import { defaultThreshold } from '../../stages/verification.js';
+import { acquireLock, DEFAULT_GALLERY_PATH, loadGallery, saveGallery, defaultThreshold } from '../../api/recognition.js';
 import { VERSION } from '../../core/version.js';
 import { action } from '../common.js';
-import { DEFAULT_DB } from './build-db.js';
-import { plainTable } from './verify.js';
+import { plainTable } from '../output.js';
 
 export function register(program: Command): void {
   const db = program
@@ -22,7 +20,7 @@ Examples:
 
   db.command('info')
     .description('model, metric, threshold, people and faces of a gallery')
-    .option('--db <file>', 'the gallery', DEFAULT_DB)
+    .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
     .option('--json', 'print JSON', false)
     .action(action(async (opts: { db: string; json: boolean }) => {
       const g = await loadGallery(opts.db);
@@ -40,7 +38,7 @@ Examples:
 
   db.command('list')
     .description('the people in a gallery and how many faces each has')
-    .option('--db <file>', 'the gallery', DEFAULT_DB)
+    .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
     .option('--json', 'print JSON (every entry)', false)
     .action(action(async (opts: { db: string; json: boolean }) => {
       const g = await loadGallery(opts.db);
@@ -58,9 +56,9 @@ Examples:
   db.command('remove')
     .description('remove a person (every face with this label)')
     .argument('<label>', 'the person')
-    .option('--db <file>', 'the gallery', DEFAULT_DB)
+    .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
     .action(action(async (label: string, opts: { db: string }) => edit(opts.db, (g) => {
-      const n = g.filter((e) => e.label !== label);
+      const n = g.removePerson(label);
       if (n === 0) throw new FacekitError('usage', `no one called "${label}" in the gallery (see \`facekit db list\`)`, opts.db);
       process.stderr.write(`facekit: removed ${label} (${n} faces) from ${opts.db}\n`);
     })));
@@ -69,12 +67,11 @@ Examples:
     .description('give a person another name')
     .argument('<old>', 'current label')
     .argument('<new>', 'new label')
-    .option('--db <file>', 'the gallery', DEFAULT_DB)
-    .action(action(async (from: string, to: string, opts: { db: string }) => edit(opts.db, (g) => {
-      let n = 0;
-      for (const e of g.entries) if (e.label === from) { e.label = to; n++; }
-      if (n === 0) throw new FacekitError('usage', `no one called "${from}" in the gallery (see \`facekit db list\`)`, opts.db);
-      process.stderr.write(`facekit: renamed ${from} to ${to} (${n} faces)\n`);
+    .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
+    .option('--merge', 'NEW already exists and is the same person: merge the two', false)
+    .action(action(async (from: string, to: string, opts: { db: string; merge: boolean }) => edit(opts.db, (g) => {
+      const n = g.renamePerson(from, to, { merge: opts.merge, where: opts.db });
+      process.stderr.write(`facekit: renamed ${from} to ${to} (${n} ${n === 1 ? 'face' : 'faces'})\n`);
     })));
 }
 

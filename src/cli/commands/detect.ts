@@ -2,13 +2,12 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_DETECTOR } from '../../models/catalogue.js';
+import { DEFAULT_DETECTOR } from '../../api/models.js';
+import { buildPlan, DEFAULT_PLAN, type PipelinePlan, type ImageJob } from '../../api/pipeline.js';
 import { FacekitError } from '../../core/errors.js';
-import { DEFAULT_PLAN, type PipelinePlan } from '../../pipeline/run.js';
-import { runJobs, type ImageJob } from '../../pipeline/pool.js';
 import {
   action, addCommonOptions, addWorkersOption, parseDetector, parseNumber, Progress, readInputs,
-  RecordWriter, useBackend, warn, type BatchOptions, type ImageInput,
+  RecordWriter, engineFor, warn, type BatchOptions, type ImageInput,
 } from '../common.js';
 
 interface DetectOptions extends BatchOptions {
@@ -53,11 +52,11 @@ Exit code 0 when every image gave a face, 2 when one did not or could not be rea
       throw new FacekitError('usage', 'detect takes images, not records (records already hold detections)');
     }
     const images = inputs as ImageInput[];
-    useBackend(opts);
-    const plan: PipelinePlan = {
-      ...DEFAULT_PLAN, upTo: 'detect', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
+    const engine = engineFor(opts);
+    const plan = buildPlan({
+      upTo: 'detect', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
       mesh: opts.mesh, maxPixels: opts.maxPixels, cropsDir: opts.crops, cropMargin: opts.margin,
-    };
+    });
     // One image: --annotate names the output image. Several: it names a folder.
     const annotateIsFile = opts.annotate !== undefined && images.length === 1 && IMAGE_OUT.test(opts.annotate);
     if (opts.annotate) await mkdir(annotateIsFile ? dirname(opts.annotate) : opts.annotate, { recursive: true });
@@ -71,9 +70,7 @@ Exit code 0 when every image gave a face, 2 when one did not or could not be rea
     const writer = new RecordWriter(opts.out);
     const progress = new Progress(images.length);
     const jobs: ImageJob[] = images.map((img) => ({ image: img.path, plan: { ...plan, annotatePath: annotatePath(img) }, bytes: img.bytes }));
-    await runJobs(jobs, {
-      workers: opts.workers,
-      backend: opts.backend,
+    await engine.runImages(jobs, {
       onResult: (_job, records) => {
         progress.tick();
         for (const r of records) {

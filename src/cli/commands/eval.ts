@@ -7,22 +7,16 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, isMetric, type Metric, type RecognizerId } from '../../models/catalogue.js';
-import { embedImages, resolveCacheDir, type EmbedSettings, type EmbedStats, type Embedded } from '../../pipeline/embeddings-cache.js';
+import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, isMetric, type Metric, type RecognizerId } from '../../api/models.js';
+import { embedImages, resolveCacheDir, type EmbedSettings, type EmbedStats, type Embedded, DEFAULT_PLAN, type PipelinePlan } from '../../api/pipeline.js';
+import { accuracyAt, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, parseCsvPairs, parseLfwPairs, precisionRecall, verificationSummary, type ParsedPairs, type Rank1Result, type Scored, type VerificationSummary, plotFormat, rocSvg, writePlot, seededRandom } from '../../api/analysis.js';
+import { defaultThreshold, distance } from '../../api/recognition.js';
 import { FacekitError, fsError } from '../../core/errors.js';
-import {
-  accuracyAt, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, parseCsvPairs, parseLfwPairs, precisionRecall, verificationSummary,
-  type ParsedPairs, type Rank1Result, type Scored, type VerificationSummary,
-} from '../../analysis/evaluation.js';
 import { listImages } from '../../core/image.js';
-import { DEFAULT_PLAN, type PipelinePlan } from '../../pipeline/run.js';
-import { plotFormat, rocSvg, writePlot } from '../../analysis/plot.js';
-import { seededRandom } from '../../analysis/projection.js';
-import { defaultThreshold, distance } from '../../stages/verification.js';
 import {
   action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, Progress, warn, type BatchOptions,
 } from '../common.js';
-import { plainTable } from './verify.js';
+import { plainTable } from '../output.js';
 
 interface EvalOptions extends BatchOptions {
   images?: string;

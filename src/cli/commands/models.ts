@@ -1,49 +1,8 @@
 /** `facekit models`: every model facekit can use, where it comes from, and what it does. */
-import { statSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, DETECTORS, RECOGNIZERS, type ModelInfo } from '../../models/catalogue.js';
-import { modelPath } from '../../models/runtime.js';
+import { modelRows } from '../../api/models.js';
 import { action } from '../common.js';
-import { plainTable } from './verify.js';
-
-/** Bytes of a model's description and weight files on disk. */
-export function modelBytes(m: ModelInfo): number {
-  let total = 0;
-  for (const f of m.files) {
-    const path = modelPath(f.pkg, f.file);
-    total += statSync(path).size;
-    const json = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    const groups = (Array.isArray(json) ? json : (json as { weightsManifest: unknown[] }).weightsManifest) as { paths: string[] }[];
-    for (const g of groups) for (const p of g.paths) total += statSync(join(dirname(path), p)).size;
-  }
-  return total;
-}
-
-export interface ModelRow {
-  id: string;
-  task: string;
-  source: string;
-  bytes: number;
-  input: string;
-  output: string;
-  default: boolean;
-  description: string;
-}
-
-export function modelRows(): ModelRow[] {
-  const all: ModelInfo[] = [...Object.values(DETECTORS), ...Object.values(RECOGNIZERS)];
-  return all.map((m) => ({
-    id: m.id,
-    task: m.task,
-    source: [...new Set(m.files.map((f) => f.pkg))].join(', '),
-    bytes: modelBytes(m),
-    input: m.input,
-    output: m.output,
-    default: m.id === DEFAULT_DETECTOR || m.id === DEFAULT_RECOGNIZER,
-    description: m.description,
-  }));
-}
+import { plainTable } from '../output.js';
 
 export function register(program: Command): void {
   program

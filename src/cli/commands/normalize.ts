@@ -2,11 +2,11 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { RECOGNIZERS, type SchemeId } from '../../models/catalogue.js';
+import { RECOGNIZERS, type SchemeId } from '../../api/models.js';
+import { buildPlan, artifactStem, prepareDirs, isSchemeId, previewTensor, SCHEMES } from '../../api/pipeline.js';
 import { FacekitError } from '../../core/errors.js';
 import { encodePng } from '../../core/image.js';
-import { DEFAULT_PLAN, artifactStem, prepareDirs, writeFileAtomic, type PipelinePlan } from '../../pipeline/run.js';
-import { isSchemeId, previewTensor, SCHEMES } from '../../stages/normalization.js';
+import { writeFileAtomic } from '../../core/files.js';
 import { decodeNpy } from '../../core/npy.js';
 import { readFile } from 'node:fs/promises';
 import type { FaceRecord } from '../../core/records.js';
@@ -43,10 +43,10 @@ Examples:
       scheme = opts.scheme;
       if (scheme !== model.scheme) warn(`scheme "${scheme}" is not what ${model.id} was trained with ("${model.scheme}"); its embeddings of these tensors will be off`);
     }
-    const plan: PipelinePlan = {
-      ...DEFAULT_PLAN, upTo: 'normalize', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
+    const plan = buildPlan({
+      upTo: 'normalize', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
       skipDetect: opts.skipDetect, model: opts.model, scheme, maxPixels: opts.maxPixels, normDir: opts.outDir,
-    };
+    });
     await prepareDirs(plan);
     if (opts.preview) await mkdir(opts.preview, { recursive: true });
     const previews: Promise<void>[] = [];

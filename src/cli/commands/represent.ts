@@ -1,7 +1,6 @@
 /** `facekit represent`: one embedding per face. */
 import type { Command } from 'commander';
-import { RECOGNIZERS } from '../../models/catalogue.js';
-import { DEFAULT_PLAN, type PipelinePlan } from '../../pipeline/run.js';
+import { buildPlan } from '../../api/pipeline.js';
 import { action } from '../common.js';
 import { addStageOptions, runStage, type StageOptions } from '../stage.js';
 
@@ -25,11 +24,11 @@ Examples:
   $ facekit represent ./people --out people.ndjson       (label = folder name)
   $ facekit represent lfw/images --skip-detect           (pre-aligned 112x112 crops)`);
   cmd.action(action(async (args: string[], opts: RepresentOptions) => {
-    const plan: PipelinePlan = {
-      ...DEFAULT_PLAN, upTo: 'represent', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
-      skipDetect: opts.skipDetect, model: opts.model, scheme: RECOGNIZERS[opts.model].scheme, flip: opts.flip,
+    const plan = buildPlan({
+      upTo: 'represent', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
+      skipDetect: opts.skipDetect, model: opts.model, flip: opts.flip,
       anyScheme: opts.anyScheme, maxPixels: opts.maxPixels,
-    };
+    });
     return runStage(args, opts, 'represent', plan);
   }));
 }

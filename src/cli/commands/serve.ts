@@ -1,8 +1,39 @@
-/** `facekit serve`: the pipeline as an HTTP API and a web page (see src/server/). */
+/**
+ * `facekit serve`: the pipeline as an HTTP API and a web page. The server itself (src/server/) is
+ * the other adapter over the API; the CLI never imports it: the program's entry (src/main.ts)
+ * hands this command a function that starts it.
+ */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { startServer } from '../../server/app.js';
+import { DEFAULT_RECOGNIZER, type BackendChoice } from '../../api/models.js';
+import { DEFAULT_GALLERY_PATH, loadGallery } from '../../api/recognition.js';
+import { FacekitError } from '../../core/errors.js';
 import { action, addCommonOptions, addWorkersOption, parseNumber, warn, type BatchOptions } from '../common.js';
-import { DEFAULT_DB } from './build-db.js';
+
+/** What the server needs to start (src/server/app.ts ServerOptions has the same shape). */
+export interface ServeSettings {
+  db: string;
+  host: string;
+  port: number;
+  workers: number;
+  backend: BackendChoice;
+  maxPixels: number;
+  bodyLimit: number;
+  timeoutMs: number;
+  queue: number;
+  maxBatch: number;
+  debug: boolean;
+  log: (line: string) => void;
+}
+
+export interface ServerHandle {
+  url: string;
+  backend: string;
+  stop(opts?: { force?: boolean }): Promise<void>;
+  inFlight(): number;
+}
+
+export type StartServer = (settings: ServeSettings) => Promise<ServerHandle>;
 
 interface ServeOptions extends BatchOptions {
   db: string;
@@ -14,11 +45,11 @@ interface ServeOptions extends BatchOptions {
   maxBatch: number;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, startServer?: StartServer): void {
   const cmd = program
     .command('serve')
     .description('the pipeline as an HTTP API (JSON) and a web page: detect, represent, compare, verify, gallery')
-    .option('--db <file>', 'the gallery to verify against and add to (created on the first add)', DEFAULT_DB)
+    .option('--db <file>', 'the gallery to verify against and add to (created on the first add)', DEFAULT_GALLERY_PATH)
     .option('--host <address>', 'address to listen on (loopback: only this machine; 0.0.0.0 opens it to the network)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', parseNumber('--port', { min: 0, max: 65535, integer: true }), 8080)
     .option('--body-limit <MB>', 'largest request body, in megabytes', parseNumber('--body-limit', { min: 0.001 }), 10)
@@ -37,17 +68,21 @@ Examples:
 
 The API is described at /openapi.json; the web page is at /. Ctrl-C (SIGINT) or SIGTERM stops it
 after the requests under way are answered; a gallery write is never cut short.`);
-  cmd.action(action(async (opts: ServeOptions) => serve(opts)));
+  cmd.action(action(async (opts: ServeOptions) => {
+    if (!startServer) throw new FacekitError('internal', 'this build of facekit has no server');
+    return serve(opts, startServer);
+  }));
 }
 
-async function serve(opts: ServeOptions): Promise<number> {
+async function serve(opts: ServeOptions, startServer: StartServer): Promise<number> {
   const server = await startServer({
     db: opts.db, host: opts.host, port: opts.port, workers: opts.workers, backend: opts.backend, maxPixels: opts.maxPixels,
     bodyLimit: Math.round(opts.bodyLimit * 1e6), timeoutMs: Math.round(opts.timeout * 1000), queue: opts.queue, maxBatch: opts.maxBatch,
     debug: opts.debug, log: (line) => warn(`serve: ${line}`),
   });
-  const g = await server.app.inject({ method: 'GET', url: '/health' }).then((r) => r.json() as { gallery: { people: number; faces: number; model: string } });
-  warn(`serve: listening on ${server.url} (gallery ${opts.db}: ${g.gallery.people} people, ${g.gallery.faces} faces, ${g.gallery.model}; ${server.backend} backend)`);
+  const g = existsSync(opts.db) ? await loadGallery(opts.db) : undefined;
+  const summary = g ? `${g.labels().size} people, ${g.size} faces, ${g.meta.model}` : `0 people, 0 faces, ${DEFAULT_RECOGNIZER}`;
+  warn(`serve: listening on ${server.url} (gallery ${opts.db}: ${summary}; ${server.backend} backend)`);
   if (opts.host !== '127.0.0.1' && opts.host !== '::1' && opts.host !== 'localhost') {
     warn(`serve: listening on ${opts.host}: anyone who can reach this machine can use the API and change the gallery (there is no authentication)`);
   }

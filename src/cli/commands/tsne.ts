@@ -7,17 +7,13 @@ import { statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, extname, relative, sep } from 'node:path';
 import { Option, type Command } from 'commander';
-import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, isDetectorId, isMetric, isRecognizerId, type Metric, type RecognizerId } from '../../models/catalogue.js';
-import { embedImages, resolveCacheDir, type EmbedSettings } from '../../pipeline/embeddings-cache.js';
+import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, isDetectorId, isMetric, isRecognizerId, type Metric, type RecognizerId } from '../../api/models.js';
+import { embedImages, resolveCacheDir, type EmbedSettings, DEFAULT_PLAN, type PipelinePlan } from '../../api/pipeline.js';
+import { loadGallery, l2normalize } from '../../api/recognition.js';
+import { displayName, plotFormat, scatterSvg, writePlot, type ScatterPoint, checkPerplexity, defaultPerplexity, EXACT_LIMIT, matrixFrom, MIN_ITERATIONS, pca, points2d, tsne, type TsneAlgorithm } from '../../api/analysis.js';
 import { FacekitError, fsError } from '../../core/errors.js';
-import { loadGallery } from '../../recognition/gallery.js';
 import { listImages } from '../../core/image.js';
-import { DEFAULT_PLAN, writeFileAtomic, type PipelinePlan } from '../../pipeline/run.js';
-import { displayName, plotFormat, scatterSvg, writePlot, type ScatterPoint } from '../../analysis/plot.js';
-import {
-  checkPerplexity, defaultPerplexity, EXACT_LIMIT, matrixFrom, MIN_ITERATIONS, pca, points2d, tsne, type TsneAlgorithm,
-} from '../../analysis/projection.js';
-import { l2normalize } from '../../stages/verification.js';
+import { writeFileAtomic } from '../../core/files.js';
 import {
   action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, parseRecordsText, Progress, warn, type BatchOptions,
 } from '../common.js';

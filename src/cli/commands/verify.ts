@@ -1,18 +1,15 @@
 /** `facekit verify`: who is this (against a gallery), or are these two the same person (1:1). */
 import type { Command } from 'commander';
-import Table from 'cli-table3';
-import { RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../../models/catalogue.js';
+import { RECOGNIZERS, type RecognizerId } from '../../api/models.js';
+import { assertSameModel, decideThreshold, DEFAULT_GALLERY_PATH, identify, loadGallery, type FaceAnswer } from '../../api/recognition.js';
+import { DEFAULT_PLAN, type PipelinePlan } from '../../api/pipeline.js';
 import { FacekitError } from '../../core/errors.js';
-import { assertSameModel, loadGallery, type Gallery, type Match } from '../../recognition/gallery.js';
-import { DEFAULT_PLAN, type PipelinePlan } from '../../pipeline/run.js';
-import { runJobs } from '../../pipeline/pool.js';
 import type { FaceRecord } from '../../core/records.js';
-import { defaultThreshold, verifyPair } from '../../stages/verification.js';
 import {
-  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, readInputs, useBackend, warn,
+  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, readInputs, engineFor, warn,
   type BatchOptions, type ImageInput, type Input,
+  parseMetricOption, plainTable,
 } from '../common.js';
-import { DEFAULT_DB } from './build-db.js';
 
 interface VerifyOptions extends BatchOptions {
   db?: string;
@@ -26,26 +23,12 @@ interface VerifyOptions extends BatchOptions {
   skipDetect: boolean;
 }
 
-export interface FaceAnswer {
-  image: string;
-  face: number | null;
-  box?: number[];
-  /** best identity, or null when nobody in the gallery is close enough */
-  identity: string | null;
-  distance: number | null;
-  threshold: number;
-  metric: Metric;
-  verdict: 'match' | 'unknown' | 'error';
-  candidates: { label: string; distance: number; image: string }[];
-  error?: { code: string; message: string };
-}
-
 export function register(program: Command): void {
   const cmd = program
     .command('verify')
     .description('who is this? each face of the query against the gallery (or two photos against each other)')
     .argument('<query...>', 'image(s), folder, represent records (file or -); or exactly two images for a 1:1 check')
-    .option('--db <file>', `the gallery (default ${DEFAULT_DB}); giving it forces gallery mode`)
+    .option('--db <file>', `the gallery (default ${DEFAULT_GALLERY_PATH}); giving it forces gallery mode`)
     .option('--threshold <t>', 'largest distance that counts as the same person (default: calibrated per model and metric)', parseNumber('--threshold', { min: 0 }))
     .option('--metric <name>', 'cosine | euclidean | euclidean_l2 (default: the gallery\'s)')
     .option('--top-k <k>', 'candidates to list per face', parseNumber('--top-k', { min: 1, integer: true }), 3)
@@ -64,9 +47,7 @@ Examples:
 
 Exit code: 0 when every queried face matched someone, 1 when one did not, 2 on error.`);
   cmd.action(action(async (args: string[], opts: VerifyOptions) => {
-    if (opts.metric !== undefined && !isMetric(opts.metric)) {
-      throw new FacekitError('usage', `--metric must be one of cosine, euclidean, euclidean_l2; got "${opts.metric}"`);
-    }
+    parseMetricOption(opts.metric);
     const inputs = await readInputs(args);
     const pairMode = opts.db === undefined && inputs.length === 2 && inputs.every((i) => i.kind === 'image');
     return pairMode ? verifyPairMode(inputs as ImageInput[], opts) : verifyGallery(inputs, opts);
@@ -74,11 +55,9 @@ Exit code: 0 when every queried face matched someone, 1 when one did not, 2 on e
 }
 
 /** Embeddings of every face in the inputs (images run the pipeline; records must hold embeddings). */
-async function embed(inputs: Input[], opts: VerifyOptions, model: RecognizerId, flip: boolean, largestOnly = false): Promise<FaceRecord[]> {
-  const plan: PipelinePlan = {
-    ...DEFAULT_PLAN, upTo: 'represent', model, detector: opts.detector, minScore: opts.minScore, skipDetect: opts.skipDetect,
-    scheme: RECOGNIZERS[model].scheme, flip, maxPixels: opts.maxPixels, largestOnly,
-  };
+async function embed(inputs: Input[], opts: VerifyOptions, model: RecognizerId, flip: boolean): Promise<FaceRecord[]> {
+  const engine = engineFor(opts);
+  const plan = engine.plan({ upTo: 'represent', model, detector: opts.detector, minScore: opts.minScore, skipDetect: opts.skipDetect, flip });
   const out: FaceRecord[] = [];
   const images: ImageInput[] = [];
   for (const input of inputs) {
@@ -90,91 +69,44 @@ async function embed(inputs: Input[], opts: VerifyOptions, model: RecognizerId, 
       }
     } else images.push(input);
   }
-  useBackend(opts);
-  await runJobs(images.map((i) => ({ image: i.path, plan, bytes: i.bytes })), {
-    workers: opts.workers,
-    backend: opts.backend,
+  await engine.runImages(images.map((i) => ({ image: i.path, plan, bytes: i.bytes })), {
     onResult: (_job, records) => { out.push(...records); },
   });
   return out;
 }
 
-/**
- * Who is each face? The nearest identities in the gallery, and a match when the nearest is within
- * the threshold. Faces that failed earlier stages come back as verdict "error". Used by the CLI
- * and the server alike.
- */
-export function identify(gallery: Gallery, faces: FaceRecord[], opts: { metric: Metric; threshold: number; topK: number }): FaceAnswer[] {
-  const { metric, threshold, topK } = opts;
-  return faces.map((r) => {
-    const base = { image: r.image, face: r.face, box: r.box, threshold, metric };
-    if (r.error || !r.embedding) {
-      return { ...base, identity: null, distance: null, verdict: 'error', candidates: [], error: r.error ?? { code: 'no_face', message: 'no face found' } };
-    }
-    assertSameModel(gallery.meta, { model: r.embedding.model, dim: r.embedding.dim }, `${r.image} face ${r.face}`);
-    const top: Match[] = gallery.search(r.embedding.vector, metric, topK);
-    const best = top[0]!;
-    const match = best.distance <= threshold;
-    return {
-      ...base,
-      identity: match ? best.label : null,
-      distance: round(best.distance),
-      verdict: match ? 'match' : 'unknown',
-      candidates: top.map((m) => ({ label: m.label, distance: round(m.distance), image: m.image })),
-    };
-  });
-}
-
 async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<number> {
-  const dbPath = opts.db ?? DEFAULT_DB;
+  const dbPath = opts.db ?? DEFAULT_GALLERY_PATH;
   const gallery = await loadGallery(dbPath);
   if (gallery.size === 0) throw new FacekitError('bad_gallery', 'gallery is empty', dbPath);
   if (opts.model && opts.model !== gallery.meta.model) assertSameModel(gallery.meta, { model: opts.model, dim: RECOGNIZERS[opts.model].dim }, dbPath);
-  const metric = (opts.metric as Metric | undefined) ?? gallery.meta.metric;
-  const threshold = opts.threshold ?? defaultThreshold(gallery.meta.model, metric);
+  const metric = parseMetricOption(opts.metric, gallery.meta.metric)!;
+  const decision = decideThreshold(gallery.meta.model, metric, opts.threshold);
+  if (decision.warning) warn(decision.warning);
   const faces = await embed(inputs, opts, gallery.meta.model as RecognizerId, gallery.meta.flip);
 
-  const answers = identify(gallery, faces, { metric, threshold, topK: opts.topK });
+  const answers = identify(gallery, faces, { metric, threshold: decision.threshold, topK: opts.topK });
   printAnswers(answers, opts.json);
   if (answers.some((a) => a.verdict === 'error')) return 2;
   return answers.every((a) => a.verdict === 'match') ? 0 : 1;
 }
 
 async function verifyPairMode(inputs: ImageInput[], opts: VerifyOptions): Promise<number> {
-  const model = opts.model ?? (DEFAULT_PLAN.model as RecognizerId);
-  const metric = (opts.metric as Metric | undefined) ?? 'euclidean_l2';
-  const threshold = opts.threshold ?? defaultThreshold(model, metric);
-  // 1:1 compares the largest face of each photo: the others need no embedding.
-  const faces = await embed(inputs, opts, model, DEFAULT_PLAN.flip, true);
-  const first = (image: string) => faces.find((f) => f.image === image && (f.embedding || f.error));
-  const a = first(inputs[0]!.path), b = first(inputs[1]!.path);
-  for (const f of [a, b]) {
-    if (!f || !f.embedding) {
-      throw new FacekitError(f?.error?.code === 'no_face' || !f ? 'no_face' : 'bad_record', f?.error?.message ?? 'no face found', f?.image ?? inputs[0]!.path);
-    }
-  }
-  const crowded = new Set(faces.filter((f) => f.face !== null && f.face > 0 && !f.error).map((f) => f.image));
-  for (const image of crowded) warn(`${image}: holds more than one face; comparing the largest`);
-  const v = verifyPair(a!.embedding!.vector, b!.embedding!.vector, metric, threshold);
-  const result = {
-    image1: a!.image, image2: b!.image, verified: v.same, distance: round(v.distance), threshold, metric, model,
-    similarity: round(v.similarity),
-  };
-  if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');
+  const engine = engineFor(opts);
+  const [a, b] = inputs as [ImageInput, ImageInput];
+  const result = await engine.verify(a.bytes ?? a.path, b.bytes ?? b.path, {
+    model: opts.model, metric: parseMetricOption(opts.metric), threshold: opts.threshold,
+    detector: opts.detector, minScore: opts.minScore, skipDetect: opts.skipDetect, names: [a.path, b.path],
+  });
+  for (const w of result.warnings) warn(w);
+  const { faces: _faces, warnings: _warnings, ...answer } = result;
+  if (opts.json) process.stdout.write(JSON.stringify(answer) + '\n');
   else {
     const t = plainTable(['image 1', 'image 2', 'distance', 'threshold', 'verdict']);
-    t.push([a!.image, b!.image, result.distance.toFixed(4), `${threshold} (${metric})`, v.same ? 'same person' : 'different people']);
+    t.push([answer.image1, answer.image2, answer.distance.toFixed(4), `${answer.threshold} (${answer.metric})`, answer.verified ? 'same person' : 'different people']);
     process.stdout.write(t.toString() + '\n');
   }
-  return v.same ? 0 : 1;
-}
-
-const round = (v: number) => Math.round(v * 1e4) / 1e4;
-
-export function plainTable(head: string[]): Table.Table {
-  // Colours only on a terminal: piped output stays plain text.
-  const tty = Boolean(process.stdout.isTTY);
-  return new Table({ head, style: tty ? {} : { head: [], border: [] } });
+  return answer.verified ? 0 : 1;
 }
 
 function printAnswers(answers: FaceAnswer[], json: boolean): void {

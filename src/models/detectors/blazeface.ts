@@ -14,7 +14,7 @@ import { meanPoint, pt } from './detector.js';
 import { loadGraphModel, tf } from '../runtime.js';
 import type { RgbImage } from '../../core/image.js';
 import type { Box, Landmarks } from '../../core/records.js';
-import { invertAffine, warpAffine, type Affine } from '../../stages/alignment.js';
+import { invertAffine, warpAffine, type Affine } from '../../core/geometry.js';
 
 const HUMAN = '@vladmandic/human';
 const DETECTOR_SIZE = 256;

@@ -14,10 +14,10 @@ import { unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { imageFormat } from '../core/image.js';
 import { FacekitError } from '../core/errors.js';
-import {
-  acquireLock, assertSameModel, defaultMetaFor, Gallery, loadGallery, saveGallery, type GalleryEntry, type GalleryMeta,
-} from '../recognition/gallery.js';
-import { writeFileAtomic } from '../pipeline/run.js';
+import { assertSameModel, defaultMetaFor, InMemoryGallery, type GalleryEntry, type GalleryMeta } from './gallery.js';
+import { loadGallery, saveGallery } from './gallery-file.js';
+import { acquireLock } from './gallery-lock.js';
+import { writeFileAtomic } from '../core/files.js';
 import { VERSION } from '../core/version.js';
 
 export interface NewFace {
@@ -48,14 +48,14 @@ export function imageExtension(b: Uint8Array): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class GalleryStore {
-  private gallery: Gallery;
+  private gallery: InMemoryGallery;
   /** identity of the file the in-memory copy was read from (mtime, size, inode) */
   private signature: string | undefined;
   private writing: Promise<unknown> = Promise.resolve();
   private pendingWrites = 0;
   readonly photosDir: string;
 
-  private constructor(readonly dbPath: string, private readonly defaults: GalleryMeta, gallery: Gallery, signature: string | undefined) {
+  private constructor(readonly dbPath: string, private readonly defaults: GalleryMeta, gallery: InMemoryGallery, signature: string | undefined) {
     this.gallery = gallery;
     this.signature = signature;
     this.photosDir = join(dirname(dbPath), 'photos');
@@ -65,35 +65,35 @@ export class GalleryStore {
   static async open(dbPath: string, defaults: { model: string; metric: GalleryMeta['metric']; flip: boolean; detector: string }): Promise<GalleryStore> {
     const meta = defaultMetaFor(defaults.model, defaults.metric, defaults.flip, defaults.detector);
     const sig = signatureOf(dbPath);
-    const g = sig ? await loadGallery(dbPath) : new Gallery(meta);
+    const g = sig ? await loadGallery(dbPath) : new InMemoryGallery(meta);
     return new GalleryStore(dbPath, meta, g, sig);
   }
 
   /** The gallery as it is on disk now (reloaded when the file changed since the last read). */
-  async current(): Promise<Gallery> {
+  async current(): Promise<InMemoryGallery> {
     if (this.pendingWrites > 0) return this.gallery; // our own write will bring it up to date
     const sig = signatureOf(this.dbPath);
     if (sig !== this.signature) {
-      this.gallery = sig ? await loadGallery(this.dbPath) : new Gallery({ ...this.defaults });
+      this.gallery = sig ? await loadGallery(this.dbPath) : new InMemoryGallery({ ...this.defaults });
       this.signature = sig;
     }
     return this.gallery;
   }
 
   /** The in-memory copy without looking at the disk (for /health). */
-  peek(): Gallery {
+  peek(): InMemoryGallery {
     return this.gallery;
   }
 
   /** Writes run one after another; `fn` holds the lock file while it runs. */
-  private exclusive<T>(fn: (fresh: Gallery) => Promise<{ value: T; save: boolean }>): Promise<T> {
+  private exclusive<T>(fn: (fresh: InMemoryGallery) => Promise<{ value: T; save: boolean }>): Promise<T> {
     this.pendingWrites++;
     const run = async (): Promise<T> => {
       mkdirSync(dirname(this.dbPath), { recursive: true });
       const release = await lockWithRetry(this.dbPath);
       try {
         const sig = signatureOf(this.dbPath);
-        const fresh = sig ? await loadGallery(this.dbPath) : new Gallery({ ...(this.gallery.meta ?? this.defaults) });
+        const fresh = sig ? await loadGallery(this.dbPath) : new InMemoryGallery({ ...(this.gallery.meta ?? this.defaults) });
         const { value, save } = await fn(fresh);
         if (save) await saveGallery(fresh, this.dbPath, VERSION);
         this.gallery = fresh;

@@ -1,0 +1,12 @@
+/**
+ * The models facekit can use (public API): the catalogue, the backends, and what each model is.
+ * Re-exported here so that the command line and the server reach them through the API layer.
+ */
+export {
+  DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, DETECTORS, METRICS, RECOGNIZERS,
+  isDetectorId, isMetric, isRecognizerId,
+  type DetectorId, type DetectorInfo, type Metric, type ModelInfo, type RecognizerId, type RecognizerInfo, type SchemeId, type TemplateId,
+} from '../models/catalogue.js';
+export { BACKENDS, packageDir, type BackendChoice } from '../models/runtime.js';
+export { modelBytes, modelRows, type ModelRow } from '../models/inventory.js';
+export { SCHEMES, isSchemeId } from '../stages/normalization.js';

@@ -1,0 +1,12 @@
+/**
+ * Recognition's building blocks (public API): the verification policy, distances, "who is this"
+ * answers, and the gallery with its file format, lock, journal and live store.
+ */
+export * from '../recognition/policy.js';
+export * from '../recognition/identify.js';
+export * from '../recognition/gallery.js';
+export * from '../recognition/gallery-file.js';
+export * from '../recognition/gallery-lock.js';
+export * from '../recognition/gallery-journal.js';
+export * from '../recognition/gallery-store.js';
+export { distance, l2normalize, similarity, verifyPair, type Verdict } from '../stages/verification.js';

@@ -1,0 +1,75 @@
+/** Options shared by the commands, declared once, with clear errors for bad values. */
+import { Option, type Command } from 'commander';
+import { FacekitError } from '../core/errors.js';
+import { DEFAULT_MAX_PIXELS } from '../core/image.js';
+import { Facekit } from '../api/engine.js';
+import { BACKENDS, type BackendChoice, DETECTORS, METRICS, RECOGNIZERS, isDetectorId, isMetric, isRecognizerId, type DetectorId, type Metric, type RecognizerId } from '../api/models.js';
+import { defaultWorkers } from '../api/pipeline.js';
+
+/* ---------------------------------------------------------------- option parsing */
+
+export function parseNumber(name: string, opts: { min?: number; max?: number; integer?: boolean } = {}) {
+  return (value: string): number => {
+    const n = Number(value);
+    const what = opts.integer ? 'an integer' : 'a number';
+    if (value.trim() === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
+      throw new FacekitError('usage', `${name} must be ${what}, got "${value}"`);
+    }
+    if (opts.min !== undefined && n < opts.min) throw new FacekitError('usage', `${name} must be at least ${opts.min}, got ${value}`);
+    if (opts.max !== undefined && n > opts.max) throw new FacekitError('usage', `${name} must be at most ${opts.max}, got ${value}`);
+    return n;
+  };
+}
+
+export function parseDetector(value: string): DetectorId {
+  if (!isDetectorId(value)) {
+    throw new FacekitError('usage', `--detector must be one of ${Object.keys(DETECTORS).join(', ')}; got "${value}"`);
+  }
+  return value;
+}
+
+export function parseModel(value: string): RecognizerId {
+  if (!isRecognizerId(value)) {
+    throw new FacekitError('usage', `--model must be one of ${Object.keys(RECOGNIZERS).join(', ')}; got "${value}"`);
+  }
+  return value;
+}
+
+export interface CommonOptions {
+  backend: BackendChoice;
+  debug: boolean;
+  maxPixels: number;
+}
+
+export interface BatchOptions extends CommonOptions {
+  workers: number;
+}
+
+/** --backend, --max-pixels, --debug: on every command that runs a model. */
+export function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]).default('auto'))
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels', parseNumber('--max-pixels', { min: 1, integer: true }), DEFAULT_MAX_PIXELS)
+    .option('--debug', 'print stack traces of errors', false);
+}
+
+export function addWorkersOption(cmd: Command): Command {
+  return cmd.addOption(new Option('--workers <n>', 'worker threads for folders')
+    .argParser(parseNumber('--workers', { min: 1, integer: true }))
+    .default(defaultWorkers(), 'one per core'));
+}
+
+/**
+ * The engine a command runs on, from its --backend, --workers and --max-pixels. A native backend
+ * asked for by name that is not installed fails here, before any work.
+ */
+export function engineFor(opts: CommonOptions & { workers?: number }): Facekit {
+  return new Facekit({ backend: opts.backend, workers: opts.workers ?? 1, maxPixels: opts.maxPixels });
+}
+
+/** --metric, checked with the CLI's wording (the API's parseMetric names no flag). */
+export function parseMetricOption(value: string | undefined, fallback?: Metric): Metric | undefined {
+  if (value === undefined) return fallback;
+  if (!isMetric(value)) throw new FacekitError('usage', `--metric must be one of ${METRICS.join(', ')}; got "${value}"`);
+  return value;
+}

@@ -1,0 +1,26 @@
+/**
+ * Writing files safely: every output facekit makes (galleries, records, crops, plots) goes through
+ * a temporary file in the same folder and a rename, so a reader never sees half a file.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { fsError } from './errors.js';
+
+/** Write a file atomically: a temporary file in the same folder, then a rename. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (err) {
+    throw fsError(err, path);
+  }
+}
+
+/** mkdir -p, with an error that names the folder. */
+export async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw fsError(err, dir);
+  }
+}

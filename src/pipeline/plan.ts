@@ -1,0 +1,124 @@
+/**
+ * The plan: every choice a run of the pipeline makes, validated once and completed from what is
+ * derivable (the alignment template and the pixel scaling follow from the recognition model).
+ * Every caller (CLI, server, library, evaluation) builds its plan here, so no plan can pair a
+ * model with another model's input scaling by accident.
+ */
+import { createHash } from 'node:crypto';
+import { basename, extname } from 'node:path';
+import { FacekitError } from '../core/errors.js';
+import { DEFAULT_MAX_PIXELS } from '../core/image.js';
+import {
+  DETECTORS, RECOGNIZERS, isDetectorId, isRecognizerId, type DetectorId, type RecognizerId, type SchemeId,
+} from '../models/catalogue.js';
+
+export type StageName = 'detect' | 'align' | 'normalize' | 'represent';
+const ORDER: StageName[] = ['detect', 'align', 'normalize', 'represent'];
+const SCHEME_IDS: readonly SchemeId[] = ['dlib', 'raw', 'unit', 'vggface', 'facenet', 'arcface'];
+
+export interface PipelinePlan {
+  /** the last stage to run */
+  upTo: StageName;
+  detector: DetectorId;
+  minScore: number;
+  maxFaces: number;
+  /** keep the detector's full point set in records */
+  mesh: boolean;
+  /** the input images are already aligned face crops (ArcFace template): no detection */
+  skipDetect: boolean;
+  model: RecognizerId;
+  /** align to the model's template (true) or crop the box only (false) */
+  rotate: boolean;
+  scheme: SchemeId;
+  /** embed tensors normalized with another scheme than the model's own (for experiments) */
+  anyScheme: boolean;
+  flip: boolean;
+  maxPixels: number;
+  /** where align writes aligned PNGs (when the align stage's files are wanted) */
+  alignDir?: string;
+  /** where normalize writes .npy tensors */
+  normDir?: string;
+  /** where detect writes face crops (--crops) */
+  cropsDir?: string;
+  cropMargin: number;
+  /** where detect writes annotated copies of images (--annotate) */
+  annotatePath?: string;
+  /** run the stages after detect on the largest face only (build-db); the others stay detect records */
+  largestOnly: boolean;
+}
+
+/** What a caller may choose; everything left out takes its default. */
+export type PlanChoice = Partial<Omit<PipelinePlan, 'detector' | 'model' | 'scheme'>> & {
+  /** a detector id (checked) */
+  detector?: string;
+  /** a recognizer id (checked) */
+  model?: string;
+  /** a normalization scheme (checked); default: the model's own */
+  scheme?: string;
+};
+
+export const DEFAULT_PLAN: Readonly<PipelinePlan> = Object.freeze({
+  upTo: 'represent',
+  detector: 'blazeface',
+  minScore: 0.5,
+  maxFaces: 20,
+  mesh: false,
+  skipDetect: false,
+  model: 'resnet34',
+  rotate: true,
+  scheme: RECOGNIZERS.resnet34.scheme,
+  anyScheme: false,
+  flip: true,
+  maxPixels: DEFAULT_MAX_PIXELS,
+  cropMargin: 0.2,
+  largestOnly: false,
+});
+
+function checkNumber(name: string, v: number, min: number, max: number, integer = false): void {
+  if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    throw new FacekitError('usage', `${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${v}`);
+  }
+}
+
+/**
+ * A complete, checked plan from a caller's choices. Throws a `usage` FacekitError for a value out
+ * of range, an unknown model or detector, or a scheme that is not the model's own when the plan
+ * embeds (unless `anyScheme` says that is meant).
+ */
+export function buildPlan(choice: PlanChoice = {}): PipelinePlan {
+  const detector = choice.detector ?? DEFAULT_PLAN.detector;
+  if (!isDetectorId(detector)) throw new FacekitError('usage', `unknown detector "${detector}" (one of ${Object.keys(DETECTORS).join(', ')})`);
+  const model = choice.model ?? DEFAULT_PLAN.model;
+  if (!isRecognizerId(model)) throw new FacekitError('usage', `unknown model "${model}" (one of ${Object.keys(RECOGNIZERS).join(', ')})`);
+  const info = RECOGNIZERS[model];
+  const scheme = choice.scheme ?? info.scheme;
+  if (!(SCHEME_IDS as readonly string[]).includes(scheme)) throw new FacekitError('usage', `unknown scheme "${scheme}" (one of ${SCHEME_IDS.join(', ')})`);
+  const plan: PipelinePlan = { ...DEFAULT_PLAN, ...stripUndefined(choice), detector, model, scheme: scheme as SchemeId };
+  if (!ORDER.includes(plan.upTo)) throw new FacekitError('usage', `unknown stage "${String(plan.upTo)}"`);
+  checkNumber('min score', plan.minScore, 0, 1);
+  checkNumber('max faces', plan.maxFaces, 1, 10_000, true);
+  checkNumber('max pixels', plan.maxPixels, 1, Number.MAX_SAFE_INTEGER, true);
+  checkNumber('crop margin', plan.cropMargin, 0, 2);
+  if (runs(plan, 'represent') && plan.scheme !== info.scheme && !plan.anyScheme) {
+    throw new FacekitError('usage', `${model} needs the "${info.scheme}" scheme, not "${plan.scheme}" (its embeddings would be wrong)`);
+  }
+  return plan;
+}
+
+/** The plan's scheme differs from what its model was trained with (normalize warns about it). */
+export function schemeIsForeign(plan: PipelinePlan): boolean {
+  return plan.scheme !== RECOGNIZERS[plan.model].scheme;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export const runs = (plan: PipelinePlan, stage: StageName): boolean => ORDER.indexOf(stage) <= ORDER.indexOf(plan.upTo);
+
+/** A short, stable file stem for the faces of one image: readable name + hash of the full path. */
+export function artifactStem(image: string, face: number): string {
+  const stem = basename(image, extname(image)).replace(/[^\w.-]+/g, '_').slice(0, 40) || 'image';
+  const hash = createHash('sha1').update(image).digest('hex').slice(0, 8);
+  return `${stem}-${hash}-f${face}`;
+}

@@ -1,0 +1,60 @@
+/**
+ * The verification policy, in one place: which threshold decides "same person" for a model and
+ * metric, which thresholds make sense at all, and when one is so loose that strangers match.
+ * verify, the gallery, eval, the server and the library all ask here.
+ */
+import { FacekitError } from '../core/errors.js';
+import { DEFAULT_METRIC, METRICS, RECOGNIZERS, isMetric, isRecognizerId, type Metric } from '../models/catalogue.js';
+
+/** The largest distance each metric can give between two embeddings (euclidean has no bound). */
+export const METRIC_MAX: Record<Metric, number> = { cosine: 2, euclidean_l2: 2, euclidean: Number.POSITIVE_INFINITY };
+
+/**
+ * How much looser than the calibrated threshold a chosen one may be before we warn: 1.5x the
+ * distance for the euclidean metrics; cosine distance grows with the square of euclidean_l2, so 1.5².
+ */
+const LOOSE_FACTOR: Record<Metric, number> = { euclidean_l2: 1.5, euclidean: 1.5, cosine: 2.25 };
+
+/** The calibrated same-person threshold for a model and metric (best LFW threshold, see the catalogue). */
+export function defaultThreshold(model: string, metric: Metric): number {
+  if (!isRecognizerId(model)) throw new FacekitError('model_mismatch', `no default threshold for unknown model "${model}"; pass --threshold`);
+  return RECOGNIZERS[model].thresholds[metric];
+}
+
+/** A metric name, checked. */
+export function parseMetric(value: string | undefined, fallback: Metric = DEFAULT_METRIC): Metric {
+  if (value === undefined) return fallback;
+  if (!isMetric(value)) throw new FacekitError('usage', `metric must be one of ${METRICS.join(', ')}; got "${value}"`, '--metric');
+  return value;
+}
+
+export interface ThresholdDecision {
+  threshold: number;
+  metric: Metric;
+  /** the calibrated threshold for this model and metric (null for a model without one) */
+  calibrated: number | null;
+  /** set when the chosen threshold is far looser than the calibrated one */
+  warning?: string;
+}
+
+/**
+ * The threshold to use: the caller's (checked against the metric's range) or the calibrated one.
+ * A threshold at or above the metric's largest distance would call every stranger a match: refused.
+ */
+export function decideThreshold(model: string, metric: Metric, chosen?: number): ThresholdDecision {
+  const calibrated = isRecognizerId(model) ? RECOGNIZERS[model].thresholds[metric] : null;
+  if (chosen === undefined) {
+    if (calibrated === null) throw new FacekitError('model_mismatch', `no default threshold for unknown model "${model}"; pass --threshold`);
+    return { threshold: calibrated, metric, calibrated };
+  }
+  const max = METRIC_MAX[metric];
+  if (!Number.isFinite(chosen) || chosen <= 0 || chosen >= max) {
+    const range = Number.isFinite(max) ? `between 0 and ${max} (its distances never exceed ${max})` : 'above 0';
+    throw new FacekitError('usage', `threshold ${chosen} makes no sense for ${metric}: it must be ${range}; the calibrated value for ${model} is ${calibrated ?? 'unknown'}`, '--threshold');
+  }
+  const decision: ThresholdDecision = { threshold: chosen, metric, calibrated };
+  if (calibrated !== null && chosen > calibrated * LOOSE_FACTOR[metric]) {
+    decision.warning = `threshold ${chosen} is far looser than the calibrated ${calibrated} for ${model} with ${metric}: different people will match`;
+  }
+  return decision;
+}
