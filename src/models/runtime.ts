@@ -105,8 +105,17 @@ export function chooseBackend(choice: BackendChoice): void {
 export async function initBackend(choice: BackendChoice = chosen): Promise<string> {
   if (!backendPromise) {
     backendPromise = (async () => {
+      // The WASM module (emscripten) adds process-wide 'uncaughtException' and
+      // 'unhandledRejection' handlers when it starts. They would change how the host program
+      // handles its own errors: take them off again.
+      const events = ['uncaughtException', 'unhandledRejection'];
+      const emitter = process as unknown as NodeJS.EventEmitter;
+      const before = events.map((e) => new Set(emitter.listeners(e)));
       const name = await setBackend(choice);
       await tf().ready();
+      events.forEach((e, i) => {
+        for (const l of emitter.listeners(e)) if (!before[i]!.has(l)) emitter.removeListener(e, l as (...args: unknown[]) => void);
+      });
       // Keep tfjs quiet on stdout: data goes there, not library chatter.
       tf().env().set('PROD', true);
       return name;

@@ -1,0 +1,140 @@
+/**
+ * The library API (src/index.ts, as built in dist/): the same answers as the command line, a
+ * gallery that can be edited and saved from code, a worker pool that survives a dead worker, and
+ * no side effects on import.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as facekit from '../../dist/index.js';
+import { Facekit, FacekitError, Gallery } from '../../dist/index.js';
+import { ROOT, DEMO, FIXTURES, records, runCli, tempDir } from '../helpers/cli.js';
+
+const P1 = join(DEMO, 'sample1.jpg'); // 3 faces
+const P2 = join(DEMO, 'sample2.jpg'); // 3 faces too
+type Rec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+afterAll(async () => {
+  await facekit.close();
+});
+
+describe('the library API', () => {
+  it('detect() gives the records `facekit detect` prints, from a path, a Buffer or decoded pixels', async () => {
+    const cli = records((await runCli(['detect', P1])).stdout);
+    const fromPath = await facekit.detect(P1);
+    expect(JSON.parse(JSON.stringify(fromPath))).toEqual(cli);
+    const fromBuffer = await facekit.detect(readFileSync(P1), { name: 'group' });
+    expect(fromBuffer.map((r) => r.box)).toEqual(fromPath.map((r) => r.box));
+    expect(fromBuffer[0]!.image).toBe('group');
+    const sharp = (await import('sharp')).default;
+    const { data, info } = await sharp(P1).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    const fromPixels = await facekit.detect({ data, width: info.width, height: info.height, channels: 4 });
+    expect(fromPixels).toHaveLength(3);
+    expect(fromPixels[0]!.box![0]).toBeCloseTo(fromPath[0]!.box![0], 0);
+  });
+
+  it('represent() gives the vectors of `facekit represent`; verify() the 1:1 answer of `facekit verify a b`', async () => {
+    const cli = records((await runCli(['represent', P2])).stdout) as Rec[];
+    const api = await facekit.represent(P2);
+    expect(api[0]!.embedding!.vector).toEqual(cli[0]!.embedding.vector);
+    const v = await facekit.verify(P2, P2);
+    expect(v).toMatchObject({ verified: true, distance: 0, threshold: 0.4, metric: 'euclidean_l2', model: 'resnet34' });
+    const cliPair = JSON.parse((await runCli(['verify', P1, P2, '--json'])).stdout) as Rec;
+    const apiPair = await facekit.verify(P1, P2);
+    expect({ verified: apiPair.verified, distance: apiPair.distance, threshold: apiPair.threshold }).toEqual({
+      verified: cliPair.verified, distance: cliPair.distance, threshold: cliPair.threshold,
+    });
+    expect(apiPair.warnings.join('\n')).toMatch(/more than one face/);
+  });
+
+  it('rejects bad input with a FacekitError naming the code and the file, and no face with []', async () => {
+    await expect(facekit.detect(join(FIXTURES, 'bad', 'missing.jpg'))).rejects.toMatchObject({ code: 'not_found' });
+    await expect(facekit.detect(join(FIXTURES, 'bad', 'text.jpg'))).rejects.toBeInstanceOf(FacekitError);
+    expect(await facekit.detect(join(FIXTURES, 'bad', 'no-face.jpg'))).toEqual([]);
+    await expect(facekit.verify(P1, join(FIXTURES, 'bad', 'no-face.jpg'))).rejects.toMatchObject({ code: 'no_face' });
+    await expect(facekit.verify(P1, P2, { threshold: 5 })).rejects.toMatchObject({ code: 'usage' });
+  });
+
+  it('builds, saves, reopens and edits a gallery; identify() takes a photo or an embedding', async () => {
+    const path = join(tempDir(), 'g', 'gallery.json');
+    const g = await Gallery.open(path, { create: true });
+    const added = await g.add('ana', [P2, join(FIXTURES, 'bad', 'no-face.jpg')]);
+    expect(added.added).toHaveLength(1);
+    expect(added.failed[0]).toMatchObject({ code: 'no_face' });
+    expect((await g.add('ana', readFileSync(P2))).skipped).toHaveLength(1); // same content
+    const [me] = await facekit.represent(P1);
+    g.addEmbedding('group-lead', me!.embedding!.vector);
+    await g.save();
+
+    const again = await Gallery.open(path);
+    expect([...again.people()]).toEqual([['ana', 1], ['group-lead', 1]]);
+    const [who] = await again.identify(P2, { topK: 2 });
+    expect(who).toMatchObject({ identity: 'ana', verdict: 'match', threshold: 0.4 });
+    expect(who!.candidates).toHaveLength(2);
+    const [byVector] = await again.identify(new Float32Array(me!.embedding!.vector));
+    expect(byVector!.identity).toBe('group-lead');
+    expect(() => again.rename('ana', 'group-lead')).toThrow(/would merge two people/);
+    expect(again.rename('ana', 'group-lead', { merge: true })).toBe(1);
+    expect(again.remove('group-lead')).toBe(2);
+    expect(again.size).toBe(0);
+  });
+
+  it('replaces a worker thread that dies, failing only the job it ran', async () => {
+    const engine = new Facekit({ workers: 2 });
+    try {
+      const pool = engine.workerPool();
+      const plan = engine.plan({ upTo: 'represent' });
+      expect((await pool.run({ image: P2, plan }))[0]!.embedding).toBeDefined(); // warm
+      const jobs = [pool.run({ image: P1, plan }), pool.run({ image: P1, plan })];
+      await new Promise((r) => setTimeout(r, 20));
+      await pool.threads()[0]!.terminate();
+      const settled = await Promise.allSettled(jobs);
+      const failed = settled.filter((s) => s.status === 'rejected') as PromiseRejectedResult[];
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      expect(failed[0]!.reason).toBeInstanceOf(FacekitError);
+      expect(String(failed[0]!.reason.message)).toMatch(/worker thread .* died/);
+      expect(pool.replaced).toBe(1);
+      expect(pool.threads()).toHaveLength(2);
+      const after = await Promise.all([pool.run({ image: P2, plan }), pool.run({ image: P2, plan })]);
+      for (const r of after) expect(r[0]!.embedding!.dim).toBe(128);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('has no side effects on import: no process handlers, fetch untouched, nothing keeps the process up', () => {
+    const script = `
+      const fetch0 = globalThis.fetch;
+      const events = ['unhandledRejection', 'uncaughtException', 'exit', 'SIGINT', 'SIGTERM', 'warning'];
+      const before = events.map((e) => process.listenerCount(e));
+      const fk = await import(${JSON.stringify(join(ROOT, 'dist', 'index.js'))});
+      const faces = await fk.detect(${JSON.stringify(P2)});
+      const after = events.map((e) => process.listenerCount(e));
+      console.log(JSON.stringify({ faces: faces.length, fetchSame: globalThis.fetch === fetch0, before, after }));`;
+    const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(res.status, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout) as { faces: number; fetchSame: boolean; before: number[]; after: number[] };
+    expect(out.fetchSame).toBe(true);
+    expect(out.faces).toBeGreaterThan(0);
+    expect(out.after).toEqual(out.before);
+  });
+});
+
+describe('defects fixed on the way', () => {
+  it('a record whose landmarks cannot be aligned becomes a bad_record error; the batch goes on', async () => {
+    const det = records((await runCli(['detect', P1])).stdout) as Rec[];
+    const broken = { ...det[1], landmarks: Object.fromEntries(Object.keys(det[1]!.landmarks).map((k) => [k, [10, 10]])) };
+    const input = [det[0], broken, det[2]].map((r) => JSON.stringify(r)).join('\n') + '\n';
+    const dir = tempDir();
+    const res = await runCli(['align', '-', '--out-dir', dir], { input });
+    expect(res.code).toBe(2);
+    const out = records(res.stdout) as Rec[];
+    expect(out).toHaveLength(3);
+    expect(out[1]!.error).toMatchObject({ code: 'bad_record' });
+    expect(out[0]!.aligned).toBeDefined();
+    expect(out[2]!.aligned).toBeDefined();
+    expect(res.stderr).not.toMatch(/internal error/);
+    writeFileSync(join(dir, 'done'), '');
+  });
+});
