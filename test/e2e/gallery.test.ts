@@ -67,6 +67,39 @@ describe('build-db and verify on bad input (no dataset needed)', () => {
     expect(oneLine(m.stderr)).toMatch(/--metric must be one of cosine, euclidean, euclidean_l2; got "manhattan"/);
   });
 
+  it('refuses thresholds outside the metric\'s range and warns about loose ones', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'in', 'ana'), { recursive: true });
+    copyFileSync(join(DEMO, 'sample2.jpg'), join(dir, 'in', 'ana', 'a.jpg'));
+    const db = join(dir, 'g.json');
+    expect((await runCli(['build-db', join(dir, 'in'), '--db', db])).code).toBe(0);
+    const q = join(DEMO, 'sample3.jpg');
+    const five = await runCli(['verify', q, '--db', db, '--threshold', '5']);
+    expect(five.code).toBe(2);
+    expect(oneLine(five.stderr)).toMatch(/threshold 5 makes no sense for euclidean_l2: it must be between 0 and 2/);
+    const loose = await runCli(['verify', q, '--db', db, '--metric', 'cosine', '--threshold', '0.9', '--json']);
+    expect(loose.stderr).toMatch(/threshold 0.9 is far looser than the calibrated 0.08 for resnet34 with cosine/);
+  });
+
+  it('db rename refuses to merge two people unless --merge says so', async () => {
+    const dir = tempDir();
+    for (const [who, photo] of [['ana', 'sample2.jpg'], ['bo', 'sample3.jpg']] as const) {
+      mkdirSync(join(dir, 'in', who), { recursive: true });
+      copyFileSync(join(DEMO, photo), join(dir, 'in', who, 'a.jpg'));
+    }
+    const db = join(dir, 'g.json');
+    expect((await runCli(['build-db', join(dir, 'in'), '--db', db])).code).toBe(0);
+    const before = readFileSync(db, 'utf8');
+    const r = await runCli(['db', 'rename', 'ana', 'bo', '--db', db]);
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toMatch(/"bo" is already in the gallery .* pass --merge/);
+    expect(readFileSync(db, 'utf8')).toBe(before);
+    const m = await runCli(['db', 'rename', 'ana', 'bo', '--merge', '--db', db]);
+    expect(m.code).toBe(0);
+    const list = JSON.parse((await runCli(['db', 'list', '--json', '--db', db])).stdout) as { label: string }[];
+    expect(list.map((e) => e.label)).toEqual(['bo', 'bo']);
+  });
+
   it('waits for no one: a second builder gets a clear message', async () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'in', 'ana'), { recursive: true });

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { InMemoryGallery } from '../../src/recognition/gallery.js';
 import { loadGallery, saveGallery } from '../../src/recognition/gallery-file.js';
@@ -62,5 +64,40 @@ describe('gallery files', () => {
     await expect(loadGallery(db)).rejects.toThrow(/checksum differs/);
     writeFileSync(side, bytes.subarray(0, 100));
     await expect(loadGallery(db)).rejects.toThrow(/holds 100 bytes, the gallery needs 640/);
+  });
+});
+
+describe('the gallery lock', () => {
+  const lockModule = join(__dirname, '..', '..', 'dist', 'recognition', 'gallery-lock.js');
+
+  it('treats an empty or unreadable lock as held while fresh, and takes it over once old', async () => {
+    const { acquireLock } = (await import(lockModule)) as typeof import('../../src/recognition/gallery-lock.js');
+    const db = join(tempDir(), 'g.json');
+    writeFileSync(`${db}.lock`, '');
+    expect(() => acquireLock(db)).toThrow(/being written by another facekit/);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${db}.lock`, old, old);
+    const release = acquireLock(db);
+    expect(JSON.parse(readFileSync(`${db}.lock`, 'utf8')).pid).toBe(process.pid);
+    release();
+    expect(existsSync(`${db}.lock`)).toBe(false);
+  });
+
+  it('lets exactly one of several processes take over a stale lock', async () => {
+    const db = join(tempDir(), 'g.json');
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    writeFileSync(`${db}.lock`, JSON.stringify({ pid: Number(dead.stdout.trim()), host: hostname(), since: 'then' }));
+    const script = `
+      const { acquireLock } = await import(${JSON.stringify(lockModule)});
+      try { acquireLock(${JSON.stringify(db)}); console.log('got'); await new Promise((r) => setTimeout(r, 1500)); }
+      catch (e) { console.log(e.code); }`;
+    const runs = await Promise.all(Array.from({ length: 6 }, () => new Promise<string>((res) => {
+      const c = spawn(process.execPath, ['--input-type=module', '-e', script]);
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      c.on('close', () => res(out.trim()));
+    })));
+    expect(runs.filter((r) => r === 'got')).toHaveLength(1);
+    expect(runs.filter((r) => r !== 'got').every((r) => r === 'gallery_locked')).toBe(true);
   });
 });
