@@ -13,7 +13,7 @@ export function setDebug(on: boolean): void {
 /** Print an error the user can act on: one line, with a stack trace only in --debug. */
 export function reportError(err: unknown): number {
   if (err instanceof FacekitError) {
-    warn(err.line());
+    if (!err.quiet || debugMode) warn(err.line());
     if (debugMode && err.stack) process.stderr.write(err.stack + '\n');
     return err.exitCode;
   }

@@ -2,7 +2,9 @@
  * Command-line arguments as inputs: image files, folders (their images, recursively), record
  * files, and `-` for stdin (records, or an image as bytes, a data: URL or base64).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readRegularFile } from '../core/files.js';
+import { fstatSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { extname, relative, sep } from 'node:path';
 import { FacekitError, fsError } from '../core/errors.js';
 import { decodeBase64Image, listImages, looksLikeImageBytes } from '../core/image.js';
@@ -64,7 +66,11 @@ export async function readInputs(args: string[]): Promise<Input[]> {
   for (const arg of args) {
     if (arg === '-') {
       const buf = await readStdin();
-      if (buf.length === 0) throw new FacekitError('usage', 'nothing arrived on stdin', 'stdin');
+      if (buf.length === 0) {
+        // An empty pipe almost always means the command before this one failed and said why
+        // already: every later stage repeating "nothing arrived" would only bury that line.
+        throw new FacekitError('usage', 'nothing arrived on stdin', 'stdin', 2, stdinIsPipe());
+      }
       if (looksLikeImageBytes(buf)) {
         out.push({ kind: 'image', path: 'stdin', bytes: buf });
         continue;
@@ -95,7 +101,7 @@ export async function readInputs(args: string[]): Promise<Input[]> {
     } else if (RECORD_EXTENSIONS.has(extname(arg).toLowerCase())) {
       let text: string;
       try {
-        text = await readFile(arg, 'utf8');
+        text = (await readRegularFile(arg)).toString('utf8');
       } catch (err) {
         throw fsError(err, arg);
       }
@@ -112,4 +118,21 @@ export function labelFor(input: ImageInput): string | undefined {
   if (!input.root) return undefined;
   const rel = relative(input.root, input.path).split(sep);
   return rel.length >= 2 ? rel[0] : undefined;
+}
+
+/** Whether a path is a folder (following links); false when it does not exist. */
+export function isDirectorySync(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function stdinIsPipe(): boolean {
+  try {
+    return fstatSync(0).isFIFO();
+  } catch {
+    return false;
+  }
 }

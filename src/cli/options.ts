@@ -46,10 +46,10 @@ export interface BatchOptions extends CommonOptions {
 }
 
 /** --backend, --max-pixels, --debug: on every command that runs a model. */
-export function addCommonOptions(cmd: Command): Command {
+export function addCommonOptions(cmd: Command, maxPixels = DEFAULT_MAX_PIXELS): Command {
   return cmd
     .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]).default('auto'))
-    .option('--max-pixels <n>', 'refuse images larger than this many pixels', parseNumber('--max-pixels', { min: 1, integer: true }), DEFAULT_MAX_PIXELS)
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels', parseNumber('--max-pixels', { min: 1, integer: true }), maxPixels)
     .option('--debug', 'print stack traces of errors', false);
 }
 

@@ -42,25 +42,42 @@ export function warn(msg: string): void {
 }
 
 /** A one-line progress bar on stderr, only when stderr is a terminal. */
+/** Seconds between plain progress lines: FACEKIT_PROGRESS_EVERY, else 5. */
+function plainProgressMs(): number {
+  const s = Number(process.env.FACEKIT_PROGRESS_EVERY);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 5000;
+}
+
+/**
+ * Progress on stderr for long work: a bar redrawn in place on a terminal; elsewhere (a log file,
+ * CI) a plain line every few seconds, so that a long run is never silent.
+ */
 export class Progress {
   private readonly start = Date.now();
+  private readonly tty = Boolean(process.stderr.isTTY);
   private readonly enabled: boolean;
   private done = 0;
   private lastDraw = 0;
 
-  constructor(private readonly total: number, private readonly what = 'images') {
-    this.enabled = Boolean(process.stderr.isTTY) && total > 1;
+  /** `plainEveryMs`: how often a plain line is written when stderr is not a terminal. */
+  constructor(private readonly total: number, private readonly what = 'images', private readonly plainEveryMs = plainProgressMs()) {
+    this.enabled = total > 1;
+    this.lastDraw = this.start;
   }
 
   tick(): void {
     this.done++;
     if (!this.enabled) return;
     const now = Date.now();
-    if (now - this.lastDraw < 100 && this.done < this.total) return;
+    if (now - this.lastDraw < (this.tty ? 100 : this.plainEveryMs) && (this.done < this.total || !this.tty)) return;
     this.lastDraw = now;
     const secs = (now - this.start) / 1000;
     const rate = this.done / Math.max(secs, 1e-3);
     const left = rate > 0 ? (this.total - this.done) / rate : 0;
+    if (!this.tty) {
+      process.stderr.write(`facekit: ${this.done}/${this.total} ${this.what}, ${rate.toFixed(1)}/s, ${Math.ceil(left)}s left\n`);
+      return;
+    }
     const width = 24;
     const filled = Math.round((this.done / this.total) * width);
     const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
@@ -68,7 +85,7 @@ export class Progress {
   }
 
   end(): void {
-    if (this.enabled) process.stderr.write('\n');
+    if (this.enabled && this.tty) process.stderr.write('\n');
   }
 }
 

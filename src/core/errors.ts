@@ -32,8 +32,12 @@ export class FacekitError extends Error {
   /** 2 for bad usage or input (the CLI convention); 1 is reserved for clean negative answers. */
   readonly exitCode: number;
 
-  constructor(code: ErrorCode, message: string, where?: string, exitCode = 2) {
+  /** A failure whose cause was already reported elsewhere (the CLI prints it only with --debug). */
+  readonly quiet: boolean;
+
+  constructor(code: ErrorCode, message: string, where?: string, exitCode = 2, quiet = false) {
     super(message);
+    this.quiet = quiet;
     this.name = 'FacekitError';
     this.code = code;
     this.where = where;

@@ -2,8 +2,8 @@
  * Writing files safely: every output facekit makes (galleries, records, crops, plots) goes through
  * a temporary file in the same folder and a rename, so a reader never sees half a file.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { fsError } from './errors.js';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { FacekitError, fsError } from './errors.js';
 
 /** Write a file atomically: a temporary file in the same folder, then a rename. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
@@ -22,5 +22,21 @@ export async function ensureDir(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
   } catch (err) {
     throw fsError(err, dir);
+  }
+}
+
+/**
+ * Read a whole file, only if it is a regular file: a FIFO, a device (/dev/zero) or a socket would
+ * block or never end. Errors name the path.
+ */
+export async function readRegularFile(path: string): Promise<Buffer> {
+  try {
+    const st = await stat(path);
+    if (st.isDirectory()) throw new FacekitError('unreadable', 'is a directory, expected a file', path);
+    if (!st.isFile()) throw new FacekitError('unreadable', 'not a regular file (a FIFO, device or socket); give a file, or - for stdin', path);
+    return await readFile(path);
+  } catch (err) {
+    if (err instanceof FacekitError) throw err;
+    throw fsError(err, path);
   }
 }

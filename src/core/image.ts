@@ -3,10 +3,11 @@
  * flattened onto white, grayscale / CMYK / 16-bit turned into 8-bit sRGB, and a pixel limit
  * checked from the header before any pixel is decoded (decompression bombs).
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { FacekitError, fsError } from './errors.js';
+import { readRegularFile } from './files.js';
 
 /** Packed 8-bit RGB, row-major, 3 bytes per pixel. */
 export interface RgbImage {
@@ -15,8 +16,14 @@ export interface RgbImage {
   height: number;
 }
 
-/** 100 megapixels: larger than any camera photo, small enough that decoding cannot exhaust memory. */
-export const DEFAULT_MAX_PIXELS = 100_000_000;
+/**
+ * 40 megapixels: more than a camera's full-size photo (a 7000x5000 frame is 35 MP), and a bound on
+ * the time and memory that decoding one image can take. A face photo never needs more.
+ */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
+
+/** The server's default: 24 MP (a 6000x4000 photo), since one request must not tie up a worker. */
+export const SERVER_MAX_PIXELS = 24_000_000;
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.bmp']);
 
@@ -33,16 +40,7 @@ export interface DecodeOptions {
  * (/dev/zero) or a socket would block or never end.
  */
 export async function readInputFile(path: string): Promise<Buffer> {
-  let buf: Buffer;
-  try {
-    const st = await stat(path);
-    if (st.isDirectory()) throw new FacekitError('unreadable', 'is a directory, expected a file', path);
-    if (!st.isFile()) throw new FacekitError('unreadable', 'not a regular file (a FIFO, device or socket); give a file, or - for stdin', path);
-    buf = await readFile(path);
-  } catch (err) {
-    if (err instanceof FacekitError) throw err;
-    throw fsError(err, path);
-  }
+  const buf = await readRegularFile(path);
   if (buf.length === 0) throw new FacekitError('empty_file', 'file is empty (0 bytes)', path);
   return buf;
 }
@@ -194,19 +192,34 @@ export function padImage(img: RgbImage, pad: number, value = 0): RgbImage {
  */
 export async function listImages(dir: string): Promise<string[]> {
   const out: string[] = [];
+  // Symbolic links are followed (a folder of links to photos is common); a link back to a folder
+  // already walked (a loop) is not entered twice. A broken link to an image is listed, so that
+  // reading it reports the problem instead of skipping it without a word.
+  const walked = new Set<string>();
   async function walk(d: string): Promise<void> {
+    let real: string;
     let entries;
     try {
+      real = await realpath(d);
       entries = await readdir(d, { withFileTypes: true });
     } catch (err) {
       throw fsError(err, d);
     }
+    if (walked.has(real)) return;
+    walked.add(real);
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && isImagePath(e.name)) out.push(p);
+      let isDir = e.isDirectory();
+      let isFile = e.isFile();
+      if (e.isSymbolicLink()) {
+        const target = await stat(p).catch(() => undefined);
+        isDir = target?.isDirectory() ?? false;
+        isFile = target ? target.isFile() : true;
+      }
+      if (isDir) await walk(p);
+      else if (isFile && isImagePath(e.name)) out.push(p);
     }
   }
   await walk(dir);

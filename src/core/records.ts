@@ -45,6 +45,8 @@ export interface AlignedInfo {
   /** Which canonical template the crop follows (depends on the recognition model). */
   template: string;
   rotated: boolean;
+  /** sha256 of the PNG as written: a stage reading the crop checks it is still this file. */
+  sha256?: string;
 }
 
 export interface NormalizedInfo {
@@ -55,6 +57,8 @@ export interface NormalizedInfo {
   /** Per-channel (R, G, B) mean and standard deviation of the tensor. */
   mean: number[];
   std: number[];
+  /** sha256 of the .npy as written, checked when the tensor is read back. */
+  sha256?: string;
 }
 
 export interface Embedding {
@@ -137,12 +141,14 @@ export function checkRecord(value: unknown, where: string): FaceRecord {
     if (!isObj(a) || typeof a.path !== 'string' || typeof a.template !== 'string') {
       throw bad('"aligned" must hold at least "path" and "template"');
     }
+    if ('sha256' in a && typeof a.sha256 !== 'string') throw bad('"aligned.sha256" must be a string');
   }
   if ('normalized' in value) {
     const n = value.normalized;
     if (!isObj(n) || typeof n.path !== 'string' || typeof n.scheme !== 'string') {
       throw bad('"normalized" must hold at least "path" and "scheme"');
     }
+    if ('sha256' in n && typeof n.sha256 !== 'string') throw bad('"normalized.sha256" must be a string');
   }
   if ('embedding' in value) {
     const e = value.embedding;

@@ -42,6 +42,8 @@ export class WorkerPool {
   private readonly queue: { id: number; job: ImageJob }[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly busy = new Map<Worker, number>();
+  /** workers terminated on purpose by abort(): their job was cancelled, they did not crash */
+  private readonly cancelled = new Set<Worker>();
   private readonly file = fileURLToPath(new URL('./worker.js', import.meta.url));
   private nextId = 0;
   private closed = false;
@@ -97,14 +99,26 @@ export class WorkerPool {
     });
   }
 
-  /** Take a job that has not started yet out of the queue (its caller gave up on it). */
-  cancel(job: ImageJob): boolean {
+  /**
+   * Give up on a job: one still waiting leaves the queue; one already running is stopped by
+   * terminating its worker thread (a replacement starts at once). Its promise rejects either way.
+   * Used when a request's deadline passes, so that an expensive image does not keep a worker busy.
+   */
+  abort(job: ImageJob): boolean {
     const i = this.queue.findIndex((q) => q.job === job);
-    if (i < 0) return false;
-    const [{ id }] = this.queue.splice(i, 1) as [{ id: number; job: ImageJob }];
-    this.pending.get(id)?.reject(new FacekitError('internal', 'cancelled'));
-    this.pending.delete(id);
-    return true;
+    if (i >= 0) {
+      const [{ id }] = this.queue.splice(i, 1) as [{ id: number; job: ImageJob }];
+      this.pending.get(id)?.reject(new FacekitError('internal', 'cancelled', job.image));
+      this.pending.delete(id);
+      return true;
+    }
+    for (const [w, id] of this.busy) {
+      if (this.pending.get(id)?.job !== job) continue;
+      this.cancelled.add(w);
+      void w.terminate();
+      return true;
+    }
+    return false;
   }
 
   private pump(): void {
@@ -123,15 +137,17 @@ export class WorkerPool {
     const id = this.busy.get(w);
     this.busy.delete(w);
     if (this.closed) return;
+    const wasCancelled = this.cancelled.delete(w);
     if (id !== undefined) {
       const p = this.pending.get(id);
       this.pending.delete(id);
-      if (p) {
+      if (p && wasCancelled) p.reject(new FacekitError('internal', 'cancelled: the work on this image was stopped', p.job.image));
+      else if (p) {
         this.onCrash?.(p.job, err.stack ?? err.message);
         p.reject(new FacekitError('internal', `the worker thread running this image died (${err.message}); it was replaced`, p.job.image));
       }
     }
-    this.replaced++;
+    if (!wasCancelled) this.replaced++;
     this.spawn();
     this.pump();
   }

@@ -3,7 +3,8 @@
  * next, reading the pixels and writing the files that stages make (aligned PNGs, normalized .npy).
  * The stage modules stay pure; this module does their I/O. It is also what a worker thread runs.
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../core/files.js';
+import { createHash } from 'node:crypto';
 import { ensureDir, writeFileAtomic } from '../core/files.js';
 import { extname, join } from 'node:path';
 import { RECOGNIZERS } from '../models/catalogue.js';
@@ -83,9 +84,11 @@ async function continueRecords(records: FaceRecord[], img: RgbImage | undefined,
         crop = a.crop;
         r = { ...r };
         if (plan.alignDir) {
-          const path = join(plan.alignDir, `${artifactStem(r.image, r.face!)}.png`);
-          await writeFileAtomic(path, await encodePng(crop));
-          r.aligned = { path, size: [crop.width, crop.height], angle: a.angle, template: template.id, rotated: a.rotated };
+          // The name carries what makes crops differ, so another run's crops never overwrite these.
+          const path = join(plan.alignDir, `${artifactStem(r.image, r.face!)}-${cropKind(template.id, a.rotated)}.png`);
+          const png = await encodePng(crop);
+          await writeFileAtomic(path, png);
+          r.aligned = { path, size: [crop.width, crop.height], angle: a.angle, template: template.id, rotated: a.rotated, sha256: sha256(png) };
         }
       }
       if (runs(plan, 'normalize') && from !== 'represent') {
@@ -93,9 +96,11 @@ async function continueRecords(records: FaceRecord[], img: RgbImage | undefined,
         const n = normalizeCrop(crop, plan.scheme);
         tensor = n.data;
         if (plan.normDir) {
-          const path = join(plan.normDir, `${artifactStem(r.image, r.face!)}.npy`);
-          await writeFileAtomic(path, encodeNpy({ shape: n.shape, data: n.data }));
-          r = { ...r, normalized: { path, scheme: plan.scheme, shape: n.shape, mean: n.mean, std: n.std } };
+          const kind = `${cropKind(template.id, r.aligned?.rotated ?? plan.rotate)}-${plan.scheme}`;
+          const path = join(plan.normDir, `${artifactStem(r.image, r.face!)}-${kind}.npy`);
+          const npy = encodeNpy({ shape: n.shape, data: n.data });
+          await writeFileAtomic(path, npy);
+          r = { ...r, normalized: { path, scheme: plan.scheme, shape: n.shape, mean: n.mean, std: n.std, sha256: sha256(npy) } };
         }
       }
       if (runs(plan, 'represent')) {
@@ -124,7 +129,23 @@ async function readAligned(r: FaceRecord, template: string, where: string): Prom
   if (a.template !== template) {
     throw new FacekitError('model_mismatch', `crop follows template ${a.template}, the model needs ${template} (align again with this --model)`, where);
   }
-  return decodeImage(await readInputFile(a.path), a.path);
+  const bytes = await readInputFile(a.path);
+  assertUnchanged(bytes, a.sha256, a.path);
+  return decodeImage(bytes, a.path);
+}
+
+/** What distinguishes crops of one face: the template, and box-only crops (align --no-rotate). */
+function cropKind(template: string, rotated: boolean): string {
+  return rotated ? template : `${template}-box`;
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** A file a record points to must still be the one that record describes. */
+function assertUnchanged(bytes: Uint8Array, expected: string | undefined, path: string): void {
+  if (expected !== undefined && sha256(bytes) !== expected) {
+    throw new FacekitError('bad_record', 'file is not the one its record describes (its sha256 differs): it was overwritten or edited since; run the stage again', path);
+  }
 }
 
 async function readNormalized(r: FaceRecord, plan: PipelinePlan, where: string): Promise<Float32Array> {
@@ -132,10 +153,11 @@ async function readNormalized(r: FaceRecord, plan: PipelinePlan, where: string):
   const model = RECOGNIZERS[plan.model];
   let buf: Buffer;
   try {
-    buf = await readFile(n.path);
+    buf = await readRegularFile(n.path);
   } catch (err) {
     throw fsError(err, n.path);
   }
+  assertUnchanged(buf, n.sha256, n.path);
   const arr = decodeNpy(buf, n.path);
   const [w, h] = model.size;
   const want = [1, h, w, 3];

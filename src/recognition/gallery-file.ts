@@ -3,9 +3,10 @@
  * carries its content hash. Loading checks every way the pair can be damaged; saving writes the
  * new sidecar, then swaps the JSON in one rename, so a crash leaves the old gallery or the new one.
  */
+import { readRegularFile } from '../core/files.js';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import { readFile, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isMetric } from '../models/catalogue.js';
 import { FacekitError, fsError } from '../core/errors.js';
@@ -22,7 +23,7 @@ export function sidecarName(dbPath: string, hash: string): string {
 export async function loadGallery(dbPath: string): Promise<InMemoryGallery> {
   let text: string;
   try {
-    text = await readFile(dbPath, 'utf8');
+    text = (await readRegularFile(dbPath)).toString('utf8');
   } catch (err) {
     const e = fsError(err, dbPath);
     if (e.code === 'not_found') throw new FacekitError('not_found', 'no gallery here (build one with `facekit build-db DIR`)', dbPath);

@@ -199,9 +199,9 @@ export function openApiDocument(o: { bodyLimit: number; maxBatch: number; versio
           warnings: warningsField,
         }, ['verified', 'verdict', 'similarity', 'distance', 'threshold', 'metric', 'model', 'image1', 'image2']),
         Candidate: obj({
-          label: str, distance: num, image: { type: 'string', description: 'the gallery photo that matched best, as the gallery names it' },
-          photo: { type: 'string', description: 'URL of that photo (GET /gallery/photos/{hash})' }, face: int,
-        }, ['label', 'distance', 'image']),
+          label: str, distance: num,
+          photo: { type: 'string', description: 'URL of the gallery photo that matched best (GET /gallery/photos/{hash}); server paths are never shown' }, face: int,
+        }, ['label', 'distance']),
         FaceAnswer: obj({
           image: str, face: nullable(int), box: ref('Box'),
           identity: { type: ['string', 'null'], description: 'the best identity, or null when nobody is close enough' },
@@ -218,7 +218,7 @@ export function openApiDocument(o: { bodyLimit: number; maxBatch: number; versio
         Health: obj({
           status: { type: 'string', enum: ['ok', 'stopping'] }, version: str, backend: str, workers: int,
           models: { ...arr(str), description: 'models the workers have loaded' },
-          gallery: obj({ path: str, model: str, metric: metricOption, people: int, faces: int }),
+          gallery: obj({ model: str, metric: metricOption, people: int, faces: int }),
           queue: ref('QueueStats'), uptime: { ...int, description: 'seconds' },
         }),
         ModelList: obj({
@@ -228,7 +228,7 @@ export function openApiDocument(o: { bodyLimit: number; maxBatch: number; versio
           })),
         }),
         GalleryList: obj({
-          path: str, model: str, dim: int, metric: metricOption, threshold: num, faces: int,
+          model: str, dim: int, metric: metricOption, threshold: num, faces: int,
           people: arr(obj({ label: str, faces: int, photos: arr(obj({ photo: str, face: int })) })),
         }),
         GalleryAddResult: obj({

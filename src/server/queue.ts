@@ -2,9 +2,9 @@
  * The bounded queue in front of the worker pool. Model work runs at most one job per worker; a
  * few more may wait; beyond that a request is refused at once (503 + Retry-After) instead of
  * piling up image bytes in memory. A request that times out or whose client goes away takes its
- * waiting jobs out of the queue; a job already running in a worker cannot be stopped, so it keeps
- * its worker (and its place in the count) until it ends.
+ * waiting jobs out of the queue and stops its running ones (the pool replaces their workers).
  */
+import { setMaxListeners } from 'node:events';
 import { type ImageJob } from '../api/pipeline.js';
 import type { FaceRecord } from '../core/records.js';
 import { HttpError } from './http-errors.js';
@@ -13,6 +13,8 @@ import { HttpError } from './http-errors.js';
 export interface JobRunner {
   readonly size: number;
   run(job: ImageJob): Promise<FaceRecord[]>;
+  /** stop a job that is running (a WorkerPool terminates and replaces its worker) */
+  abort?(job: ImageJob): boolean;
 }
 
 interface Waiting {
@@ -75,6 +77,8 @@ export class ModelQueue {
    */
   runAll(jobs: ImageJob[], signal: AbortSignal): Promise<FaceRecord[][]> {
     if (!this.canTake(jobs.length)) return Promise.reject(this.overloaded());
+    // One abort listener per image of the batch: more than Node's default of 10 is expected here.
+    setMaxListeners(Math.max(10, jobs.length + 5), signal);
     return Promise.all(jobs.map((j) => this.enqueue(j, signal)));
   }
 
@@ -103,6 +107,10 @@ export class ModelQueue {
       const w = this.waiting.shift()!;
       this.running++;
       const t0 = Date.now();
+      // A request that gives up (deadline, client gone) stops its running job too: an image that
+      // takes far too long must not keep a worker after its answer is no longer wanted.
+      const stop = () => this.runner.abort?.(w.job);
+      w.signal.addEventListener('abort', stop, { once: true });
       this.runner.run(w.job).then(
         (records) => {
           w.signal.removeEventListener('abort', w.onAbort);
@@ -113,6 +121,7 @@ export class ModelQueue {
           w.reject(err);
         },
       ).finally(() => {
+        w.signal.removeEventListener('abort', stop);
         this.meanMs = 0.8 * this.meanMs + 0.2 * (Date.now() - t0);
         this.running--;
         this.pump();

@@ -98,6 +98,16 @@ describe('the library API', () => {
       expect(pool.threads()).toHaveLength(2);
       const after = await Promise.all([pool.run({ image: P2, plan }), pool.run({ image: P2, plan })]);
       for (const r of after) expect(r[0]!.embedding!.dim).toBe(128);
+
+      // A job given up on (a request past its deadline) stops its worker, which is replaced.
+      const job = { image: P1, plan };
+      const running = pool.run(job);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(pool.abort(job)).toBe(true);
+      await expect(running).rejects.toThrow(/cancelled/);
+      expect(pool.replaced).toBe(1); // a cancel is not a crash
+      expect(pool.threads()).toHaveLength(2);
+      expect((await pool.run({ image: P2, plan }))[0]!.embedding!.dim).toBe(128);
     } finally {
       await engine.close();
     }

@@ -251,6 +251,7 @@ describe.skipIf(!hasArtists)('build-db and verify on the artists gallery', () =>
     const s = JSON.parse(resumed.stdout) as Json;
     expect(s.resumed).toBeGreaterThanOrEqual(2);
     expect(s.resumed + s.added).toBe(15);
+    expect(s.skipped).toBe(0); // resumed photos are not also "already in"
     expect(s.galleryFaces).toBe(16);
     expect(existsSync(`${db}.partial`)).toBe(false);
   });

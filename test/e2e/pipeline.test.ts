@@ -130,6 +130,6 @@ describe('align, normalize, represent on bad input', () => {
     rmSync(join(dir, 'al'), { recursive: true });
     const gone = await runCli(['normalize', '-', '--out-dir', join(dir, 'n')], { input: al.stdout });
     expect(gone.code).toBe(2);
-    expect(gone.stderr).toMatch(/al\/sample1-[0-9a-f]{8}-f0.png: no such file or directory/);
+    expect(gone.stderr).toMatch(/al\/sample1-[0-9a-f]{8}-f0-dlib-150.png: no such file or directory/);
   });
 });

@@ -165,6 +165,9 @@ describe('facekit serve over HTTP', () => {
     expect(face).toMatchObject({ identity: P1, verdict: 'match' });
     expect(face.distance).toBeLessThanOrEqual(r.body.threshold as number);
     expect(face.candidates.map((c) => c.label)).toEqual([P1, P2]);
+    // Answers name people and faces, never the server's files.
+    for (const path of ['/health', '/gallery']) expect(await (await fetch(url(path))).text()).not.toContain(dir);
+    expect(JSON.stringify(r.body)).not.toContain(dir);
     const photo = await fetch(url(`${face.candidates[0]!.photo}?size=96&face=${face.candidates[0]!.face}`));
     expect(photo.status).toBe(200);
     expect(photo.headers.get('content-type')).toBe('image/jpeg');

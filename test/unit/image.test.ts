@@ -55,7 +55,7 @@ describe('decodeImage', () => {
     expect(await failure(readFileSync(join(FIXTURES, 'bad', 'text.jpg')))).toMatch(/^not_an_image: in.jpg: not an image/);
     expect(await failure(readFileSync(join(FIXTURES, 'bad', 'truncated.jpg')))).toMatch(/^corrupt_image: in.jpg: image data is damaged or truncated/);
     expect(await failure(readFileSync(join(FIXTURES, 'bad', 'huge-20000x20000.png')))).toBe(
-      'too_large: in.jpg: image is 20000x20000 (400 megapixels), over the limit of 100 megapixels (--max-pixels)');
+      'too_large: in.jpg: image is 20000x20000 (400 megapixels), over the limit of 40 megapixels (--max-pixels)');
     const small = await solid(3, '#000').png().toBuffer();
     expect(await failure(small, { maxPixels: 10 })).toMatch(/^too_large/);
     const bmp = Buffer.alloc(60); bmp.write('BM', 0); bmp[14] = 40;

@@ -1,7 +1,7 @@
 /** `facekit build-db`: a gallery of known people from DIR/<person>/* photos or labelled records. */
+import { readRegularFile } from '../../core/files.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../../api/models.js';
@@ -12,12 +12,12 @@ import { isImagePath, listImages } from '../../core/image.js';
 import { VERSION } from '../../core/version.js';
 import {
   action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, Progress, readInputs, engineFor, warn,
-  type BatchOptions,
+  type BatchOptions, isDirectorySync,
 } from '../common.js';
 
 
 
-interface BuildOptions extends BatchOptions {
+export interface BuildOptions extends BatchOptions {
   db: string;
   model?: RecognizerId;
   detector: PipelinePlan['detector'];
@@ -41,7 +41,8 @@ async function peopleIn(dir: string, dbPath: string): Promise<PersonPhotos[]> {
   const dbDir = resolve(dirname(dbPath));
   try {
     names = readdirSync(dir, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && !d.name.startsWith('.') && resolve(dir, d.name) !== dbDir)
+      // a symbolic link to a folder is a person too
+      .filter((d) => (d.isDirectory() || (d.isSymbolicLink() && isDirectorySync(join(dir, d.name)))) && !d.name.startsWith('.') && resolve(dir, d.name) !== dbDir)
       .map((d) => d.name).sort();
   } catch (err) {
     throw fsError(err, dir);
@@ -56,9 +57,10 @@ async function peopleIn(dir: string, dbPath: string): Promise<PersonPhotos[]> {
   return people;
 }
 
+
 async function fileHash(path: string): Promise<string> {
   try {
-    return createHash('sha256').update(await readFile(path)).digest('hex');
+    return createHash('sha256').update(await readRegularFile(path)).digest('hex');
   } catch (err) {
     throw fsError(err, path);
   }
@@ -108,7 +110,11 @@ until the new one is complete. Exit code 2 when any photo failed (the others are
   cmd.action(action(async (input: string, opts: BuildOptions) => buildDb(input, opts)));
 }
 
-async function buildDb(input: string, opts: BuildOptions): Promise<number> {
+/**
+ * Build or update the gallery at opts.db from `input`. `quiet`: one summary line instead of two
+ * (verify --db DIR builds its gallery this way).
+ */
+export async function buildDb(input: string, opts: BuildOptions, quiet = false): Promise<number> {
   const t0 = Date.now();
   if (opts.metric !== undefined && !isMetric(opts.metric)) {
     throw new FacekitError('usage', `--metric must be one of cosine, euclidean, euclidean_l2; got "${opts.metric}"`);
@@ -163,7 +169,9 @@ async function buildDb(input: string, opts: BuildOptions): Promise<number> {
     }
     summary.resumed = pending.length;
     const pendingKeys = new Set(pending.map((p) => `${p.entry.hash}#${p.entry.face}`));
-    const isDone = (hash: string) => known.has(hash) || pendingKeys.has(`${hash}#0`);
+    // Photos in the gallery count as "already in"; photos an interrupted run finished count as
+    // "resumed" (once), never as both.
+    const isDone = (hash: string): 'in' | 'resumed' | false => (known.has(hash) ? 'in' : pendingKeys.has(`${hash}#0`) ? 'resumed' : false);
 
     const accept = (entry: GalleryEntry, vector: number[]) => {
       journal.append({ meta, entry, vector });
@@ -191,8 +199,9 @@ async function buildDb(input: string, opts: BuildOptions): Promise<number> {
             fail(image, 'unreadable', err instanceof FacekitError ? err.message : String(err));
             continue;
           }
-          if (isDone(hash)) summary.skipped++;
-          else todo.push({ label: p.label, image, hash });
+          const done = isDone(hash);
+          if (done === 'in') summary.skipped++;
+          else if (!done) todo.push({ label: p.label, image, hash });
         }
       }
       const engine = engineFor(opts);
@@ -242,7 +251,7 @@ async function buildDb(input: string, opts: BuildOptions): Promise<number> {
     summary.galleryPeople = gallery.labels().size;
     summary.galleryFaces = gallery.size;
     summary.seconds = Math.round((Date.now() - t0) / 100) / 10;
-    report(summary, opts.json);
+    report(summary, opts.json, quiet ? input : undefined);
     return summary.failures.length > 0 ? 2 : 0;
   } finally {
     journal.close();
@@ -254,7 +263,7 @@ async function buildDb(input: string, opts: BuildOptions): Promise<number> {
 
 /** Labelled represent records (from a file or stdin) into the gallery. */
 async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptions, summary: Summary,
-  isDone: (hash: string) => boolean, accept: (e: GalleryEntry, v: number[]) => void,
+  isDone: (hash: string) => 'in' | 'resumed' | false, accept: (e: GalleryEntry, v: number[]) => void,
   fail: (image: string, code: string, message: string) => void): Promise<void> {
   const [recs] = await readInputs([input]);
   if (!recs || recs.kind !== 'records') throw new FacekitError('usage', 'expected represent records (NDJSON with "embedding" and "label")', input);
@@ -281,8 +290,9 @@ async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptio
       continue;
     }
     const hash = existsSync(r.image) ? await fileHash(r.image) : createHash('sha256').update(`path:${r.image}`).digest('hex');
-    if (isDone(hash) && (r.face ?? 0) === 0) {
-      summary.skipped++;
+    const done = isDone(hash);
+    if (done && (r.face ?? 0) === 0) {
+      if (done === 'in') summary.skipped++;
       continue;
     }
     labels.add(r.label);
@@ -292,16 +302,23 @@ async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptio
   summary.people = labels.size;
 }
 
-function report(s: Summary, json: boolean): void {
+const count = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+function report(s: Summary, json: boolean, quietFor?: string): void {
   if (json) {
     process.stdout.write(JSON.stringify(s, null, 2) + '\n');
     return;
   }
+  if (quietFor !== undefined) {
+    process.stderr.write(`facekit: gallery of ${quietFor}: ${count(s.galleryPeople, 'person', 'people')}, ${count(s.galleryFaces, 'face')}` +
+      ` (${s.added} new, ${s.pruned} gone; kept in ${s.db})\n`);
+    return;
+  }
   const lines = [
-    `gallery ${s.db}: ${s.galleryPeople} people, ${s.galleryFaces} faces (${s.model})`,
-    `this run: ${s.images} photos of ${s.people} people in ${s.seconds}s: ${s.added} faces added` +
+    `gallery ${s.db}: ${count(s.galleryPeople, 'person', 'people')}, ${count(s.galleryFaces, 'face')} (${s.model})`,
+    `this run: ${count(s.images, 'photo')} of ${count(s.people, 'person', 'people')} in ${s.seconds}s: ${count(s.added, 'face')} added` +
       `${s.skipped ? `, ${s.skipped} already in` : ''}${s.resumed ? `, ${s.resumed} resumed from an interrupted run` : ''}` +
-      `${s.pruned ? `, ${s.pruned} pruned` : ''}${s.otherFaces ? `, ${s.otherFaces} other faces left out` : ''}`,
+      `${s.pruned ? `, ${s.pruned} pruned` : ''}${s.otherFaces ? `, ${count(s.otherFaces, 'other face')} left out` : ''}`,
   ];
   if (s.failures.length) {
     const byCode = new Map<string, number>();

@@ -3,8 +3,8 @@
  * pairs.txt, or a CSV of image_a,image_b,same) or on a folder of people (every pair), plus
  * leave-one-out rank-1 identification for a folder. Embeddings come from the cache when they can.
  */
+import { readRegularFile } from '../../core/files.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, isMetric, type Metric, type RecognizerId } from '../../api/models.js';
@@ -157,7 +157,7 @@ function isCsv(path: string, text: string): boolean {
 async function evalPairs(file: string, opts: EvalOptions): Promise<{ report: EvalReport; roc: VerificationSummary; badLines: number }> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readRegularFile(file)).toString('utf8');
   } catch (err) {
     throw fsError(err, file);
   }

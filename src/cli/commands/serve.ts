@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { DEFAULT_RECOGNIZER, type BackendChoice } from '../../api/models.js';
 import { DEFAULT_GALLERY_PATH, loadGallery } from '../../api/recognition.js';
 import { FacekitError } from '../../core/errors.js';
+import { SERVER_MAX_PIXELS } from '../../core/image.js';
 import { action, addCommonOptions, addWorkersOption, parseNumber, warn, type BatchOptions } from '../common.js';
 
 /** What the server needs to start (src/server/app.ts ServerOptions has the same shape). */
@@ -56,7 +57,7 @@ export function register(program: Command, startServer?: StartServer): void {
     .option('--timeout <s>', 'most seconds a request may take, waiting included (then 503)', parseNumber('--timeout', { min: 0.001 }), 30)
     .option('--queue <n>', 'images that may wait for a worker; a request beyond gets 503 + Retry-After', parseNumber('--queue', { min: 0, integer: true }), 8)
     .option('--max-batch <n>', 'most images in one request', parseNumber('--max-batch', { min: 1, integer: true }), 16);
-  addWorkersOption(addCommonOptions(cmd));
+  addWorkersOption(addCommonOptions(cmd, SERVER_MAX_PIXELS));
   const workers = cmd.options.find((o) => o.long === '--workers');
   if (workers) workers.description = 'worker threads that run the models, each loads them once';
   cmd.addHelpText('after', `

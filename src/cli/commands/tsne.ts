@@ -3,8 +3,9 @@
  * 2-D (t-SNE or PCA) and plotted, one colour per person, with query photos marked as unknown.
  * Coordinates go to stdout as NDJSON (or to --coords FILE as JSON).
  */
+import { readRegularFile } from '../../core/files.js';
 import { statSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir} from 'node:fs/promises';
 import { basename, dirname, extname, relative, sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, isDetectorId, isMetric, isRecognizerId, type Metric, type RecognizerId } from '../../api/models.js';
@@ -186,7 +187,7 @@ async function loadSource(source: string, opts: TsneCommandOptions): Promise<Loa
   const ext = extname(source).toLowerCase();
   let text: string;
   try {
-    text = await readFile(source, 'utf8');
+    text = (await readRegularFile(source)).toString('utf8');
   } catch (err) {
     throw fsError(err, source);
   }

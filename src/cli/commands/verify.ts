@@ -1,14 +1,18 @@
 /** `facekit verify`: who is this (against a gallery), or are these two the same person (1:1). */
+import { createHash } from 'node:crypto';
+import { existsSync, realpathSync} from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { RECOGNIZERS, type RecognizerId } from '../../api/models.js';
 import { assertSameModel, decideThreshold, DEFAULT_GALLERY_PATH, identify, loadGallery, type FaceAnswer } from '../../api/recognition.js';
-import { DEFAULT_PLAN, type PipelinePlan } from '../../api/pipeline.js';
+import { DEFAULT_PLAN, defaultCacheDir, type PipelinePlan } from '../../api/pipeline.js';
+import { buildDb } from './build-db.js';
 import { FacekitError } from '../../core/errors.js';
 import type { FaceRecord } from '../../core/records.js';
 import {
   action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, readInputs, engineFor, warn,
   type BatchOptions, type ImageInput, type Input,
-  parseMetricOption, plainTable,
+  parseMetricOption, plainTable, isDirectorySync,
 } from '../common.js';
 
 interface VerifyOptions extends BatchOptions {
@@ -28,7 +32,7 @@ export function register(program: Command): void {
     .command('verify')
     .description('who is this? each face of the query against the gallery (or two photos against each other)')
     .argument('<query...>', 'image(s), folder, represent records (file or -); or exactly two images for a 1:1 check')
-    .option('--db <file>', `the gallery (default ${DEFAULT_GALLERY_PATH}); giving it forces gallery mode`)
+    .option('--db <file|dir>', `the gallery (default ${DEFAULT_GALLERY_PATH}), or a folder of people (DIR/<person>/*.jpg) whose gallery is built and cached; giving it forces gallery mode`)
     .option('--threshold <t>', 'largest distance that counts as the same person (default: calibrated per model and metric)', parseNumber('--threshold', { min: 0 }))
     .option('--metric <name>', 'cosine | euclidean | euclidean_l2 (default: the gallery\'s)')
     .option('--top-k <k>', 'candidates to list per face', parseNumber('--top-k', { min: 1, integer: true }), 3)
@@ -75,8 +79,23 @@ async function embed(inputs: Input[], opts: VerifyOptions, model: RecognizerId, 
   return out;
 }
 
+/**
+ * A folder given as --db, as deepface's find(img, db_path=folder): its gallery is built (or
+ * brought up to date, incrementally) in the cache folder, then searched.
+ */
+async function galleryForFolder(dir: string, opts: VerifyOptions): Promise<string> {
+  const id = createHash('sha1').update(realpathSync(dir)).digest('hex').slice(0, 16);
+  const db = join(defaultCacheDir(), 'galleries', id, 'gallery.json');
+  const code = await buildDb(dir, {
+    db, model: opts.model, detector: opts.detector, minScore: opts.minScore, metric: undefined, flip: true, allFaces: false,
+    prune: true, json: false, workers: opts.workers, backend: opts.backend, maxPixels: opts.maxPixels, debug: opts.debug,
+  }, true);
+  if (code !== 0 && !existsSync(db)) throw new FacekitError('bad_gallery', 'could not build a gallery from this folder', dir);
+  return db;
+}
+
 async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<number> {
-  const dbPath = opts.db ?? DEFAULT_GALLERY_PATH;
+  const dbPath = opts.db !== undefined && isDirectorySync(opts.db) ? await galleryForFolder(opts.db, opts) : opts.db ?? DEFAULT_GALLERY_PATH;
   const gallery = await loadGallery(dbPath);
   if (gallery.size === 0) throw new FacekitError('bad_gallery', 'gallery is empty', dbPath);
   if (opts.model && opts.model !== gallery.meta.model) assertSameModel(gallery.meta, { model: opts.model, dim: RECOGNIZERS[opts.model].dim }, dbPath);
@@ -126,3 +145,4 @@ function printAnswers(answers: FaceAnswer[], json: boolean): void {
   }
   process.stdout.write(t.toString() + '\n');
 }
+

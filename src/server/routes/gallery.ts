@@ -23,7 +23,7 @@ export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void 
       people.set(e.label, list);
     }
     return {
-      path: store.dbPath, model: g.meta.model, dim: g.meta.dim, metric: g.meta.metric,
+      model: g.meta.model, dim: g.meta.dim, metric: g.meta.metric,
       threshold: decideThreshold(g.meta.model, g.meta.metric).threshold, faces: g.size,
       people: [...people].sort(([a], [b]) => a.localeCompare(b)).map(([label, photos]) => ({ label, faces: photos.length, photos })),
     };

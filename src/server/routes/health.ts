@@ -27,7 +27,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: Context): void {
       backend: ctx.backend,
       workers: ctx.queue.stats().workers,
       models: [...ctx.models],
-      gallery: { path: store.dbPath, model: g.meta.model, metric: g.meta.metric, people: g.labels().size, faces: g.size },
+      gallery: { model: g.meta.model, metric: g.meta.metric, people: g.labels().size, faces: g.size },
       queue: ctx.queue.stats(),
       uptime: Math.round((Date.now() - ctx.started) / 1000),
     };

@@ -44,14 +44,17 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: Context): void {
   });
 }
 
-/** identify()'s answer, with where the page can fetch each candidate's gallery photo. */
+/**
+ * identify()'s answer for clients: each candidate names the person and where to fetch the gallery
+ * photo (by content hash), never the server's own file path.
+ */
 function withPhotos(g: InMemoryGallery, a: FaceAnswer) {
   const byImage = new Map<string, { hash: string; face: number }>();
   for (const e of g.entries) if (!byImage.has(e.image)) byImage.set(e.image, { hash: e.hash, face: e.face });
   return {
     ...a,
-    candidates: a.candidates.map((c) => {
-      const e = byImage.get(c.image);
+    candidates: a.candidates.map(({ image, ...c }) => {
+      const e = byImage.get(image);
       return { ...c, ...(e ? { photo: photoUrl(e.hash), face: e.face } : {}) };
     }),
   };

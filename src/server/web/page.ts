@@ -264,7 +264,7 @@ function faceCard(img, res, a, i) {
       var within = c.distance <= a.threshold;
       var closeness = Math.max(3, 100 * (1 - c.distance / scale));
       ul.append(h("li", { class: "candidate" + (within ? " within" : ""), "data-label": c.label, "data-distance": String(c.distance) },
-        c.photo ? h("img", { src: c.photo + "?size=112&face=" + (c.face || 0), alt: c.label, title: c.image }) : h("span"),
+        c.photo ? h("img", { src: c.photo + "?size=112&face=" + (c.face || 0), alt: c.label, title: c.label }) : h("span"),
         h("div", null, h("div", { class: "label", text: c.label }), h("div", { class: "bar" }, h("i", { style: "width:" + closeness + "%" }))),
         h("div", { class: "distance", text: fmt(c.distance) + (within ? "  match" : "") })));
     });
