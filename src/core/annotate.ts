@@ -3,7 +3,8 @@
  * sharp composites. The output format follows the file name (.jpg, .png, .webp).
  */
 import sharp from 'sharp';
-import type { RgbImage } from './image.js';
+import { decodeScale, type RgbImage } from './image.js';
+import { scaleRecord } from './geometry.js';
 import type { FaceRecord } from './records.js';
 
 const COLOURS = ['#00e676', '#ffea00', '#00b0ff', '#ff4081', '#ff9100', '#d500f9'];
@@ -29,7 +30,9 @@ export function annotationSvg(width: number, height: number, records: FaceRecord
 
 /** The annotated image, encoded as JPEG unless `format` says otherwise. */
 export async function annotate(img: RgbImage, records: FaceRecord[], format: 'jpeg' | 'png' | 'webp' = 'jpeg'): Promise<Buffer> {
-  const overlay = Buffer.from(annotationSvg(img.width, img.height, records));
+  // Records are in original pixels; a shrunk image is drawn on at its own size.
+  const [sx, sy] = decodeScale(img);
+  const overlay = Buffer.from(annotationSvg(img.width, img.height, records.map((r) => scaleRecord(r, 1 / sx, 1 / sy))));
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
     .composite([{ input: overlay, top: 0, left: 0 }])
     .toFormat(format, format === 'jpeg' ? { quality: 90 } : {})

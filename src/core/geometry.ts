@@ -75,3 +75,18 @@ export function warpAffine(img: RgbImage, toOutput: Affine, width: number, heigh
   return { data: out, width, height };
 }
 
+
+/**
+ * A record's coordinates (box, landmarks, mesh) multiplied by (sx, sy): between an image's
+ * original pixels and a shrunk copy of it.
+ */
+export function scaleRecord<R extends { box?: [number, number, number, number]; landmarks?: object; mesh?: number[][] }>(r: R, sx: number, sy: number): R {
+  if (sx === 1 && sy === 1) return r;
+  const out = { ...r };
+  if (r.box) out.box = [r.box[0] * sx, r.box[1] * sy, r.box[2] * sx, r.box[3] * sy];
+  if (r.landmarks) {
+    out.landmarks = Object.fromEntries(Object.entries(r.landmarks).map(([k, p]) => [k, [(p as Point)[0] * sx, (p as Point)[1] * sy]]));
+  }
+  if (r.mesh) out.mesh = r.mesh.map((q) => [q[0]! * sx, q[1]! * sy, ...q.slice(2).map((z) => z * sx)]);
+  return out;
+}

@@ -14,6 +14,28 @@ export interface RgbImage {
   data: Uint8Array;
   width: number;
   height: number;
+  /**
+   * Set when the image was shrunk as it was decoded (far larger than any stage needs): its size
+   * in the file (after EXIF rotation). Records keep coordinates in these original pixels.
+   */
+  original?: { width: number; height: number };
+}
+
+/**
+ * Images whose longer side is above this are shrunk to it while decoding (JPEG shrinks on load):
+ * the detector works at 1280 px and an aligned face needs far fewer pixels than 4096 px give, while
+ * a 40 MP photo decoded whole costs 120 MB and most of a second.
+ */
+export const DECODE_MAX_SIDE = 4096;
+
+/** Original pixels per decoded pixel, along x and y (1 when not shrunk). */
+export function decodeScale(img: RgbImage): [number, number] {
+  return img.original ? [img.original.width / img.width, img.original.height / img.height] : [1, 1];
+}
+
+/** The image's size in the file (after EXIF rotation), whether or not it was shrunk. */
+export function originalSize(img: RgbImage): { width: number; height: number } {
+  return img.original ?? { width: img.width, height: img.height };
 }
 
 /**
@@ -33,6 +55,8 @@ export function isImagePath(p: string): boolean {
 
 export interface DecodeOptions {
   maxPixels?: number;
+  /** shrink while decoding when the longer side is above this (default DECODE_MAX_SIDE; Infinity: never) */
+  maxSide?: number;
 }
 
 /**
@@ -65,15 +89,24 @@ export async function decodeImage(bytes: Uint8Array, where: string, opts: Decode
       `image is ${meta.width}x${meta.height} (${(pixels / 1e6).toFixed(0)} megapixels), over the limit of ${(maxPixels / 1e6).toFixed(0)} megapixels (--max-pixels)`,
       where);
   }
+  // EXIF orientations 5-8 turn the picture a quarter: its width and height swap.
+  const turned = (meta.orientation ?? 1) >= 5;
+  const size = { width: turned ? meta.height : meta.width, height: turned ? meta.width : meta.height };
+  const maxSide = opts.maxSide ?? DECODE_MAX_SIDE;
+  const shrink = Math.max(size.width, size.height) > maxSide;
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', animated: false })
-      .rotate() // EXIF orientation
+    let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', animated: false })
+      .rotate(); // EXIF orientation
+    if (shrink) pipeline = pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true });
+    const { data, info } = await pipeline
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new FacekitError('corrupt_image', `decoded to ${info.channels} channels, expected 3`, where);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    const img: RgbImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    if (shrink && (info.width !== size.width || info.height !== size.height)) img.original = size;
+    return img;
   } catch (err) {
     if (err instanceof FacekitError) throw err;
     throw sharpError(err, where);

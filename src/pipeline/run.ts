@@ -11,7 +11,8 @@ import { RECOGNIZERS } from '../models/catalogue.js';
 import { artifactStem, runs, type PipelinePlan, type StageName } from './plan.js';
 export { buildPlan, DEFAULT_PLAN, artifactStem, type PipelinePlan, type PlanChoice, type StageName } from './plan.js';
 import { FacekitError, fsError, toErrorInfo } from '../core/errors.js';
-import { decodeImage, encodePng, fromPixels, readInputFile, cropImage, type DecodedImage, type RgbImage } from '../core/image.js';
+import { decodeImage, decodeScale, encodePng, fromPixels, originalSize, readInputFile, cropImage, type DecodedImage, type RgbImage } from '../core/image.js';
+import { scaleRecord } from '../core/geometry.js';
 import { decodeNpy, encodeNpy } from '../core/npy.js';
 import { errorRecord, requireKey, type FaceRecord } from '../core/records.js';
 import { alignFace, TEMPLATES } from '../stages/alignment.js';
@@ -80,7 +81,8 @@ async function continueRecords(records: FaceRecord[], img: RgbImage | undefined,
       let tensor: Float32Array | undefined;
       if (from === 'align') {
         if (!img) throw new Error('align needs pixels');
-        const a = alignFace(img, { landmarks: r.landmarks, box: r.box }, template, plan.rotate);
+        const [sx, sy] = decodeScale(img);
+        const a = alignFace(img, scaleRecord({ landmarks: r.landmarks, box: r.box }, 1 / sx, 1 / sy), template, plan.rotate);
         crop = a.crop;
         r = { ...r };
         if (plan.alignDir) {
@@ -189,9 +191,10 @@ export async function runRecords(records: FaceRecord[], plan: PipelinePlan, from
       return records.map((r) => (r.error ? r : { ...r, error: info }));
     }
     // The record's coordinates are only valid for the same picture.
-    const bad = records.find((r) => r.width !== undefined && r.height !== undefined && (r.width !== img!.width || r.height !== img!.height));
+    const size = originalSize(img);
+    const bad = records.find((r) => r.width !== undefined && r.height !== undefined && (r.width !== size.width || r.height !== size.height));
     if (bad) {
-      const info = toErrorInfo(new FacekitError('bad_record', `record says ${bad.width}x${bad.height} but the image is now ${img.width}x${img.height}`, image));
+      const info = toErrorInfo(new FacekitError('bad_record', `record says ${bad.width}x${bad.height} but the image is now ${size.width}x${size.height}`, image));
       return records.map((r) => (r.error ? r : { ...r, error: info }));
     }
   }
@@ -202,7 +205,8 @@ async function writeCrops(img: RgbImage, records: FaceRecord[], dir: string, mar
   await ensureDir(dir);
   for (const r of records) {
     if (!r.box || r.face === null) continue;
-    const [x, y, w, h] = r.box;
+    const [sx, sy] = decodeScale(img);
+    const [x, y, w, h] = scaleRecord({ box: r.box }, 1 / sx, 1 / sy).box!;
     const crop = cropImage(img, x - w * margin, y - h * margin, w * (1 + 2 * margin), h * (1 + 2 * margin));
     const path = join(dir, `${artifactStem(r.image, r.face)}.png`);
     await writeFileAtomic(path, await encodePng(crop));

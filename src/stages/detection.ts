@@ -4,7 +4,8 @@
  */
 import { detectors, type DetectedFace } from '../models/detectors/index.js';
 import type { DetectorId } from '../models/catalogue.js';
-import { downscale, padImage, type RgbImage } from '../core/image.js';
+import { decodeScale, downscale, originalSize, padImage, type RgbImage } from '../core/image.js';
+import { scaleRecord } from '../core/geometry.js';
 import { SCHEMA_VERSION, type Box, type FaceRecord, type Landmarks, type Point } from '../core/records.js';
 import { prealignedLandmarks } from './alignment.js';
 
@@ -79,11 +80,15 @@ const roundPoint = (p: Point): Point => [r2(p[0]), r2(p[1])];
 
 /** One record per face (or one `no_face` error record), as the record contract says. */
 export function detectionRecords(image: string, img: RgbImage, faces: DetectedFace[], detector: string, withMesh: boolean): FaceRecord[] {
-  const base = { schema: SCHEMA_VERSION, image, width: img.width, height: img.height };
+  // Coordinates are in the image's original pixels, also when it was shrunk as it was decoded.
+  const { width, height } = originalSize(img);
+  const [sx, sy] = decodeScale(img);
+  const base = { schema: SCHEMA_VERSION, image, width, height };
   if (faces.length === 0) {
     return [{ ...base, face: null, detector, error: { code: 'no_face', message: 'no face found' } }];
   }
-  return faces.map((f, i) => {
+  return faces.map((decoded, i) => {
+    const f = scaleRecord(decoded, sx, sy);
     const rec: FaceRecord = {
       ...base,
       face: i,
@@ -99,8 +104,9 @@ export function detectionRecords(image: string, img: RgbImage, faces: DetectedFa
 
 /** A record for an image that is already an aligned face crop (ArcFace template): no detector runs. */
 export function prealignedRecord(image: string, img: RgbImage): FaceRecord {
+  const { width, height } = originalSize(img);
   return {
-    schema: SCHEMA_VERSION, image, width: img.width, height: img.height, face: 0, detector: 'skip',
-    box: [0, 0, img.width, img.height], score: 1, landmarks: prealignedLandmarks(img.width, img.height),
+    schema: SCHEMA_VERSION, image, width, height, face: 0, detector: 'skip',
+    box: [0, 0, width, height], score: 1, landmarks: prealignedLandmarks(width, height),
   };
 }

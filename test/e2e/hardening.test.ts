@@ -140,3 +140,26 @@ describe('pipelines', () => {
     expect(fromNull.stderr).toMatch(/nothing arrived on stdin/);
   });
 });
+
+describe('very large photos', () => {
+  it('are shrunk while decoded, with records still in the original pixels', async () => {
+    const sharp = (await import('sharp')).default;
+    const dir = tempDir();
+    const big = join(dir, 'big.jpg');
+    await sharp(join(DEMO, 'sample1.jpg')).resize(6000, 4000).jpeg({ quality: 90 }).toFile(big);
+    const small = (await runCli(['detect', join(DEMO, 'sample1.jpg')])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { box: number[]; width: number });
+    const res = await runCli(['represent', big, '--out', join(dir, 'big.ndjson')]);
+    expect(res.code).toBe(0);
+    const recs = (await import('node:fs')).readFileSync(join(dir, 'big.ndjson'), 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l) as { width: number; height: number; box: number[]; embedding: { vector: number[] } });
+    expect(recs).toHaveLength(3);
+    expect([recs[0]!.width, recs[0]!.height]).toEqual([6000, 4000]);
+    const k = 6000 / small[0]!.width;
+    for (let i = 0; i < 4; i++) expect(Math.abs(recs[0]!.box[i]! - small[0]!.box[i]! * k)).toBeLessThan(0.03 * 6000);
+    const one = (await runCli(['represent', join(DEMO, 'sample1.jpg')])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { embedding: { vector: number[] } });
+    const a = recs[0]!.embedding.vector, b = one[0]!.embedding.vector;
+    const na = Math.hypot(...a), nb = Math.hypot(...b);
+    const d = Math.sqrt(a.reduce((s, x, i) => s + (x / na - b[i]! / nb) ** 2, 0));
+    expect(d).toBeLessThan(0.2); // the same face, well under the 0.4 threshold
+  });
+});
