@@ -2,13 +2,13 @@
  * Command-line arguments as inputs: image files, folders (their images, recursively), record
  * files, and `-` for stdin (records, or an image as bytes, a data: URL or base64).
  */
-import { readRegularFile } from '../core/files.js';
-import { fstatSync, statSync } from 'node:fs';
+import { createReadStream, fstatSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname, relative, sep } from 'node:path';
 import { FacekitError, fsError } from '../core/errors.js';
 import { decodeBase64Image, listImages, looksLikeImageBytes } from '../core/image.js';
 import { parseRecord, type FaceRecord } from '../core/records.js';
+import { recordLines, type RecordLine } from '../core/record-stream.js';
 
 /* ---------------------------------------------------------------- inputs */
 
@@ -21,38 +21,74 @@ export interface ImageInput {
   bytes?: Uint8Array;
 }
 
-/** Records made by an earlier stage, with where each came from for error messages. */
+/**
+ * Records made by an earlier stage, read as they arrive (a stream: line by line, in bounded
+ * memory), each with where it came from for error messages.
+ */
 export interface RecordsInput {
   kind: 'records';
-  records: { record: FaceRecord; where: string }[];
+  /** `stdin` or the file's path */
+  source: string;
+  lines: AsyncIterable<RecordLine>;
 }
 
 export type Input = ImageInput | RecordsInput;
 
 const RECORD_EXTENSIONS = new Set(['.ndjson', '.jsonl', '.json']);
 
-let stdinCache: Promise<Buffer> | undefined;
-export function readStdin(): Promise<Buffer> {
-  if (!stdinCache) {
-    stdinCache = new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      process.stdin.on('data', (c: Buffer) => chunks.push(c));
-      process.stdin.on('end', () => resolve(Buffer.concat(chunks)));
-      process.stdin.on('error', reject);
-    });
+/**
+ * What came on stdin, decided from its first bytes: an image (bytes, a data: URL or base64; read
+ * whole) or records (streamed, never held whole). Empty stdin is `empty`.
+ */
+type Stdin = { kind: 'empty' } | { kind: 'image'; bytes: Uint8Array } | { kind: 'records'; chunks: AsyncIterable<Uint8Array> } | { kind: 'other' };
+
+let stdinTaken = false;
+async function openStdin(): Promise<Stdin> {
+  if (stdinTaken) throw new FacekitError('usage', 'stdin (-) can be given only once');
+  stdinTaken = true;
+  const it = (process.stdin as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  // Enough bytes to tell an image's signature or the first character of a record.
+  while (!done && (size < 16 || Buffer.concat(head).toString('utf8').trim() === '')) {
+    const r = await it.next();
+    if (r.done) done = true;
+    else {
+      head.push(r.value);
+      size += r.value.length;
+    }
   }
-  return stdinCache;
+  const first = Buffer.concat(head);
+  if (first.length === 0) return { kind: 'empty' };
+  const c = first.toString('utf8').trimStart()[0];
+  if (!looksLikeImageBytes(first) && (c === '{' || c === '[')) {
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      yield first;
+      if (done) return;
+      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    }
+    return { kind: 'records', chunks: chunks() };
+  }
+  // An image: read it whole (images are bounded by the pixel limit, not streamed).
+  const rest: Buffer[] = [first];
+  if (!done) for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value);
+  const all = Buffer.concat(rest);
+  if (looksLikeImageBytes(all)) return { kind: 'image', bytes: all };
+  const img = decodeBase64Image(all.toString('utf8'));
+  return img ? { kind: 'image', bytes: img } : { kind: 'other' };
 }
 
-export function parseRecordsText(text: string, source: string): RecordsInput {
-  const records: RecordsInput['records'] = [];
+/** Records of a whole text (tsne and eval read all points anyway); a bad line throws. */
+export function parseRecordsText(text: string, source: string): { records: { record: FaceRecord; where: string }[] } {
+  const records: { record: FaceRecord; where: string }[] = [];
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     const where = `${source} line ${i + 1}`;
     records.push({ record: parseRecord(line, where), where });
   });
-  return { kind: 'records', records };
+  return { records };
 }
 
 /**
@@ -65,28 +101,16 @@ export async function readInputs(args: string[]): Promise<Input[]> {
   const out: Input[] = [];
   for (const arg of args) {
     if (arg === '-') {
-      const buf = await readStdin();
-      if (buf.length === 0) {
+      const input = await openStdin();
+      if (input.kind === 'empty') {
         // An empty pipe almost always means the command before this one failed and said why
         // already: every later stage repeating "nothing arrived" would only bury that line.
         throw new FacekitError('usage', 'nothing arrived on stdin', 'stdin', 2, stdinIsPipe());
       }
-      if (looksLikeImageBytes(buf)) {
-        out.push({ kind: 'image', path: 'stdin', bytes: buf });
-        continue;
-      }
-      const text = buf.toString('utf8');
-      const first = text.trimStart()[0];
-      if (first === '{' || first === '[') {
-        out.push(parseRecordsText(text, 'stdin'));
-        continue;
-      }
-      const img = decodeBase64Image(text);
-      if (img) {
-        out.push({ kind: 'image', path: 'stdin', bytes: img });
-        continue;
-      }
-      throw new FacekitError('bad_record', 'neither facekit records (NDJSON) nor an image (bytes, data: URL or base64)', 'stdin');
+      if (input.kind === 'image') out.push({ kind: 'image', path: 'stdin', bytes: input.bytes });
+      else if (input.kind === 'records') out.push({ kind: 'records', source: 'stdin', lines: recordLines(input.chunks, 'stdin') });
+      else throw new FacekitError('bad_record', 'neither facekit records (NDJSON) nor an image (bytes, data: URL or base64)', 'stdin');
+      continue;
     }
     let st;
     try {
@@ -99,13 +123,8 @@ export async function readInputs(args: string[]): Promise<Input[]> {
       if (images.length === 0) throw new FacekitError('no_images', 'folder holds no images (.jpg, .png, .webp, .tif, .gif, .avif)', arg);
       for (const p of images) out.push({ kind: 'image', path: p, root: arg });
     } else if (RECORD_EXTENSIONS.has(extname(arg).toLowerCase())) {
-      let text: string;
-      try {
-        text = (await readRegularFile(arg)).toString('utf8');
-      } catch (err) {
-        throw fsError(err, arg);
-      }
-      out.push(parseRecordsText(text, arg));
+      if (!st.isFile()) throw new FacekitError('unreadable', 'not a regular file (a FIFO, device or socket); give a file, or - for stdin', arg);
+      out.push({ kind: 'records', source: arg, lines: recordLines(createReadStream(arg, { highWaterMark: 1 << 20 }), arg) });
     } else {
       out.push({ kind: 'image', path: arg });
     }

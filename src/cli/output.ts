@@ -1,5 +1,8 @@
 /** Output: NDJSON records on stdout (or --out), tables for people, and talk and progress on stderr. */
-import { mkdir } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { mkdir, rename } from 'node:fs/promises';
+import { fsError } from '../core/errors.js';
 import { dirname } from 'node:path';
 import Table from 'cli-table3';
 import type { FaceRecord } from '../core/records.js';
@@ -12,24 +15,48 @@ import { writeFileAtomic } from '../core/files.js';
  * atomically when the command ends.
  */
 export class RecordWriter {
-  private lines: string[] = [];
+  private file: WriteStream | undefined;
+  private tmp: string | undefined;
   count = 0;
   failures = 0;
 
   constructor(private readonly toFile?: string) {}
 
-  write(r: FaceRecord): void {
+  /**
+   * Write one record as soon as it is made. Resolves when the consumer can take more: a reader
+   * that is slower than facekit (or stopped) pauses the work instead of filling memory.
+   */
+  async write(r: FaceRecord): Promise<void> {
     this.count++;
     if (r.error) this.failures++;
-    const line = JSON.stringify(r);
-    if (this.toFile) this.lines.push(line);
-    else process.stdout.write(line + '\n');
+    const line = JSON.stringify(r) + '\n';
+    const out = this.toFile ? await this.open() : process.stdout;
+    if (!out.write(line)) await once(out, 'drain');
+  }
+
+  /** --out FILE is written to a temporary file beside it and renamed when complete. */
+  private async open(): Promise<WriteStream> {
+    if (!this.file) {
+      await mkdir(dirname(this.toFile!), { recursive: true }).catch(() => undefined);
+      this.tmp = `${this.toFile}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+      this.file = createWriteStream(this.tmp);
+    }
+    return this.file;
   }
 
   async close(): Promise<void> {
-    if (this.toFile) {
+    if (!this.toFile) return;
+    if (!this.file) {
       await mkdir(dirname(this.toFile), { recursive: true }).catch(() => undefined);
-      await writeFileAtomic(this.toFile, this.lines.length ? this.lines.join('\n') + '\n' : '');
+      await writeFileAtomic(this.toFile, '');
+      return;
+    }
+    const f = this.file;
+    await new Promise<void>((resolve, reject) => f.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    try {
+      await rename(this.tmp!, this.toFile);
+    } catch (err) {
+      throw fsError(err, this.toFile);
     }
   }
 }
@@ -89,8 +116,147 @@ export class Progress {
   }
 }
 
-/** A table for people; colours only on a terminal, so piped output stays plain text. */
-export function plainTable(head: string[]): Table.Table {
+/* ---------------------------------------------------------------- tables */
+
+/** Fewest characters a shrunk column keeps for its text (a narrower column wraps every word). */
+const MIN_COLUMN_TEXT = 6;
+/** A header word longer than this may be broken rather than widen its column. */
+const MAX_HEADER_WORD = 12;
+
+/**
+ * The width tables must fit: the terminal's, when stdout is one; otherwise $COLUMNS when it is
+ * set (so a pipe or a test can ask for a width), else 100.
+ */
+export function outputColumns(): number {
+  if (process.stdout.isTTY && process.stdout.columns > 0) return process.stdout.columns;
+  const env = Number(process.env.COLUMNS);
+  if (Number.isInteger(env) && env > 0) return env;
+  return 100;
+}
+
+/**
+ * Column widths that fit `available` characters: the widest columns shrink first (all columns
+ * wider than some cap are cut to it, the cap as high as fits), none below its `minimum`. Widths
+ * as given when they already fit; the minimums when even those do not.
+ */
+export function fitColumnWidths(natural: number[], minimum: number[], available: number): number[] {
+  const floor = natural.map((n, i) => Math.min(n, minimum[i] ?? n));
+  const sum = (a: number[]) => a.reduce((s, v) => s + v, 0);
+  if (sum(natural) <= available) return [...natural];
+  if (sum(floor) >= available) return floor;
+  const at = (cap: number) => natural.map((n, i) => Math.max(floor[i]!, Math.min(n, cap)));
+  let lo = 0, hi = Math.max(...natural);
+  while (lo < hi) { // the highest cap that fits
+    const mid = Math.ceil((lo + hi) / 2);
+    if (sum(at(mid)) <= available) lo = mid;
+    else hi = mid - 1;
+  }
+  const widths = at(lo);
+  // what is left goes to the columns that were cut, widest first, one character each
+  let left = available - sum(widths);
+  const cut = widths.map((_, i) => i).filter((i) => widths[i]! < natural[i]!).sort((a, b) => natural[b]! - natural[a]! || a - b);
+  for (let k = 0; left > 0 && cut.length > 0; k = (k + 1) % cut.length) {
+    const i = cut[k]!;
+    if (widths[i]! < natural[i]!) { widths[i]!++; left--; }
+    if (cut.every((j) => widths[j]! >= natural[j]!)) break;
+  }
+  return widths;
+}
+
+const length = (s: string) => [...s].length;
+
+/**
+ * Text wrapped to lines of at most `width` characters: at spaces where it can, else after a `/`,
+ * `-`, `_`, `.` or `,` in the second half of the line, else anywhere. Lines that fit, and every
+ * character, stay as they are (only the spaces where a line breaks go).
+ */
+export function wrapText(text: string, width: number): string {
+  const w = Math.max(1, width);
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (length(line) <= w) { out.push(line); continue; }
+    let cur = '';
+    for (const token of line.match(/\s+|\S+/g) ?? []) {
+      if (/^\s/.test(token)) {
+        if (cur !== '' && length(cur) + length(token) < w) cur += token;
+        else if (cur !== '') { out.push(cur.trimEnd()); cur = ''; }
+        continue;
+      }
+      if (length(cur) + length(token) <= w) { cur += token; continue; }
+      if (cur.trim() !== '') out.push(cur.trimEnd());
+      cur = '';
+      let word = [...token];
+      while (word.length > w) {
+        const window = word.slice(0, w);
+        let cutAt = w;
+        for (let i = w; i >= Math.ceil(w / 2); i--) {
+          if ('/-_.,'.includes(window[i - 1]!)) { cutAt = i; break; }
+        }
+        out.push(word.slice(0, cutAt).join(''));
+        word = word.slice(cutAt);
+      }
+      cur = word.join('');
+    }
+    if (cur.trim() !== '' || out.length === 0) out.push(cur.trimEnd());
+  }
+  return out.join('\n');
+}
+
+type Row = Table.HorizontalTableRow | Table.VerticalTableRow | Table.CrossTableRow;
+
+/** A row as plain cells: [key, value] for a vertical table's row, [key, ...values] for a cross table's. */
+function cellsOf(row: Row): { cells: Table.Cell[]; shape: 'row' | 'vertical' | 'cross' } {
+  if (Array.isArray(row)) return { cells: row, shape: 'row' };
+  const [key, value] = Object.entries(row)[0] ?? ['', ''];
+  return Array.isArray(value) ? { cells: [key, ...value], shape: 'cross' } : { cells: [key, value], shape: 'vertical' };
+}
+
+const textOf = (c: Table.Cell): string | null => {
+  if (c !== null && typeof c === 'object') return (c.colSpan ?? 1) > 1 || (c.rowSpan ?? 1) > 1 ? null : String(c.content ?? '');
+  return String(c ?? '');
+};
+
+/**
+ * The table drawn to fit `columns` characters: each column's width from its longest line, the
+ * widest shrunk first when the whole is too wide, and the cells wrapped to their column.
+ */
+function renderFitted(table: Table.Table, head: string[], columns: number, render: () => string): string {
+  const rows = [...table] as Row[];
+  const split = rows.map(cellsOf);
+  const texts = split.map((r) => r.cells.map(textOf));
+  if (texts.some((r) => r.some((t) => t === null))) return render(); // spans: as cli-table3 draws them
+  const n = Math.max(head.length, ...texts.map((r) => r.length));
+  if (n === 0) return render();
+  const pad = 2; // one space either side
+  const natural = Array.from({ length: n }, (_, i) => pad + Math.max(1,
+    ...[head[i] ?? '', ...texts.map((r) => r[i] ?? '')].flatMap((t) => t!.split('\n').map(length))));
+  const minimum = Array.from({ length: n }, (_, i) => {
+    const word = Math.max(0, ...(head[i] ?? '').split(/\s+/).map(length));
+    return pad + Math.max(MIN_COLUMN_TEXT, Math.min(word, MAX_HEADER_WORD));
+  });
+  const widths = fitColumnWidths(natural, minimum, columns - (n + 1));
+  if (widths.every((w, i) => w === natural[i])) return render();
+  const fitted = new Table({ ...table.options, head: head.map((h, i) => wrapText(h, widths[i]! - pad)), colWidths: widths, rowHeights: [] });
+  split.forEach((r, ri) => {
+    const cells = texts[ri]!.map((t, i) => wrapText(t!, widths[i]! - pad));
+    if (r.shape === 'row') fitted.push(cells);
+    else if (r.shape === 'vertical') fitted.push({ [cells[0]!]: cells[1]! });
+    else fitted.push({ [cells[0]!]: cells.slice(1) });
+  });
+  return fitted.toString();
+}
+
+/**
+ * A table for people; colours only on a terminal, so piped output stays plain text. Drawn to fit
+ * the terminal (`outputColumns()`): long cells wrap, their text unchanged.
+ */
+export function plainTable(head: string[], columns: () => number = outputColumns): Table.Table {
   const tty = Boolean(process.stdout.isTTY);
-  return new Table({ head, style: tty ? {} : { head: [], border: [] } });
+  const table = new Table({ head, style: tty ? {} : { head: [], border: [] } });
+  const render = table.toString.bind(table);
+  Object.defineProperty(table, 'toString', {
+    value: () => renderFitted(table, head, columns(), render),
+    enumerable: false,
+  });
+  return table;
 }

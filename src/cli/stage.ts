@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_RECOGNIZER } from '../api/models.js';
 import { DEFAULT_PLAN, type PipelinePlan, type StageName, type ImageJob } from '../api/pipeline.js';
-import type { FaceRecord } from '../core/records.js';
+import { errorRecord, type FaceRecord } from '../core/records.js';
 import {
   addCommonOptions, addWorkersOption, labelFor, parseDetector, parseModel, parseNumber, Progress, readInputs,
   RecordWriter, engineFor, warn, type BatchOptions, type ImageInput, type Input,
@@ -32,17 +32,6 @@ export function addStageOptions(cmd: Command): Command {
   return addWorkersOption(addCommonOptions(cmd));
 }
 
-/** Records of one image come together: group consecutive records by image. */
-function groupByImage(records: FaceRecord[]): FaceRecord[][] {
-  const groups: FaceRecord[][] = [];
-  for (const r of records) {
-    const last = groups[groups.length - 1];
-    if (last && last[0]!.image === r.image) last.push(r);
-    else groups.push([r]);
-  }
-  return groups;
-}
-
 /**
  * Run `stage` (and the stages before it, for image inputs) over all inputs, writing records as
  * NDJSON. Returns the exit code: 0, or 2 when any input failed.
@@ -52,10 +41,10 @@ export async function runStage(args: string[], opts: StageOptions, stage: StageN
   const inputs: Input[] = await readInputs(args);
   const engine = engineFor(opts);
   const writer = new RecordWriter(opts.out);
-  const emit = (r: FaceRecord) => {
+  const emit = async (r: FaceRecord): Promise<void> => {
     const out = onRecord ? onRecord(r) : r;
     if (out.error) warn(`${out.image}${out.face !== null && out.face !== undefined ? ` face ${out.face}` : ''}: ${out.error.message}`);
-    writer.write(out);
+    await writer.write(out);
   };
 
   const images = inputs.filter((i): i is ImageInput => i.kind === 'image');
@@ -66,17 +55,33 @@ export async function runStage(args: string[], opts: StageOptions, stage: StageN
     return label !== undefined && r.label === undefined ? { ...r, label } : r;
   };
 
+  // Records are carried on as they arrive: the records of one image come together (its pixels
+  // are decoded once for all its faces), and each image's group goes out as soon as it is done.
   for (const input of inputs) {
     if (input.kind !== 'records') continue;
-    for (const group of groupByImage(input.records.map((x) => x.record))) {
-      for (const r of await engine.runRecords(group, plan, stage)) emit(r);
+    let group: FaceRecord[] = [];
+    const flush = async () => {
+      const g = group;
+      group = [];
+      if (g.length) for (const r of await engine.runRecords(g, plan, stage)) await emit(r);
+    };
+    for await (const item of input.lines) {
+      if (!item.ok) {
+        await flush();
+        warn(item.error.line());
+        await writer.write(errorRecord(input.source, { code: item.error.code, message: `line ${item.line}: ${item.error.message}` }));
+        continue;
+      }
+      if (group.length > 0 && group[0]!.image !== item.record.image) await flush();
+      group.push(item.record);
     }
+    await flush();
   }
   const jobs: ImageJob[] = images.map((i) => ({ image: i.path, plan, bytes: i.bytes }));
   await engine.runImages(jobs, {
-    onResult: (_job, records) => {
+    onResult: async (_job, records) => {
       progress.tick();
-      for (const r of records) emit(withLabel(r));
+      for (const r of records) await emit(withLabel(r));
     },
     onCrash: (job, stack) => { if (opts.debug) process.stderr.write(`${job.image}: ${stack}\n`); },
   });

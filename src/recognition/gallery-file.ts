@@ -1,37 +1,58 @@
 /**
- * The gallery on disk: `gallery.json` (metadata and entries) plus a float32 sidecar whose name
- * carries its content hash. Loading checks every way the pair can be damaged; saving writes the
- * new sidecar, then swaps the JSON in one rename, so a crash leaves the old gallery or the new one.
+ * The gallery on disk, three files side by side:
+ *   gallery.json                 a small header: model, dimension, metric, counts, checksums
+ *   gallery.<hash>.entries.jsonl one entry per line (label, image, content hash, face, box)
+ *   gallery.<hash>.f32           the vectors, little-endian float32, one row per entry
+ * The sidecars' names carry their content hash: a save writes new sidecars, then swaps the header
+ * in one rename, then deletes the old sidecars, so a crash leaves the old gallery or the new one.
+ * The entries are written and read line by line: a gallery of millions of faces never becomes one
+ * giant string, and its header (`facekit db info`) is read without the entries or the vectors.
+ * Schema 1 galleries (entries inline in the header) are still read.
  */
-import { readRegularFile } from '../core/files.js';
-import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { once } from 'node:events';
 import { isMetric } from '../models/catalogue.js';
 import { FacekitError, fsError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/files.js';
-import { InMemoryGallery, GALLERY_SCHEMA, type GalleryFile, type GalleryMeta } from './gallery.js';
+import { readRegularFile, writeFileAtomic } from '../core/files.js';
+import { InMemoryGallery, GALLERY_SCHEMA, type GalleryEntry, type GalleryFile, type GalleryMeta } from './gallery.js';
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const stem = (dbPath: string) => basename(dbPath).replace(/\.json$/i, '');
 
 export function sidecarName(dbPath: string, hash: string): string {
-  return `${basename(dbPath).replace(/\.json$/i, '')}.${hash.slice(0, 12)}.f32`;
+  return `${stem(dbPath)}.${hash.slice(0, 12)}.f32`;
 }
 
-/** Read and check a gallery; every way it can be damaged gets its own message. */
-export async function loadGallery(dbPath: string): Promise<InMemoryGallery> {
+function entriesName(dbPath: string, hash: string): string {
+  return `${stem(dbPath)}.${hash.slice(0, 12)}.entries.jsonl`;
+}
+
+/** The header of a gallery, checked; what `db info` needs, without entries or vectors. */
+export interface GalleryHeader extends GalleryMeta {
+  schema: number;
+  created: string;
+  updated?: string;
+  facekitVersion?: string;
+  count: number;
+  people?: number;
+  file: GalleryFile;
+}
+
+/** Read and check a gallery's header; every way it can be damaged gets its own message. */
+export async function readGalleryHeader(dbPath: string): Promise<GalleryHeader> {
   let text: string;
   try {
     text = (await readRegularFile(dbPath)).toString('utf8');
   } catch (err) {
-    const e = fsError(err, dbPath);
+    const e = err instanceof FacekitError ? err : fsError(err, dbPath);
     if (e.code === 'not_found') throw new FacekitError('not_found', 'no gallery here (build one with `facekit build-db DIR`)', dbPath);
     throw e;
   }
   const bad = (msg: string) => new FacekitError('bad_gallery', msg, dbPath);
   if (text.trim() === '') throw bad('gallery file is empty');
-  let json: Partial<GalleryFile>;
+  let json: Partial<GalleryFile> & { people?: number };
   try {
     json = JSON.parse(text) as Partial<GalleryFile>;
   } catch (err) {
@@ -44,57 +65,156 @@ export async function loadGallery(dbPath: string): Promise<InMemoryGallery> {
   }
   if (typeof json.model !== 'string' || typeof json.dim !== 'number' || !Number.isInteger(json.dim) || json.dim <= 0) throw bad('gallery lacks its model or dimension');
   if (typeof json.metric !== 'string' || !isMetric(json.metric)) throw bad(`gallery metric "${String(json.metric)}" is unknown`);
-  if (!Array.isArray(json.entries)) throw bad('gallery has no "entries" list');
   const v = json.vectors;
   if (!v || typeof v.file !== 'string' || typeof v.count !== 'number' || typeof v.sha256 !== 'string') throw bad('gallery has no "vectors" description');
-  if (v.count !== json.entries.length) throw bad(`gallery lists ${json.entries.length} entries but ${v.count} vectors`);
-  json.entries.forEach((e, i) => {
-    if (!e || typeof e.label !== 'string' || typeof e.image !== 'string' || typeof e.hash !== 'string') throw bad(`entry ${i} is damaged (needs label, image, hash)`);
-  });
-  const vecPath = join(dirname(dbPath), basename(v.file));
-  let raw: Buffer;
-  if (v.count === 0) raw = Buffer.alloc(0);
-  else {
-    try {
-      raw = readFileSync(vecPath);
-    } catch (err) {
-      throw new FacekitError('bad_gallery', `the gallery's vector file is missing or unreadable (${fsError(err, vecPath).message})`, vecPath);
+  const e = json.entries;
+  if (Array.isArray(e)) {
+    if (v.count !== e.length) throw bad(`gallery lists ${e.length} entries but ${v.count} vectors`);
+  } else if (!e || typeof e !== 'object' || typeof e.file !== 'string' || typeof e.count !== 'number' || typeof e.sha256 !== 'string') {
+    throw bad('gallery has no "entries" list');
+  } else if (e.count !== v.count) throw bad(`gallery lists ${e.count} entries but ${v.count} vectors`);
+  return {
+    model: json.model, dim: json.dim, metric: json.metric, flip: json.flip ?? true, detector: json.detector ?? 'unknown',
+    schema: json.schema, created: json.created ?? new Date().toISOString(), updated: json.updated, facekitVersion: json.facekitVersion,
+    count: v.count, people: typeof json.people === 'number' ? json.people : undefined, file: json as GalleryFile,
+  };
+}
+
+function checkEntry(e: unknown, i: number, where: string): GalleryEntry {
+  const x = e as Partial<GalleryEntry> | null;
+  if (!x || typeof x.label !== 'string' || typeof x.image !== 'string' || typeof x.hash !== 'string') {
+    throw new FacekitError('bad_gallery', `entry ${i} is damaged (needs label, image, hash)`, where);
+  }
+  return x as GalleryEntry;
+}
+
+/** The entries of a schema 2 gallery, line by line, with their count and checksum checked. */
+async function readEntries(path: string, count: number, sha: string): Promise<GalleryEntry[]> {
+  const out: GalleryEntry[] = [];
+  const hash = createHash('sha256');
+  let rest = '';
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      hash.update(chunk as Buffer);
+      const lines = (rest + (chunk as Buffer).toString('utf8')).split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) if (l) out.push(parseEntry(l, out.length, path));
     }
+  } catch (err) {
+    if (err instanceof FacekitError) throw err;
+    throw new FacekitError('bad_gallery', `the gallery's entries file is missing or unreadable (${fsError(err, path).message})`, path);
   }
-  if (raw.length !== v.count * json.dim * 4) {
-    throw new FacekitError('bad_gallery', `vector file holds ${raw.length} bytes, the gallery needs ${v.count * json.dim * 4}; it is truncated or from another gallery`, vecPath);
+  if (rest) out.push(parseEntry(rest, out.length, path));
+  if (out.length !== count) throw new FacekitError('bad_gallery', `entries file holds ${out.length} entries, the gallery needs ${count}; it is truncated or from another gallery`, path);
+  if (hash.digest('hex') !== sha) throw new FacekitError('bad_gallery', 'entries file does not match the gallery (checksum differs)', path);
+  return out;
+}
+
+function parseEntry(line: string, i: number, where: string): GalleryEntry {
+  try {
+    return checkEntry(JSON.parse(line), i, where);
+  } catch (err) {
+    if (err instanceof FacekitError) throw err;
+    throw new FacekitError('bad_gallery', `entry ${i} is not valid JSON; the entries file is damaged`, where);
   }
-  if (v.count > 0 && sha256(raw) !== v.sha256) throw new FacekitError('bad_gallery', 'vector file does not match the gallery (checksum differs)', vecPath);
-  const vectors = new Float32Array(v.count * json.dim);
-  Buffer.from(vectors.buffer).set(raw);
-  const meta: GalleryMeta = { model: json.model, dim: json.dim, metric: json.metric, flip: json.flip ?? true, detector: json.detector ?? 'unknown' };
-  return new InMemoryGallery(meta, json.entries, vectors, json.created ?? new Date().toISOString());
+}
+
+/** The vectors, read straight into the array that keeps them (no second copy of a large file). */
+function readVectors(path: string, count: number, dim: number, sha: string): Float32Array {
+  const vectors = new Float32Array(count * dim);
+  if (count === 0) return vectors;
+  const bytes = Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new FacekitError('bad_gallery', `the gallery's vector file is missing or unreadable (${fsError(err, path).message})`, path);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size !== bytes.length) {
+      throw new FacekitError('bad_gallery', `vector file holds ${size} bytes, the gallery needs ${bytes.length}; it is truncated or from another gallery`, path);
+    }
+    for (let off = 0; off < bytes.length;) {
+      const n = readSync(fd, bytes, off, Math.min(1 << 26, bytes.length - off), off);
+      if (n <= 0) throw new FacekitError('bad_gallery', 'vector file ended early', path);
+      off += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (createHash('sha256').update(bytes).digest('hex') !== sha) throw new FacekitError('bad_gallery', 'vector file does not match the gallery (checksum differs)', path);
+  return vectors;
+}
+
+/** Read and check a whole gallery (header, entries, vectors). */
+export async function loadGallery(dbPath: string): Promise<InMemoryGallery> {
+  const h = await readGalleryHeader(dbPath);
+  const dir = dirname(dbPath);
+  const e = h.file.entries;
+  const entries = Array.isArray(e)
+    ? e.map((x, i) => checkEntry(x, i, dbPath))
+    : await readEntries(join(dir, basename(e.file)), e.count, e.sha256);
+  const v = h.file.vectors;
+  const vectors = readVectors(join(dir, basename(v.file)), v.count, h.dim, v.sha256);
+  const meta: GalleryMeta = { model: h.model, dim: h.dim, metric: h.metric, flip: h.flip, detector: h.detector };
+  return new InMemoryGallery(meta, entries, vectors, h.created);
+}
+
+/** Write the entries as JSON Lines to a temporary file; returns its path and checksum. */
+async function writeEntries(dir: string, entries: GalleryEntry[]): Promise<{ tmp: string; sha256: string }> {
+  const tmp = join(dir, `.entries.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  const out = createWriteStream(tmp);
+  const hash: Hash = createHash('sha256');
+  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  failed.catch(() => undefined);
+  try {
+    for (let i = 0; i < entries.length; i += 10_000) {
+      const text = entries.slice(i, i + 10_000).map((x) => JSON.stringify(x)).join('\n') + '\n';
+      hash.update(text);
+      if (!out.write(text)) await Promise.race([once(out, 'drain'), failed]);
+    }
+    await Promise.race([new Promise<void>((resolve) => out.end(resolve)), failed]);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw fsError(err, tmp);
+  }
+  return { tmp, sha256: hash.digest('hex') };
 }
 
 /**
- * Write the gallery: the new sidecar first (under a new name), then the JSON in one rename, then
- * the old sidecar goes. A crash at any point leaves either the old gallery or the new one.
+ * Write the gallery: the new sidecars first (under new names), then the header in one rename,
+ * then the old sidecars go. A crash at any point leaves either the old gallery or the new one.
  */
 export async function saveGallery(g: InMemoryGallery, dbPath: string, facekitVersion: string): Promise<void> {
-  const raw = Buffer.from(g.vectors.buffer, g.vectors.byteOffset, g.vectors.byteLength);
-  const hash = sha256(raw);
-  const file = sidecarName(dbPath, hash);
   const dir = dirname(dbPath);
-  await writeFileAtomic(join(dir, file), raw);
-  const json: GalleryFile = {
+  const raw = Buffer.from(g.vectors.buffer, g.vectors.byteOffset, g.vectors.byteLength);
+  const vHash = createHash('sha256').update(raw).digest('hex');
+  const vFile = sidecarName(dbPath, vHash);
+  await writeFileAtomic(join(dir, vFile), raw);
+  const { tmp, sha256: eHash } = await writeEntries(dir, g.entries);
+  const eFile = entriesName(dbPath, eHash);
+  try {
+    await rename(tmp, join(dir, eFile));
+  } catch (err) {
+    throw fsError(err, join(dir, eFile));
+  }
+  const json: GalleryFile & { people: number } = {
     format: 'facekit-gallery',
     schema: GALLERY_SCHEMA,
     facekitVersion,
     ...g.meta,
     created: g.created,
     updated: new Date().toISOString(),
-    vectors: { file, dtype: 'float32', count: g.size, sha256: hash },
-    entries: g.entries,
+    people: g.labels().size,
+    vectors: { file: vFile, dtype: 'float32', count: g.size, sha256: vHash },
+    entries: { file: eFile, format: 'jsonl', count: g.size, sha256: eHash },
   };
   await writeFileAtomic(dbPath, JSON.stringify(json, null, 1) + '\n');
   // Old sidecars of this gallery are no longer referenced.
-  const prefix = `${basename(dbPath).replace(/\.json$/i, '')}.`;
+  const prefix = `${stem(dbPath)}.`;
   for (const f of readdirSync(dir)) {
-    if (f.startsWith(prefix) && f.endsWith('.f32') && f !== file && /\.[0-9a-f]{12}\.f32$/.test(f)) await unlink(join(dir, f)).catch(() => undefined);
+    if (!f.startsWith(prefix) || f === vFile || f === eFile) continue;
+    if (/\.[0-9a-f]{12}\.f32$/.test(f) || /\.[0-9a-f]{12}\.entries\.jsonl$/.test(f)) await unlink(join(dir, f)).catch(() => undefined);
   }
 }

@@ -15,7 +15,8 @@ import type { Box } from '../core/records.js';
 /** Where build-db writes, and verify, db, tsne and serve look, when no --db is given. */
 export const DEFAULT_GALLERY_PATH = 'db/gallery.json';
 
-export const GALLERY_SCHEMA = 1;
+/** 2: entries in a JSON Lines sidecar (1: entries inline in gallery.json, still read). */
+export const GALLERY_SCHEMA = 2;
 
 export interface GalleryEntry {
   label: string;
@@ -43,7 +44,48 @@ export interface GalleryFile extends GalleryMeta {
   created: string;
   updated: string;
   vectors: { file: string; dtype: 'float32'; count: number; sha256: string };
-  entries: GalleryEntry[];
+  /** schema 2: the entries' JSON Lines sidecar; schema 1: the entries themselves */
+  entries: { file: string; format: 'jsonl'; count: number; sha256: string } | GalleryEntry[];
+}
+
+/**
+ * Vectors collected one by one (a build from a million records) in blocks of 16 384 rows, so that
+ * neither one small array per face nor a doubling buffer's spare half sits in memory.
+ */
+export class VectorRows {
+  private readonly blocks: Float32Array[] = [];
+  private used = 0;
+  count = 0;
+  private static readonly BLOCK = 16_384;
+
+  constructor(readonly dim: number) {}
+
+  push(v: ArrayLike<number>, where?: string): void {
+    if (v.length !== this.dim) throw new FacekitError('model_mismatch', `a ${v.length}-d embedding cannot join ${this.dim}-d ones`, where);
+    let last = this.blocks[this.blocks.length - 1];
+    if (!last || this.used === VectorRows.BLOCK) {
+      last = new Float32Array(VectorRows.BLOCK * this.dim);
+      this.blocks.push(last);
+      this.used = 0;
+    }
+    last.set(v, this.used * this.dim);
+    this.used++;
+    this.count++;
+  }
+
+  /** Row i (a view, not a copy). */
+  row(i: number): Float32Array {
+    const b = this.blocks[Math.floor(i / VectorRows.BLOCK)]!;
+    const r = i % VectorRows.BLOCK;
+    return b.subarray(r * this.dim, (r + 1) * this.dim);
+  }
+
+  copyInto(target: Float32Array, offset: number): void {
+    this.blocks.forEach((b, i) => {
+      const rows = i === this.blocks.length - 1 ? this.used : VectorRows.BLOCK;
+      target.set(b.subarray(0, rows * this.dim), offset + i * VectorRows.BLOCK * this.dim);
+    });
+  }
 }
 
 export class InMemoryGallery {
@@ -90,9 +132,21 @@ export class InMemoryGallery {
     }
     const next = new Float32Array(this.vectors.length + items.length * this.meta.dim);
     next.set(this.vectors);
-    items.forEach((it, i) => next.set(Array.from(it.vector), this.vectors.length + i * this.meta.dim));
+    items.forEach((it, i) => next.set(it.vector instanceof Float32Array ? it.vector : Float32Array.from(it.vector), this.vectors.length + i * this.meta.dim));
     this.vectors = next;
-    this.entries.push(...items.map((it) => it.entry));
+    for (const it of items) this.entries.push(it.entry); // not push(...all): a million arguments overflow the stack
+    this.unit = undefined;
+    this.labelIds = undefined;
+  }
+
+  /** Add entries whose vectors are rows of `rows` (one copy into the gallery, no per-face arrays). */
+  addRows(entries: GalleryEntry[], rows: VectorRows): void {
+    if (rows.count !== entries.length) throw new Error('addRows: one row per entry');
+    const next = new Float32Array(this.vectors.length + rows.count * this.meta.dim);
+    next.set(this.vectors);
+    rows.copyInto(next, this.vectors.length);
+    this.vectors = next;
+    for (const e of entries) this.entries.push(e);
     this.unit = undefined;
     this.labelIds = undefined;
   }

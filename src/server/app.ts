@@ -1,9 +1,10 @@
 /**
  * `facekit serve`: the pipeline over HTTP. This module starts and stops the server: the worker
- * pool and its warm-up, fastify with its body parsers, the hooks every request passes (refusals
- * while stopping or overloaded, draining unread bodies), and the one error handler that answers
- * every failure as JSON. The routes live in routes/, one module per resource; what they share
- * (the Context, plans, running uploads in the workers) in context.ts.
+ * pool and its warm-up, fastify with its body parsers and CORS (cors.ts), the hooks every request
+ * passes (the API key of auth.ts, refusals while stopping or overloaded, reading unread bodies to
+ * their end), and the one error handler that answers every failure as JSON. The routes live in
+ * routes/, one module per resource; what they share (the Context, plans, running uploads in the
+ * workers) in context.ts.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
+import cors from '@fastify/cors';
 import sharp from 'sharp';
 import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, packageDir, type RecognizerId } from '../api/models.js';
 import { GalleryStore } from '../api/recognition.js';
@@ -19,6 +21,8 @@ import { DEFAULT_PLAN, type WorkerPool } from '../api/pipeline.js';
 import { FacekitError } from '../core/errors.js';
 import { fromFacekit, HttpError } from './http-errors.js';
 import { tooLarge } from './inputs.js';
+import { apiKeyCheck, resolveApiKey } from './auth.js';
+import { corsOptions, parseOrigins } from './cors.js';
 import { ModelQueue } from './queue.js';
 import { noteArrival, noteModels, planFor, type Context, type ServerOptions } from './context.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -34,6 +38,8 @@ export interface RunningServer {
   url: string;
   app: FastifyInstance;
   backend: string;
+  /** whether an API key is needed (--api-key or FACEKIT_API_KEY) */
+  keyRequired: boolean;
   /** Stop taking requests, finish those under way and any gallery write, then stop the workers. */
   stop(opts?: { force?: boolean }): Promise<void>;
   inFlight(): number;
@@ -41,7 +47,9 @@ export interface RunningServer {
 
 /* ---------------------------------------------------------------- start-up */
 
-export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  // the key and the origins are checked before the slow start-up: a typo fails at once
+  const opts: ServerOptions = { ...options, apiKey: resolveApiKey(options.apiKey), cors: parseOrigins(options.cors) };
   const store = await GalleryStore.open(opts.db, { model: DEFAULT_RECOGNIZER, metric: DEFAULT_METRIC, flip: DEFAULT_PLAN.flip, detector: DEFAULT_DETECTOR });
   opts.log(`loading the models in ${opts.workers} worker${opts.workers === 1 ? '' : 's'}...`);
   // This thread starts the same backend as the workers do: it names it for /health, and a choice
@@ -61,6 +69,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     throw err;
   }
   const app = await buildApp(ctx);
+  if (opts.apiKey !== undefined) opts.log('an API key is needed on every route but / and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY)');
+  if (opts.cors) opts.log(`cross-origin requests allowed from ${opts.cors.join(', ')}`);
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {
@@ -93,7 +103,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     return stopping;
   };
-  return { url, app, backend, stop, inFlight: () => ctx.inFlight };
+  return { url, app, backend, keyRequired: opts.apiKey !== undefined, stop, inFlight: () => ctx.inFlight };
 }
 
 /**
@@ -138,6 +148,18 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(multipart, {
     limits: { fileSize: opts.bodyLimit, fieldSize: opts.bodyLimit, files: opts.maxBatch + 2, fields: 32, parts: opts.maxBatch + 40 },
   });
+  // CORS (--cors) before the hooks below: a preflight (OPTIONS, which a browser sends without the
+  // API key) is answered before the key is checked, and every other answer, a 401 included,
+  // carries the allowed origin so that the page of that origin can read it.
+  const origins = parseOrigins(opts.cors);
+  if (origins) await app.register(cors, corsOptions(origins));
+  const checkKey = apiKeyCheck(opts.apiKey);
+  // requests answered whose bodies are still being read and thrown away (discardRest)
+  const discarding = new Set<IncomingMessage>();
+  // at shutdown they are answered already: their connections need not be waited for
+  app.addHook('preClose', async () => {
+    for (const req of discarding) req.socket?.destroy();
+  });
   // text bodies are not an input of any endpoint: 415 rather than a confusing 400
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body));
@@ -145,6 +167,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (request, reply) => {
     noteArrival(request);
+    checkKey?.(request);
     if (ctx.stopping) {
       reply.header('Connection', 'close');
       throw new HttpError(503, 'stopping', 'the server is shutting down', 5);
@@ -158,20 +181,27 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
-    // A request refused before its body was read (too large, overloaded, a bad field half way
-    // through a multipart upload): read the rest and throw it away, so that the client, still
-    // sending, gets the answer instead of a broken pipe. Beyond a bound the connection is closed.
-    if (!request.raw.complete && !(await drain(request.raw, 4 * opts.bodyLimit, 10_000))) reply.header('Connection', 'close');
+    if (!request.raw.complete) {
+      // Answered before its body was read: refused at once (too large, overloaded, no API key) or
+      // half way through a multipart upload (too many images, a bad field). The rest of the body
+      // is read and thrown away, after the answer too, so that a client still sending gets the
+      // answer rather than a reset connection; see discardRest.
+      const rest = discardRest(request.raw, discarding, Math.max(DISCARD_BYTES, 4 * opts.bodyLimit));
+      if (rest === undefined) reply.header('Connection', 'close');
+      // A closing connection is closed as soon as the answer is out: the client must be done first.
+      else if (ctx.stopping) await Promise.race([rest, new Promise((r) => setTimeout(r, 5000).unref())]);
+    }
     if (ctx.stopping) reply.header('Connection', 'close');
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const e = toHttpError(err);
+    const e = toHttpError(err, opts);
     if (e.status === 500) {
       opts.log(`${request.method} ${request.url}: ${e.code === 'internal' ? 'internal error: ' : ''}${String((err as Error)?.message ?? err).split('\n')[0]}${opts.debug || e.code !== 'internal' ? '' : ' (run with --debug for details)'}`);
       if (opts.debug && err instanceof Error && err.stack) opts.log(err.stack);
     }
     if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
+    for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
     return reply.status(e.status).type('application/json; charset=utf-8').send(e.body());
   });
   app.setNotFoundHandler((request, reply) => {
@@ -183,37 +213,73 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   return app;
 }
 
-/** Read and discard the rest of a request body; false when it is over `maxBytes` or too slow. */
-function drain(req: IncomingMessage, maxBytes: number, ms: number): Promise<boolean> {
+/** A refused body's rest is read and thrown away up to this many bytes (at least 4 body limits)... */
+const DISCARD_BYTES = 1e9;
+/** ...for at most this long... */
+const DISCARD_MS = 30_000;
+/** ...while it keeps coming (a client may stop sending once it has the answer); then the connection is closed. */
+const DISCARD_IDLE_MS = 5_000;
+
+/**
+ * Read the rest of a request body into nothing, without holding up the answer. The body is taken
+ * from whatever still reads it (the multipart parser may hold it, paused, or it may be left unread
+ * after a refusal in onRequest), so that the client's upload goes on and ends: an HTTP client
+ * that is still sending when the server closes the connection (Node's own does, once an answer
+ * that says "Connection: close" is out) reports a reset or a broken pipe, not the answer. With the
+ * rest read, the connection is even kept alive for the client's next request.
+ *
+ * Bounded: past `maxBytes`, DISCARD_MS in all, or DISCARD_IDLE_MS without data, the connection
+ * is closed. A body declared larger than `maxBytes` is not read at all: undefined, and the answer
+ * should close the connection. Else a promise of whether the whole body was read. The request is
+ * in `active` meanwhile.
+ */
+function discardRest(req: IncomingMessage, active: Set<IncomingMessage>, maxBytes: number): Promise<boolean> | undefined {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) return Promise.resolve(false);
+  if (Number.isFinite(declared) && declared > maxBytes) return undefined;
   return new Promise((resolve) => {
     let seen = 0;
     const done = (ok: boolean) => {
       clearTimeout(timer);
+      clearTimeout(idle);
+      active.delete(req);
       req.off('data', onData).off('end', onEnd).off('error', onFail).off('close', onClose);
+      if (!ok) req.socket?.destroy();
       resolve(ok);
     };
     const onData = (c: Buffer) => {
       seen += c.length;
       if (seen > maxBytes) done(false);
+      else idle.refresh();
     };
     const onEnd = () => done(true);
     const onFail = () => done(false);
     const onClose = () => done(req.complete);
-    const timer = setTimeout(() => done(false), ms);
-    req.unpipe(); // a multipart parser may still hold it, paused
+    const timer = setTimeout(() => done(false), DISCARD_MS).unref();
+    const idle = setTimeout(() => done(false), DISCARD_IDLE_MS).unref();
+    active.add(req);
+    req.unpipe(); // the multipart parser lets go: it is not fed the rest
     req.on('data', onData).on('end', onEnd).on('error', onFail).on('close', onClose);
     req.resume();
   });
 }
 
 /** Any error a handler or fastify raises, as an HttpError: never a stack trace to the client. */
-function toHttpError(err: unknown): HttpError {
+function toHttpError(err: unknown, opts: ServerOptions): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof FacekitError) return fromFacekit(err);
   const e = err as { code?: string; statusCode?: number; message?: string };
   const msg = (e?.message ?? String(err)).split('\n')[0]!;
+  // busboy's errors (the multipart parser) have no code, only these messages
+  if (/^(Unexpected end of (multipart data|form)|(Part|Preamble) terminated early due to unexpected end of multipart data)$/.test(msg)) {
+    return new HttpError(400, 'bad_request', 'the multipart body ended early: a part was cut off before its closing boundary (an interrupted upload, or a form without its final --BOUNDARY--)');
+  }
+  if (/^Multipart: Boundary not found$/.test(msg)) {
+    return new HttpError(400, 'bad_request', 'multipart/form-data without a boundary: Content-Type must say multipart/form-data; boundary=...');
+  }
+  // the client went away in the middle of its body: nobody reads this answer, but it is no server fault
+  if (e?.code === 'ECONNRESET' || e?.code === 'FST_MP_PREMATURE_CLOSE') {
+    return new HttpError(400, 'bad_request', 'the client closed the connection before the whole body was sent');
+  }
   switch (e?.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new HttpError(400, 'bad_json', 'the body is not valid JSON (Content-Type says application/json)');
@@ -221,10 +287,12 @@ function toHttpError(err: unknown): HttpError {
       return new HttpError(400, 'bad_json', 'the body is empty but Content-Type says JSON');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
     case 'FST_REQ_FILE_TOO_LARGE':
+      return tooLarge(opts.bodyLimit);
     case 'FST_FILES_LIMIT':
     case 'FST_PARTS_LIMIT':
+      return new HttpError(413, 'too_large', `too many parts in one multipart request: at most ${opts.maxBatch} images per request (serve --max-batch)`);
     case 'FST_FIELDS_LIMIT':
-      return new HttpError(413, 'too_large', `request is over a limit: ${msg} (serve --body-limit, --max-batch)`);
+      return new HttpError(413, 'too_large', `too many fields in one multipart request (${msg})`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return new HttpError(415, 'unsupported_media_type', 'send application/json, multipart/form-data, or the image itself (Content-Type image/...)');

@@ -28,6 +28,13 @@ export interface ServerOptions {
   /** images per request */
   maxBatch: number;
   debug: boolean;
+  /**
+   * Every route but GET / and GET /openapi.json needs this key (Authorization: Bearer KEY, or
+   * X-API-Key: KEY). Undefined: the environment variable FACEKIT_API_KEY, if set; else no key.
+   */
+  apiKey?: string;
+  /** Origins allowed to call the API from a browser (CORS), or ['*']; undefined or empty: CORS off. */
+  cors?: string[];
   /** one line of talk (stderr) */
   log: (line: string) => void;
 }

@@ -13,7 +13,8 @@ export type ServerErrorCode =
   | 'empty_gallery'
   | 'overloaded'
   | 'timeout'
-  | 'stopping';
+  | 'stopping'
+  | 'unauthorized';
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -26,6 +27,8 @@ export class HttpError extends Error {
     message: string,
     /** seconds, for 503: when trying again is likely to work */
     readonly retryAfter?: number,
+    /** more headers for the answer, e.g. WWW-Authenticate */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'HttpError';
@@ -41,6 +44,7 @@ const STATUS: Partial<Record<ServerErrorCode, number>> = {
   usage: 400,
   bad_request: 400,
   bad_json: 400,
+  unauthorized: 401,
   unknown_field: 400,
   bad_record: 400,
   missing_key: 400,
@@ -72,3 +76,6 @@ export function fromFacekit(err: FacekitError | ErrorInfo, where?: string): Http
 }
 
 export const badRequest = (message: string) => new HttpError(400, 'bad_request', message);
+
+/** More images in one request than the server takes (serve --max-batch): a size limit, like the body's. */
+export const tooManyImages = (message: string) => new HttpError(413, 'too_large', message);

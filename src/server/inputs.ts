@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
 import { isDetectorId, isMetric, isRecognizerId, DETECTORS, METRICS, RECOGNIZERS } from '../api/models.js';
 import { decodeBase64Image, looksLikeImageBytes } from '../core/image.js';
-import { badRequest, HttpError } from './http-errors.js';
+import { badRequest, HttpError, tooManyImages } from './http-errors.js';
 
 export type OptionKind = 'number' | 'int' | 'string' | 'metric' | 'model' | 'detector';
 
@@ -115,7 +115,9 @@ class Collector {
   image(field: string, name: string, bytes: Buffer): void {
     const max = this.spec.images[field]!;
     if (this.uploads.filter((u) => u.field === field).length >= max) {
-      throw badRequest(max === 1 ? `"${field}" takes one image` : `"${field}" takes at most ${max} images per request`);
+      // one image too many for a one-image field is a malformed request; past the batch size, a limit
+      if (max === 1) throw badRequest(`"${field}" takes one image`);
+      throw tooManyImages(`"${field}" takes at most ${max} images per request (serve --max-batch)`);
     }
     this.uploads.push({ field, name, bytes });
   }

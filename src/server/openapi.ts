@@ -4,6 +4,7 @@
  * cannot drift apart unnoticed.
  */
 import { DETECTORS, METRICS, RECOGNIZERS } from '../api/models.js';
+import { MATCH_SCORE_MEANING } from './score.js';
 
 type Schema = Record<string, unknown>;
 
@@ -58,14 +59,40 @@ const ok = (description: string, schema: Schema): Schema => ({ description, cont
 
 /** Errors every image endpoint may answer. */
 const imageErrors: Record<string, Schema> = {
-  400: errorResponse('malformed request: bad JSON (bad_json), a field this endpoint does not take (unknown_field), a missing or bad value (bad_request), a threshold outside its metric\'s range (usage)'),
-  413: errorResponse('too large: the body is over serve --body-limit, or the image over --max-pixels (too_large)'),
+  400: errorResponse('malformed request: bad JSON (bad_json), a field this endpoint does not take (unknown_field), a missing or bad value, a multipart body that ended early (bad_request), a threshold outside its metric\'s range (usage)'),
+  413: errorResponse('too large: the body is over serve --body-limit, more images than serve --max-batch, or the image over --max-pixels (too_large)'),
   415: errorResponse('not an image (not_an_image), or a Content-Type other than JSON, multipart or image/* (unsupported_media_type)'),
   422: errorResponse('an image that cannot be used: no face found (no_face), damaged or truncated (corrupt_image), empty (empty_file)'),
   503: busy,
 };
 
-export function openApiDocument(o: { bodyLimit: number; maxBatch: number; version: string }): Schema {
+const unauthorized: Schema = {
+  description: 'no API key, or the wrong one (unauthorized): send "Authorization: Bearer KEY" or "X-API-Key: KEY"',
+  headers: { 'WWW-Authenticate': { schema: str, description: 'Bearer realm="facekit"' } },
+  content: { 'application/json': { schema: ref('Error') } },
+};
+
+/** With an API key in force: every operation needs it (and may answer 401) but the page and this document. */
+function secure(paths: Record<string, Record<string, Schema>>): Record<string, Record<string, Schema>> {
+  const open = new Set(['/', '/openapi.json']);
+  return Object.fromEntries(Object.entries(paths).map(([path, ops]) => [path, Object.fromEntries(Object.entries(ops).map(([method, op]) => [
+    method,
+    open.has(path) ? { ...op, security: [] } : { ...op, responses: { ...(op.responses as Schema), 401: unauthorized } },
+  ]))]));
+}
+
+export function openApiDocument(o: { bodyLimit: number; maxBatch: number; version: string; apiKey?: boolean }): Schema {
+  const doc = document(o);
+  if (!o.apiKey) return doc;
+  return {
+    ...doc,
+    info: { ...(doc.info as Schema), description: `${(doc.info as Schema).description as string} This server needs an API key on every endpoint but / and /openapi.json: "Authorization: Bearer KEY" or "X-API-Key: KEY"; without it, 401.` },
+    security: [{ bearer: [] }, { apiKey: [] }],
+    paths: secure(doc.paths as Record<string, Record<string, Schema>>),
+  };
+}
+
+function document(o: { bodyLimit: number; maxBatch: number; version: string }): Schema {
   return {
     openapi: '3.1.0',
     info: {
@@ -171,6 +198,10 @@ export function openApiDocument(o: { bodyLimit: number; maxBatch: number; versio
       '/': { get: { summary: 'the web page', responses: { 200: { description: 'HTML', content: { 'text/html': { schema: str } } } } } },
     },
     components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'the API key of serve --api-key (or FACEKIT_API_KEY), as a Bearer token; only when the server was started with one' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'the same key in a header of its own' },
+      },
       schemas: {
         Error: obj({ error: obj({ code: str, message: str }) }),
         Point: { type: 'array', items: num, minItems: 2, maxItems: 3 },
@@ -193,15 +224,18 @@ export function openApiDocument(o: { bodyLimit: number; maxBatch: number; versio
         CompareSide: obj({ image: str, width: int, height: int, face: int, box: ref('Box'), faces: { ...int, description: 'faces found in the photo (the largest is compared)' } }),
         CompareResult: obj({
           verified: bool, verdict: { type: 'string', enum: ['same', 'different'] },
-          similarity: { type: 'number', minimum: 0, maximum: 1, description: '1 - cosine distance, clamped to 0..1' },
-          distance: num, threshold: num, metric: metricOption, model: str,
+          similarity: { type: 'number', minimum: 0, maximum: 1, description: '1 - cosine distance, clamped to 0..1; kept for the clients of the API this one replaces. It is not calibrated (two different people often score 80%): show match_score, or the verdict and the distance' },
+          distance: num,
+          match_score: { type: 'number', minimum: 0, maximum: 1, description: MATCH_SCORE_MEANING },
+          threshold: num, metric: metricOption, model: str,
           image1: ref('CompareSide'), image2: ref('CompareSide'),
           warnings: warningsField,
-        }, ['verified', 'verdict', 'similarity', 'distance', 'threshold', 'metric', 'model', 'image1', 'image2']),
+        }, ['verified', 'verdict', 'similarity', 'distance', 'match_score', 'threshold', 'metric', 'model', 'image1', 'image2']),
         Candidate: obj({
           label: str, distance: num,
+          match_score: { type: 'number', minimum: 0, maximum: 1, description: MATCH_SCORE_MEANING },
           photo: { type: 'string', description: 'URL of the gallery photo that matched best (GET /gallery/photos/{hash}); server paths are never shown' }, face: int,
-        }, ['label', 'distance']),
+        }, ['label', 'distance', 'match_score']),
         FaceAnswer: obj({
           image: str, face: nullable(int), box: ref('Box'),
           identity: { type: ['string', 'null'], description: 'the best identity, or null when nobody is close enough' },

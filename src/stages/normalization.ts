@@ -9,6 +9,31 @@ export interface Scheme {
   id: SchemeId;
   description: string;
   apply(img: RgbImage): Float32Array;
+  /** the values a preview shows from black to white (see `previewTensor`) */
+  range: ValueRange;
+}
+
+/** A fixed span of tensor values, from the scheme's definition, never from the data. */
+export interface ValueRange {
+  lo: number;
+  hi: number;
+  /** how the span follows from the scheme, for the preview's caption */
+  note: string;
+}
+
+/**
+ * The span a linear per-channel scheme ((x - mean) / div) can reach for pixels 0..255, over the
+ * three channels; made symmetric about 0 when the scheme centres the values, so that 0 (the
+ * scheme's mean) is mid grey.
+ */
+function linearRange(mean: [number, number, number], div: number): ValueRange {
+  const lo = Math.min(...mean.map((m) => (0 - m) / div));
+  const hi = Math.max(...mean.map((m) => (255 - m) / div));
+  if (lo < 0 && hi > 0) {
+    const m = Math.max(-lo, hi);
+    return { lo: -m, hi: m, note: '0 (the mean) is mid grey' };
+  }
+  return { lo, hi, note: div === 1 ? 'pixel values' : `pixel values / ${div}` };
 }
 
 const perChannel = (mean: [number, number, number], div: number) => (img: RgbImage): Float32Array => {
@@ -22,12 +47,13 @@ const perChannel = (mean: [number, number, number], div: number) => (img: RgbIma
 };
 
 export const SCHEMES: Record<SchemeId, Scheme> = {
-  raw: { id: 'raw', description: 'pixel values as they are, 0..255', apply: perChannel([0, 0, 0], 1) },
-  unit: { id: 'unit', description: 'scaled to 0..1 (x / 255)', apply: perChannel([0, 0, 0], 255) },
+  raw: { id: 'raw', description: 'pixel values as they are, 0..255', apply: perChannel([0, 0, 0], 1), range: linearRange([0, 0, 0], 1) },
+  unit: { id: 'unit', description: 'scaled to 0..1 (x / 255)', apply: perChannel([0, 0, 0], 255), range: linearRange([0, 0, 0], 255) },
   vggface: {
     id: 'vggface',
     description: "per-channel mean subtracted, as VGG-Face does (R 129.19, G 104.76, B 93.59)",
     apply: perChannel([129.1863, 104.7624, 93.594], 1),
+    range: linearRange([129.1863, 104.7624, 93.594], 1),
   },
   facenet: {
     id: 'facenet',
@@ -43,12 +69,15 @@ export const SCHEMES: Record<SchemeId, Scheme> = {
       for (let i = 0; i < n; i++) out[i] = (img.data[i]! - mean) / std;
       return out;
     },
+    // z-scores: unbounded in principle, so the preview shows 3 standard deviations either side
+    range: { lo: -3, hi: 3, note: 'z-scores, clipped at 3 std' },
   },
-  arcface: { id: 'arcface', description: "ArcFace's (x - 127.5) / 128", apply: perChannel([127.5, 127.5, 127.5], 128) },
+  arcface: { id: 'arcface', description: "ArcFace's (x - 127.5) / 128", apply: perChannel([127.5, 127.5, 127.5], 128), range: linearRange([127.5, 127.5, 127.5], 128) },
   dlib: {
     id: 'dlib',
     description: "dlib ResNet's per-channel mean (R 122.78, G 117.00, B 104.30) subtracted, / 255",
     apply: perChannel([122.782, 117.001, 104.298], 255),
+    range: linearRange([122.782, 117.001, 104.298], 255),
   },
 };
 
@@ -85,27 +114,24 @@ export function channelStats(data: Float32Array): { mean: number[]; std: number[
 }
 
 /**
- * A viewable picture of a normalized tensor: each channel min-max stretched to 0..255, so that
- * what the model "sees" can be looked at. Returns the RGB picture and one grey picture per channel.
+ * A viewable picture of a normalized tensor, through the scheme's fixed range (`SCHEMES[s].range`):
+ * `lo` is black, `hi` white, values beyond are clipped. The same mapping for every channel and every
+ * face, so that two schemes, or two faces, can be compared by eye. Returns the RGB picture, one
+ * grey picture per channel (R, G, B) and the range used.
  */
-export function previewTensor(data: Float32Array, width: number, height: number): { rgb: RgbImage; channels: RgbImage[] } {
-  const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
-  for (let i = 0; i < data.length; i += 3) {
-    for (let c = 0; c < 3; c++) {
-      lo[c] = Math.min(lo[c]!, data[i + c]!);
-      hi[c] = Math.max(hi[c]!, data[i + c]!);
-    }
-  }
+export function previewTensor(data: Float32Array, width: number, height: number, scheme: SchemeId): { rgb: RgbImage; channels: RgbImage[]; range: ValueRange } {
+  const range = SCHEMES[scheme].range;
+  const span = range.hi - range.lo;
   const rgb = new Uint8Array(width * height * 3);
   const channels = [0, 1, 2].map(() => new Uint8Array(width * height * 3));
   for (let p = 0; p < width * height; p++) {
     for (let c = 0; c < 3; c++) {
-      const span = hi[c]! - lo[c]! || 1;
-      const v = Math.round(((data[p * 3 + c]! - lo[c]!) / span) * 255);
+      const x = data[p * 3 + c]!;
+      const v = Number.isNaN(x) ? 0 : Math.round(Math.min(1, Math.max(0, (x - range.lo) / span)) * 255);
       rgb[p * 3 + c] = v;
       const ch = channels[c]!;
       ch[p * 3] = ch[p * 3 + 1] = ch[p * 3 + 2] = v;
     }
   }
-  return { rgb: { data: rgb, width, height }, channels: channels.map((d) => ({ data: d, width, height })) };
+  return { rgb: { data: rgb, width, height }, channels: channels.map((d) => ({ data: d, width, height })), range };
 }

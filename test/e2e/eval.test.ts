@@ -33,13 +33,15 @@ describe('facekit eval on a CSV of pairs', () => {
     expect(r2.accuracy).toEqual(r.accuracy);
   });
 
-  it('prints a table for people', async () => {
-    const dir = tempDir();
+  it('prints a table for people, fitted to the width ($COLUMNS off a terminal)', async () => {
+    const dir = tempDir('facekit-eval-table-with-a-rather-long-folder-name-');
     const csv = join(dir, 'p.csv');
     writeFileSync(csv, ['a,b,same', 'x.jpg,x.jpg,yes', 'y.jpg,y.jpg,yes', 'x.jpg,y.jpg,no', 'y.jpg,z.jpg,no', 'z.jpg,z.jpg,yes', 'x.jpg,z.jpg,no'].join('\n'));
     for (const [f, s] of [['x.jpg', 'sample1.jpg'], ['y.jpg', 'sample3.jpg'], ['z.jpg', 'sample6.jpg']] as const) copyFileSync(join(DEMO, s), join(dir, f));
-    const res = await runCli(['eval', csv, '--no-cache', '--folds', '3']);
+    // no plain progress line on a slow, busy machine: stderr must stay empty
+    const res = await runCli(['eval', csv, '--no-cache', '--folds', '3'], { env: { COLUMNS: '80', FACEKIT_PROGRESS_EVERY: '3600' } });
     expect(res.code).toBe(0);
+    for (const line of res.stdout.trimEnd().split('\n')) expect([...line].length, line).toBeLessThanOrEqual(80);
     for (const row of ['accuracy (3-fold)', 'ROC AUC', 'equal error rate', 'TAR at FAR 1%', 'TAR at FAR 0.1%', 'best threshold', 'precision / recall', 'at the default 0.4']) {
       expect(res.stdout).toContain(row);
     }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ARTISTS, BIN, DEMO, FIXTURES, hasArtists, oneLine, records, runCli, tempDir } from '../helpers/cli.js';
 
@@ -21,6 +21,9 @@ function people(n: number, k: number, skip = 0): { dir: string; held: Record<str
 }
 
 const gallery = (db: string): Json => JSON.parse(readFileSync(db, 'utf8')) as Json;
+/** The entries of a (schema 2) gallery: JSON Lines beside its header. */
+const entriesOf = (db: string): Json[] =>
+  readFileSync(join(dirname(db), gallery(db).entries.file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Json);
 
 describe('build-db and verify on bad input (no dataset needed)', () => {
   it('refuses a folder without person folders, and a missing one', async () => {
@@ -126,8 +129,9 @@ describe.skipIf(!hasArtists)('build-db and verify on the artists gallery', () =>
     expect(b.code).toBe(0);
     expect(b.stderr).toMatch(/3 people, 12 faces \(resnet34\)/);
     const g = gallery(db);
-    expect(g).toMatchObject({ format: 'facekit-gallery', schema: 1, model: 'resnet34', dim: 128, metric: 'euclidean_l2' });
-    expect(g.entries[0]).toEqual(expect.objectContaining({ label: expect.any(String), image: expect.any(String), hash: expect.stringMatching(/^[0-9a-f]{64}$/), face: 0, box: expect.any(Array) }));
+    expect(g).toMatchObject({ format: 'facekit-gallery', schema: 2, model: 'resnet34', dim: 128, metric: 'euclidean_l2', people: 3 });
+    expect(g.entries).toMatchObject({ format: 'jsonl', count: 12 });
+    expect(entriesOf(db)[0]).toEqual(expect.objectContaining({ label: expect.any(String), image: expect.any(String), hash: expect.stringMatching(/^[0-9a-f]{64}$/), face: 0, box: expect.any(Array) }));
     expect(readFileSync(join(dir, 'db', g.vectors.file)).length).toBe(12 * 128 * 4);
 
     const [name, photos] = Object.entries(held)[0]!;
@@ -154,7 +158,7 @@ describe.skipIf(!hasArtists)('build-db and verify on the artists gallery', () =>
     expect(JSON.parse(info.stdout)).toMatchObject({ people: 3, faces: 12, model: 'resnet34' });
     const rm = await runCli(['db', 'remove', name, '--db', db]);
     expect(rm.code).toBe(0);
-    expect(gallery(db).entries).toHaveLength(8);
+    expect(entriesOf(db)).toHaveLength(8);
     const again = await runCli(['verify', join(ARTISTS, name, photos[0]!), '--db', db, '--json']);
     expect(again.code).toBe(1);
   });
@@ -191,7 +195,8 @@ describe.skipIf(!hasArtists)('build-db and verify on the artists gallery', () =>
     const vec = (g: Json, file: string) => {
       const buf = readFileSync(join(dir, g.vectors.file));
       const byImage = new Map<string, number[]>();
-      (g.entries as Json[]).forEach((e, i) => byImage.set(e.image as string, Array.from(new Float32Array(buf.buffer, buf.byteOffset + i * 512, 128))));
+      const entries = readFileSync(join(dir, g.entries.file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Json);
+      entries.forEach((e, i) => byImage.set(e.image as string, Array.from(new Float32Array(buf.buffer, buf.byteOffset + i * 512, 128))));
       void file;
       return byImage;
     };

@@ -100,7 +100,8 @@ describe('align, normalize, represent on bad input', () => {
     [['normalize', photo, '--scheme', 'zscore'], '', /--scheme must be one of raw, unit, vggface, facenet, arcface, dlib; got "zscore"/],
     [['align', '-'], JSON.stringify({ schema: 3, image: 'x.jpg', face: 0 }), /stdin line 1: record schema 3 is newer than this facekit understands/],
     [['represent', '-'], '{"embedding": [1,2,3]}', /stdin line 1: not a facekit record/],
-    [['align', '-'], '{"schema":1,"image":"x.jpg",', /stdin line 1: not valid JSON/],
+    [['align', '-'], '{"schema":1,"image":"x.jpg",', /stdin line 1: the input ends in the middle of this record \(truncated last line\)/],
+    [['align', '-'], '{"schema":1,"image":"x.jpg",\n', /stdin line 1: not valid JSON/],
   ])('%j: one line, exit 2', async (args, input, message) => {
     const res = await runCli(args as string[], { input: input as string });
     expect(res.code).toBe(2);

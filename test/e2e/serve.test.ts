@@ -2,11 +2,13 @@
  * `facekit serve` as a user runs it: a real child process on loopback, spoken to over HTTP.
  * Every JSON answer is also checked against the server's own /openapi.json.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, oneLine, runCli, tempDir } from '../helpers/cli.js';
-import { serve, type Served } from '../helpers/serve.js';
+import { serve, serveWith, type Served } from '../helpers/serve.js';
 import { loadGallery } from '../../src/api/recognition.js';
 
 /* ---------------------------------------------------------------- checking answers against the OpenAPI document */
@@ -48,12 +50,12 @@ function conform(doc: Schema, v: unknown, schemaIn: Schema, at = '$'): string[] 
 
 let doc: Schema;
 
-/** An answer, checked against what /openapi.json says that endpoint answers with that status. */
-async function answer(res: Response, path: string, method: string): Promise<{ status: number; body: Record<string, unknown> }> {
+/** An answer, checked against what /openapi.json (of this server: `d`) says that endpoint answers with that status. */
+async function answer(res: Response, path: string, method: string, d: Schema = doc): Promise<{ status: number; body: Record<string, unknown> }> {
   const text = await res.text();
   expect(text, 'never a stack trace').not.toMatch(/\n\s+at |node:internal/);
   const body = JSON.parse(text) as Record<string, unknown>;
-  const op = ((doc.paths as Schema)[path] as Schema)[method] as Schema;
+  const op = ((d.paths as Schema)[path] as Schema)[method] as Schema;
   const responses = op.responses as Schema;
   const r = responses[String(res.status)] as Schema | undefined;
   expect(r, `${method.toUpperCase()} ${path} ${res.status} is documented`).toBeDefined();
@@ -63,7 +65,7 @@ async function answer(res: Response, path: string, method: string): Promise<{ st
     expect(Object.keys(body)).toEqual(['error']);
   } else {
     const schema = ((r!.content as Schema)['application/json'] as Schema).schema as Schema;
-    expect(conform(doc, body, schema)).toEqual([]);
+    expect(conform(d, body, schema)).toEqual([]);
   }
   return { status: res.status, body };
 }
@@ -85,6 +87,76 @@ function form(fields: Record<string, string | string[]>): FormData {
 
 const dataUrl = (path: string) => `data:image/jpeg;base64,${readFileSync(path).toString('base64')}`;
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** Bytes that pass the server's first look at an image (the JPEG magic), `size` long. */
+function jpegish(size: number): Buffer {
+  const b = Buffer.alloc(size, 7);
+  b.set([0xff, 0xd8, 0xff, 0xe0], 0);
+  return b;
+}
+
+/** A form of `n` file parts in "images", each `size` bytes. */
+function manyFiles(n: number, size: number): FormData {
+  const fd = new FormData();
+  const blob = new Blob([Uint8Array.from(jpegish(size))]);
+  for (let i = 0; i < n; i++) fd.append('images', blob, `f${i}.jpg`);
+  return fd;
+}
+
+const BOUNDARY = 'facekit-test-boundary';
+const partHead = (field: string, name: string) =>
+  Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${field}"; filename="${name}"\r\nContent-Type: image/jpeg\r\n\r\n`);
+
+/** A whole multipart body of `n` file parts in "images", part by part, for streaming it. */
+function* multipartParts(n: number, size: number): Generator<Buffer> {
+  const bytes = jpegish(size);
+  for (let i = 0; i < n; i++) yield Buffer.concat([partHead('images', `f${i}.jpg`), bytes, Buffer.from('\r\n')]);
+  yield Buffer.from(`--${BOUNDARY}--\r\n`);
+}
+
+/**
+ * POST over node:http, writing `chunks` as the server takes them (no Content-Length unless given:
+ * chunked), and resolving with the answer as soon as it is complete, while still sending if the
+ * server answers early. A connection reset before the answer rejects.
+ */
+function rawPost(target: string, chunks: Iterable<Buffer>, headers: Record<string, string>): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(target, { method: 'POST', headers }, (res) => {
+      const got: Buffer[] = [];
+      res.on('data', (c: Buffer) => got.push(c));
+      res.on('end', () => resolve(new Response(Buffer.concat(got), { status: res.statusCode! })));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    const it = chunks[Symbol.iterator]();
+    const pump = () => {
+      for (;;) {
+        const next = it.next();
+        if (next.done) {
+          req.end();
+          return;
+        }
+        if (!req.write(next.value)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+type StreamInit = RequestInit & { duplex: 'half' };
+/** fetch() with a streamed body: sent chunked, as it comes. */
+const streamed = (chunks: Buffer[], headers: Record<string, string>): StreamInit => ({
+  method: 'POST', headers, duplex: 'half',
+  body: new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const x of chunks) c.enqueue(x);
+      c.close();
+    },
+  }),
+});
 
 /* ---------------------------------------------------------------- who is in the gallery */
 
@@ -188,6 +260,12 @@ describe('facekit serve over HTTP', () => {
     expect(diff.body).toMatchObject({ verified: false, verdict: 'different' });
     expect(diff.body.distance as number).toBeGreaterThan(diff.body.threshold as number);
     expect(same.body.similarity as number).toBeGreaterThan(diff.body.similarity as number);
+    // the calibrated score: 1 - distance / (2 threshold), clamped; above 0.5 exactly when the verdict is "same"
+    for (const r of [same, diff]) {
+      const b = r.body as { distance: number; threshold: number; match_score: number; verified: boolean };
+      expect(b.match_score).toBeCloseTo(Math.min(1, Math.max(0, 1 - b.distance / (2 * b.threshold))), 3);
+      expect(b.match_score >= 0.5).toBe(b.verified);
+    }
   });
 
   it('refuses a threshold outside the metric\'s range, and warns about a very loose one', async () => {
@@ -256,6 +334,66 @@ describe('facekit serve over HTTP', () => {
     expect(srv.stderr()).not.toMatch(/\n\s+at /);
   });
 
+  it('answers a multipart body that ends half way through a part with 400 bad_request, not 500', async () => {
+    const half = [partHead('image', 'half.jpg'), readFileSync(Q1).subarray(0, 3000)];
+    const type = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` };
+    // the headers and half a part, then the end of the request (chunked, as fetch streams it)
+    const chunked = await answer(await fetch(url('/verify'), streamed(half, type)), '/verify', 'post');
+    // the same with a Content-Length that the client keeps to: the form just stops
+    const body = Buffer.concat(half);
+    const counted = await answer(await rawPost(url('/verify'), [body], { ...type, 'content-length': String(body.length) }), '/verify', 'post');
+    // and a form that never started its first part
+    const preamble = await answer(await fetch(url('/verify'), streamed([Buffer.from(`--${BOUNDARY}\r\nContent-Dispo`)], type)), '/verify', 'post');
+    for (const r of [chunked, counted, preamble]) {
+      expect(r).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+      expect((r.body.error as { message: string }).message).toMatch(/multipart body ended early/);
+    }
+    // a multipart Content-Type without its boundary is the client's fault too
+    const noBoundary = await answer(await fetch(url('/verify'), { method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: 'x' }), '/verify', 'post');
+    expect(noBoundary).toMatchObject({ status: 400, body: { error: { code: 'bad_request', message: expect.stringMatching(/boundary/) } } });
+    expect(srv.stderr()).not.toMatch(/internal error/);
+  });
+
+  it('refuses 1000 images in one upload with a 413 too_large that the client reads, however they are sent', async () => {
+    const tooMany = /at most 16 images per request \(serve --max-batch\)/;
+    // 1000 parts of 1 kB: within the body limit, far over --max-batch
+    const small = await answer(await fetch(url('/represent'), { method: 'POST', body: manyFiles(1000, 1000) }), '/represent', 'post');
+    expect(small).toMatchObject({ status: 413, body: { error: { code: 'too_large', message: expect.stringMatching(tooMany) } } });
+    // 1000 parts of 50 kB, 50 MB: over four body limits, where the server used to give up reading
+    // and reset the connection under the client's upload
+    const big = await answer(await fetch(url('/represent'), { method: 'POST', body: manyFiles(1000, 50_000) }), '/represent', 'post');
+    expect(big).toMatchObject({ status: 413, body: { error: { code: 'too_large', message: expect.stringMatching(/over the limit of 10 MB/) } } });
+    // the same 50 MB streamed without a Content-Length: refused part way through the parts
+    const type = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` };
+    const chunked = await answer(await rawPost(url('/represent'), multipartParts(1000, 50_000), type), '/represent', 'post');
+    expect(chunked).toMatchObject({ status: 413, body: { error: { code: 'too_large', message: expect.stringMatching(tooMany) } } });
+    // and through fetch's streaming
+    const fetched = await answer(await fetch(url('/represent'), streamed([...multipartParts(1000, 20_000)], type)), '/represent', 'post');
+    expect(fetched).toMatchObject({ status: 413, body: { error: { code: 'too_large' } } });
+    // a JSON batch over --max-batch is the same limit
+    const jsonBatch = await answer(await fetch(url('/represent'), json({ images: Array.from({ length: 17 }, () => dataUrl(Q1)) })), '/represent', 'post');
+    expect(jsonBatch).toMatchObject({ status: 413, body: { error: { code: 'too_large', message: expect.stringMatching(tooMany) } } });
+    // one image too many for a one-image field is still a malformed request
+    const two = await answer(await fetch(url('/verify'), { method: 'POST', body: form({ image: [`@${Q1}`, `@${Q2}`] }) }), '/verify', 'post');
+    expect(two).toMatchObject({ status: 400, body: { error: { code: 'bad_request', message: '"image" takes one image' } } });
+    expect((await fetch(url('/health'))).status).toBe(200);
+  });
+
+  it('sends no CORS header unless --cors says so', async () => {
+    const preflight = await fetch(url('/verify'), {
+      method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key' },
+    });
+    const plain = await fetch(url('/health'), { headers: { origin: 'https://app.example' } });
+    for (const res of [preflight, plain]) {
+      const cors: string[] = [];
+      res.headers.forEach((_v, k) => { if (k.startsWith('access-control-')) cors.push(k); });
+      expect(cors).toEqual([]);
+      await res.arrayBuffer();
+    }
+    expect(preflight.status).toBe(404);
+    expect(plain.status).toBe(200);
+  });
+
   it('removes a person', async () => {
     const del = await answer(await fetch(url(`/gallery/${encodeURIComponent(P2)}`), { method: 'DELETE' }), '/gallery/{label}', 'delete');
     expect(del).toMatchObject({ status: 200, body: { label: P2, removed: PEOPLE[P2]!.length } });
@@ -320,5 +458,155 @@ describe('facekit serve under a burst', () => {
     const res = await runCli(['serve', '--db', join(dir, 'g.json'), '--port', '0']);
     expect(res.code).toBe(2);
     expect(oneLine(res.stderr)).toMatch(/g\.json: gallery is not valid JSON/);
+  });
+});
+
+/* ---------------------------------------------------------------- API key and CORS */
+
+const KEY = `fk-${randomBytes(16).toString('hex')}`;
+const OTHER_KEYS = [
+  `${KEY.slice(0, -1)}${KEY.endsWith('0') ? '1' : '0'}`, // same length, last character changed
+  KEY.slice(0, -1), // shorter
+  `${KEY}0`, // longer
+  'x',
+];
+
+/** Every protected endpoint, as [method, URL path, OpenAPI path]. */
+const PROTECTED: [string, string, string][] = [
+  ['get', '/health', '/health'],
+  ['get', '/models', '/models'],
+  ['get', '/gallery', '/gallery'],
+  ['get', `/gallery/photos/${'0'.repeat(64)}`, '/gallery/photos/{hash}'],
+  ['delete', '/gallery/nobody', '/gallery/{label}'],
+  ['post', '/verify', '/verify'],
+  ['post', '/detect', '/detect'],
+  ['post', '/represent', '/represent'],
+  ['post', '/compare', '/compare'],
+  ['post', '/gallery', '/gallery'],
+];
+
+describe('facekit serve with an API key (FACEKIT_API_KEY)', () => {
+  let srv: Served;
+  let keyDoc: Schema;
+  const url = (p: string) => srv.url + p;
+  const call = (method: string, path: string, headers: Record<string, string> = {}) =>
+    fetch(url(path), { method: method.toUpperCase(), headers, ...(method === 'post' ? { body: form({ image: `@${Q1}` }) } : {}) });
+
+  beforeAll(async () => {
+    srv = await serve(['--db', join(tempDir('facekit-serve-key-'), 'g.json'), '--workers', '1'], { env: { FACEKIT_API_KEY: KEY } });
+    const res = await fetch(url('/openapi.json'));
+    expect(res.status).toBe(200);
+    keyDoc = (await res.json()) as Schema;
+  });
+  afterAll(async () => {
+    await srv?.stop('SIGKILL');
+  });
+
+  it('serves the page and the OpenAPI document to anyone, which documents the key', async () => {
+    const page = await fetch(url('/'));
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/Who is this\?/);
+    expect((keyDoc.components as Schema).securitySchemes).toMatchObject({
+      bearer: { type: 'http', scheme: 'bearer' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+    });
+    expect(keyDoc.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+    const paths = keyDoc.paths as Record<string, Record<string, Schema>>;
+    expect(paths['/']!.get!.security).toEqual([]);
+    expect(paths['/openapi.json']!.get!.security).toEqual([]);
+    for (const [method, , path] of PROTECTED) expect((paths[path]![method]!.responses as Schema)['401'], `${method} ${path}`).toBeDefined();
+    expect(srv.stderr()).toMatch(/an API key is needed/);
+    expect(srv.stderr()).not.toContain(KEY);
+  });
+
+  it('answers 401 unauthorized with WWW-Authenticate: Bearer without the key, or with any other', async () => {
+    for (const [method, path, docPath] of PROTECTED) {
+      const bad: Record<string, string>[] = [{}, ...OTHER_KEYS.flatMap((k): Record<string, string>[] => [{ authorization: `Bearer ${k}` }, { 'x-api-key': k }]), { authorization: `Basic ${Buffer.from(`u:${KEY}`).toString('base64')}` }];
+      for (const headers of bad) {
+        const res = await call(method, path, headers);
+        expect(res.headers.get('www-authenticate'), `${method} ${path} ${JSON.stringify(headers)}`).toMatch(/^Bearer realm="facekit"/);
+        const r = await answer(res, docPath, method, keyDoc);
+        expect(r, `${method} ${path} ${JSON.stringify(headers)}`).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+      }
+    }
+    // no endpoint is given away either
+    const none = await fetch(url('/nope'));
+    expect(none.status).toBe(401);
+    // a refused upload is still read to its end: the client gets the 401, not a reset
+    const big = await answer(await fetch(url('/represent'), { method: 'POST', body: manyFiles(1000, 50_000) }), '/represent', 'post', keyDoc);
+    expect(big.status).toBe(401);
+  });
+
+  it('takes the key as a Bearer token or as X-API-Key', async () => {
+    const good: Record<string, string>[] = [{ authorization: `Bearer ${KEY}` }, { authorization: `bearer ${KEY}` }, { 'x-api-key': KEY }, { authorization: 'Bearer wrong', 'x-api-key': KEY }];
+    for (const headers of good) {
+      const h = await answer(await fetch(url('/health'), { headers }), '/health', 'get', keyDoc);
+      expect(h.status, JSON.stringify(headers)).toBe(200);
+    }
+    const v = await answer(await call('post', '/verify', { 'x-api-key': KEY }), '/verify', 'post', keyDoc);
+    expect(v).toMatchObject({ status: 409, body: { error: { code: 'empty_gallery' } } });
+    const none = await fetch(url('/nope'), { headers: { 'x-api-key': KEY } });
+    expect(none.status).toBe(404);
+    expect(srv.stderr()).not.toContain(KEY);
+  });
+});
+
+describe('facekit serve with CORS', () => {
+  const preflight = (base: string, origin: string) => fetch(`${base}/verify`, {
+    method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-api-key' },
+  });
+
+  it('answers preflights and echoes an allowed origin, a 401 included; other origins get no grant', async () => {
+    const srv = await serveWith({ db: join(tempDir('facekit-serve-cors-'), 'g.json'), cors: ['https://app.example', 'http://localhost:5173/'], apiKey: KEY });
+    try {
+      expect(srv.stderr()).toMatch(/cross-origin requests allowed from https:\/\/app\.example, http:\/\/localhost:5173/);
+      const ok = await preflight(srv.url, 'https://app.example');
+      expect(ok.status).toBe(204);
+      expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(ok.headers.get('access-control-allow-methods')).toMatch(/POST/);
+      expect(ok.headers.get('access-control-allow-headers')).toMatch(/X-API-Key/i);
+      expect(ok.headers.get('vary')).toMatch(/Origin/);
+      const local = await preflight(srv.url, 'http://localhost:5173');
+      expect(local.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+
+      const h = await fetch(`${srv.url}/health`, { headers: { origin: 'https://app.example', 'x-api-key': KEY } });
+      expect(h.status).toBe(200);
+      expect(h.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(h.headers.get('access-control-expose-headers')).toMatch(/Retry-After/);
+      await h.arrayBuffer();
+      // the page of that origin can read why it was refused
+      const refused = await fetch(`${srv.url}/health`, { headers: { origin: 'https://app.example' } });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(await refused.json()).toMatchObject({ error: { code: 'unauthorized' } });
+
+      for (const res of [await preflight(srv.url, 'https://evil.example'), await fetch(`${srv.url}/health`, { headers: { origin: 'https://evil.example', 'x-api-key': KEY } })]) {
+        expect(res.headers.get('access-control-allow-origin')).toBeNull();
+        await res.arrayBuffer();
+      }
+      expect(await srv.stop('SIGTERM')).toBe(0);
+    } finally {
+      await srv.stop('SIGKILL');
+    }
+  });
+
+  it('allows any origin with *, and refuses what is not an origin at start-up', async () => {
+    const srv = await serveWith({ db: join(tempDir('facekit-serve-cors-'), 'g.json'), cors: ['*'] });
+    try {
+      const p = await preflight(srv.url, 'https://anywhere.example');
+      expect(p.status).toBe(204);
+      expect(p.headers.get('access-control-allow-origin')).toBe('*');
+      const h = await fetch(`${srv.url}/health`, { headers: { origin: 'https://anywhere.example' } });
+      expect(h.headers.get('access-control-allow-origin')).toBe('*');
+      await h.arrayBuffer();
+    } finally {
+      await srv.stop('SIGKILL');
+    }
+    await expect(serveWith({ db: join(tempDir('facekit-serve-cors-'), 'g.json'), cors: ['ftp://files.example'] })).rejects.toThrow(/--cors: "ftp:\/\/files\.example" is not an origin/);
+    await expect(serveWith({ db: join(tempDir('facekit-serve-cors-'), 'g.json'), cors: ['https://app.example/path'] })).rejects.toThrow(/no path/);
+    await expect(serveWith({ db: join(tempDir('facekit-serve-key-'), 'g.json'), apiKey: 'two words' })).rejects.toThrow(/--api-key: the API key must be printable ASCII/);
+    const env = await runCli(['serve', '--port', '0', '--db', join(tempDir('facekit-serve-key-'), 'g.json')], { env: { FACEKIT_API_KEY: 'two words' } });
+    expect(env.code).toBe(2);
+    expect(oneLine(env.stderr)).toMatch(/FACEKIT_API_KEY: the API key must be printable ASCII/);
   });
 });

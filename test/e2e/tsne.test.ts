@@ -1,7 +1,9 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { textWidth, writePlot } from '../../src/analysis/plot/index.js';
+import { overlaps } from '../../src/analysis/plot/svg.js';
 import type { PlacedPoint } from '../../src/cli/commands/tsne.js';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, oneLine, records, runCli as run, tempDir } from '../helpers/cli.js';
 
@@ -71,6 +73,30 @@ describe('facekit tsne on represent records', () => {
     expect(pts[faces]).toMatchObject({ label: null, query: true, face: 0 });
     expect(res.stderr).toMatch(/sample2.jpg: holds 3 faces; placing the largest/);
     expect((await sharp(join(dir, 'q.png')).metadata()).format).toBe('png');
+  });
+
+  it('places many query photos: their labels never overlap; a query with no room is numbered and listed in the legend', async () => {
+    const queries = ['sample1.jpg', 'sample2.jpg', 'sample3.jpg', 'sample4.jpg', 'sample5.jpg', 'sample6.jpg'].map((f) => join(DEMO, f));
+    const res = await runCli(['tsne', recs, '--query', ...queries, '--labels', '--out', join(dir, 'many.svg')]);
+    expect(res.code).toBe(0);
+    expect(points(res.stdout).filter((p) => p.query)).toHaveLength(6);
+    const svg = readFileSync(join(dir, 'many.svg'), 'utf8');
+    // the query labels (bold, black): boxes from their position, anchor and rough width
+    const labels = [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)" font-size="(\d+)"(?: text-anchor="(\w+)")? font-weight="bold" fill="#111"[^>]*>([^<]*)<\/text>/g)].map((m) => {
+      const [x, y, size, anchor, s] = [Number(m[1]), Number(m[2]), Number(m[3]), m[4] ?? 'start', m[5]!];
+      const w = textWidth(s, size) * 1.12;
+      const x0 = anchor === 'start' ? x : anchor === 'end' ? x - w : x - w / 2;
+      return { s, x0: x0 + 1, x1: x0 + w - 1, y0: y - size * 0.75, y1: y + size * 0.2 };
+    });
+    expect(labels).toHaveLength(6);
+    for (const [i, a] of labels.entries()) for (const b of labels.slice(i + 1)) expect(overlaps(a, b), `${a.s} / ${b.s}`).toBe(false);
+    for (const q of queries.map((f) => basename(f))) {
+      const written = labels.some((l) => l.s === `unknown: ${q}`);
+      const listed = new RegExp(`<tspan font-weight="bold">\\d+</tspan>  ${q.replace('.', '\\.')}</text>`).test(svg);
+      expect(written || listed, q).toBe(true);
+    }
+    await writePlot(join(dir, 'many.png'), svg);
+    expect((await sharp(join(dir, 'many.png')).metadata()).format).toBe('png');
   });
 
   it.each([

@@ -101,3 +101,24 @@ describe('the gallery lock', () => {
     expect(runs.filter((r) => r !== 'got').every((r) => r === 'gallery_locked')).toBe(true);
   });
 });
+
+describe('the gallery files (schema 2: header, entries as JSON Lines, vectors)', () => {
+  it('saves and loads entries line by line, and names a damaged entries file', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'g.json');
+    const g = randomGallery(500, 16, 20);
+    await saveGallery(g, db, 'test');
+    const header = JSON.parse(readFileSync(db, 'utf8')) as { schema: number; entries: { file: string; count: number } };
+    expect(header.schema).toBe(2);
+    expect(header.entries.count).toBe(500);
+    const back = await loadGallery(db);
+    expect(back.entries).toEqual(g.entries);
+    expect(Array.from(back.vectors)).toEqual(Array.from(g.vectors));
+    const file = join(dir, header.entries.file);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.slice(0, text.length / 2));
+    await expect(loadGallery(db)).rejects.toThrow(/entries file holds \d+ entries, the gallery needs 500|not valid JSON/);
+    writeFileSync(file, text.replace('"label":"', '"label":"x'));
+    await expect(loadGallery(db)).rejects.toThrow(/entries file does not match the gallery \(checksum differs\)/);
+  });
+});

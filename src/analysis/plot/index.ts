@@ -7,5 +7,6 @@
  */
 export { escapeXml, niceTicks, PALETTE, textWidth } from './svg.js';
 export { displayName, scatterSvg, shorten, type ScatterOptions, type ScatterPoint } from './scatter.js';
+export { LabelSpace, placeLabels, segmentHitsBox, segmentsCross, type LabelRequest, type PlacedLabel, type PlaceOptions } from './labels.js';
 export { rocSvg, type RocOptions, type RocSeries } from './roc.js';
 export { plotFormat, svgToPng, writePlot, type PlotFormat } from './output.js';

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../../api/models.js';
 import { buildPlan, DEFAULT_PLAN, type PipelinePlan, type ImageJob } from '../../api/pipeline.js';
-import { acquireLock, DEFAULT_GALLERY_PATH, assertSameModel, defaultMetaFor, InMemoryGallery, Journal, journalPath, loadGallery, readJournal, saveGallery, type GalleryEntry, type GalleryMeta } from '../../api/recognition.js';
+import { acquireLock, DEFAULT_GALLERY_PATH, assertSameModel, defaultMetaFor, InMemoryGallery, Journal, VectorRows, journalPath, loadGallery, readJournal, saveGallery, type GalleryEntry, type GalleryMeta } from '../../api/recognition.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { isImagePath, listImages } from '../../core/image.js';
 import { VERSION } from '../../core/version.js';
@@ -162,20 +162,25 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
     // What an earlier, interrupted run finished.
     const resumed = readJournal(opts.db, meta);
     const known = gallery.hashes();
-    const pending: { entry: GalleryEntry; vector: ArrayLike<number> }[] = [];
-    for (const r of resumed) {
-      if (known.has(r.entry.hash) && !opts.allFaces) continue;
-      pending.push(r);
-    }
-    summary.resumed = pending.length;
-    const pendingKeys = new Set(pending.map((p) => `${p.entry.hash}#${p.entry.face}`));
+    // What this run adds: entries, and their vectors packed in blocks (no array per face).
+    const pendingEntries: GalleryEntry[] = [];
+    const pendingRows = new VectorRows(meta.dim);
+    const pendingKeys = new Set<string>();
+    resumed.entries.forEach((entry, i) => {
+      if (known.has(entry.hash) && !opts.allFaces) return;
+      pendingKeys.add(`${entry.hash}#${entry.face}`);
+      pendingEntries.push(entry);
+      pendingRows.push(resumed.rows.row(i));
+    });
+    summary.resumed = pendingEntries.length;
     // Photos in the gallery count as "already in"; photos an interrupted run finished count as
     // "resumed" (once), never as both.
     const isDone = (hash: string): 'in' | 'resumed' | false => (known.has(hash) ? 'in' : pendingKeys.has(`${hash}#0`) ? 'resumed' : false);
 
     const accept = (entry: GalleryEntry, vector: number[]) => {
       journal.append({ meta, entry, vector });
-      pending.push({ entry, vector });
+      pendingEntries.push(entry);
+      pendingRows.push(vector, entry.image);
       summary.added++;
     };
 
@@ -243,7 +248,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
       return 130;
     }
 
-    gallery.addMany(pending);
+    gallery.addRows(pendingEntries, pendingRows);
     if (opts.prune) summary.pruned = gallery.filter((e) => existsSync(e.image));
     await saveGallery(gallery, opts.db, VERSION);
     journal.remove();
@@ -267,10 +272,20 @@ async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptio
   fail: (image: string, code: string, message: string) => void): Promise<void> {
   const [recs] = await readInputs([input]);
   if (!recs || recs.kind !== 'records') throw new FacekitError('usage', 'expected represent records (NDJSON with "embedding" and "label")', input);
-  const images = new Set<string>();
+  // Streamed: memory holds the gallery's vectors and entries, never the input.
+  let images = 0;
+  let lastImage: string | undefined;
   const labels = new Set<string>();
-  for (const { record: r, where } of recs.records) {
-    images.add(r.image);
+  for await (const item of recs.lines) {
+    if (!item.ok) {
+      fail(item.where, item.error.code, item.error.message);
+      continue;
+    }
+    const { record: r, where } = item;
+    if (r.image !== lastImage) {
+      images++;
+      lastImage = r.image;
+    }
     if (r.error) {
       fail(r.image, r.error.code, r.error.message);
       continue;
@@ -298,7 +313,7 @@ async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptio
     labels.add(r.label);
     accept({ label: r.label, image: r.image, hash, face: r.face ?? 0, box: r.box }, r.embedding.vector);
   }
-  summary.images = images.size;
+  summary.images = images;
   summary.people = labels.size;
 }
 

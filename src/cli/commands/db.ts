@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FacekitError } from '../../core/errors.js';
-import { acquireLock, DEFAULT_GALLERY_PATH, loadGallery, saveGallery, defaultThreshold } from '../../api/recognition.js';
+import { acquireLock, DEFAULT_GALLERY_PATH, loadGallery, readGalleryHeader, saveGallery, defaultThreshold } from '../../api/recognition.js';
 import { VERSION } from '../../core/version.js';
 import { action } from '../common.js';
 import { plainTable } from '../output.js';
@@ -23,10 +23,13 @@ Examples:
     .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
     .option('--json', 'print JSON', false)
     .action(action(async (opts: { db: string; json: boolean }) => {
-      const g = await loadGallery(opts.db);
+      // The header alone: a gallery of millions of faces answers at once.
+      const h = await readGalleryHeader(opts.db);
+      const inline = Array.isArray(h.file.entries) ? h.file.entries : undefined;
+      const people = h.people ?? (inline ? new Set(inline.map((e) => e.label)).size : (await loadGallery(opts.db)).labels().size);
       const info = {
-        db: opts.db, ...g.meta, threshold: safeThreshold(g.meta.model, g.meta.metric),
-        people: g.labels().size, faces: g.size, created: g.created,
+        db: opts.db, model: h.model, dim: h.dim, metric: h.metric, flip: h.flip, detector: h.detector,
+        threshold: safeThreshold(h.model, h.metric), people, faces: h.count, created: h.created,
       };
       if (opts.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
       else {

@@ -71,11 +71,11 @@ Exit code 0 when every image gave a face, 2 when one did not or could not be rea
     const progress = new Progress(images.length);
     const jobs: ImageJob[] = images.map((img) => ({ image: img.path, plan: { ...plan, annotatePath: annotatePath(img) }, bytes: img.bytes }));
     await engine.runImages(jobs, {
-      onResult: (_job, records) => {
+      onResult: async (_job, records) => {
         progress.tick();
         for (const r of records) {
           if (r.error) warn(`${r.image}: ${r.error.message}`);
-          writer.write(r);
+          await writer.write(r);
         }
       },
       onCrash: (job, stack) => { if (opts.debug) process.stderr.write(`${job.image}: ${stack}\n`); },

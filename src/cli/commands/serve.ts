@@ -24,12 +24,18 @@ export interface ServeSettings {
   queue: number;
   maxBatch: number;
   debug: boolean;
+  /** every route but / and /openapi.json needs this key; undefined: FACEKIT_API_KEY if set, else none */
+  apiKey?: string;
+  /** origins allowed to call the API from a browser (CORS), or ['*']; undefined: CORS off */
+  cors?: string[];
   log: (line: string) => void;
 }
 
 export interface ServerHandle {
   url: string;
   backend: string;
+  /** whether an API key is needed */
+  keyRequired: boolean;
   stop(opts?: { force?: boolean }): Promise<void>;
   inFlight(): number;
 }
@@ -44,6 +50,8 @@ interface ServeOptions extends BatchOptions {
   timeout: number;
   queue: number;
   maxBatch: number;
+  apiKey?: string;
+  cors?: string[];
 }
 
 export function register(program: Command, startServer?: StartServer): void {
@@ -56,7 +64,9 @@ export function register(program: Command, startServer?: StartServer): void {
     .option('--body-limit <MB>', 'largest request body, in megabytes', parseNumber('--body-limit', { min: 0.001 }), 10)
     .option('--timeout <s>', 'most seconds a request may take, waiting included (then 503)', parseNumber('--timeout', { min: 0.001 }), 30)
     .option('--queue <n>', 'images that may wait for a worker; a request beyond gets 503 + Retry-After', parseNumber('--queue', { min: 0, integer: true }), 8)
-    .option('--max-batch <n>', 'most images in one request', parseNumber('--max-batch', { min: 1, integer: true }), 16);
+    .option('--max-batch <n>', 'most images in one request', parseNumber('--max-batch', { min: 1, integer: true }), 16)
+    .option('--api-key <key>', 'require this key on every route but / and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY); default: $FACEKIT_API_KEY, if set')
+    .option('--cors <origins>', 'let web pages of these origins call the API: ORIGIN[,ORIGIN...] or * (off by default)', (v: string, prev: string[] = []) => [...prev, ...v.split(',')]);
   addWorkersOption(addCommonOptions(cmd, SERVER_MAX_PIXELS));
   const workers = cmd.options.find((o) => o.long === '--workers');
   if (workers) workers.description = 'worker threads that run the models, each loads them once';
@@ -66,6 +76,8 @@ Examples:
   $ facekit serve --db team.json --port 9000
   $ curl -F image=@photo.jpg http://127.0.0.1:8080/verify
   $ curl -F label=ada -F images=@ada1.jpg -F images=@ada2.jpg http://127.0.0.1:8080/gallery
+  $ FACEKIT_API_KEY=s3cret facekit serve --host 0.0.0.0 --cors https://app.example.com
+  $ curl -H 'Authorization: Bearer s3cret' -F image=@photo.jpg http://HOST:8080/verify
 
 The API is described at /openapi.json; the web page is at /. Ctrl-C (SIGINT) or SIGTERM stops it
 after the requests under way are answered; a gallery write is never cut short.`);
@@ -79,13 +91,13 @@ async function serve(opts: ServeOptions, startServer: StartServer): Promise<numb
   const server = await startServer({
     db: opts.db, host: opts.host, port: opts.port, workers: opts.workers, backend: opts.backend, maxPixels: opts.maxPixels,
     bodyLimit: Math.round(opts.bodyLimit * 1e6), timeoutMs: Math.round(opts.timeout * 1000), queue: opts.queue, maxBatch: opts.maxBatch,
-    debug: opts.debug, log: (line) => warn(`serve: ${line}`),
+    debug: opts.debug, apiKey: opts.apiKey, cors: opts.cors, log: (line) => warn(`serve: ${line}`),
   });
   const g = existsSync(opts.db) ? await loadGallery(opts.db) : undefined;
   const summary = g ? `${g.labels().size} people, ${g.size} faces, ${g.meta.model}` : `0 people, 0 faces, ${DEFAULT_RECOGNIZER}`;
   warn(`serve: listening on ${server.url} (gallery ${opts.db}: ${summary}; ${server.backend} backend)`);
-  if (opts.host !== '127.0.0.1' && opts.host !== '::1' && opts.host !== 'localhost') {
-    warn(`serve: listening on ${opts.host}: anyone who can reach this machine can use the API and change the gallery (there is no authentication)`);
+  if (opts.host !== '127.0.0.1' && opts.host !== '::1' && opts.host !== 'localhost' && !server.keyRequired) {
+    warn(`serve: listening on ${opts.host}: anyone who can reach this machine can use the API and change the gallery (no API key: see --api-key)`);
   }
 
   await new Promise<void>((resolve) => {

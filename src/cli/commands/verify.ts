@@ -2,13 +2,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync} from 'node:fs';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import type { Command } from 'commander';
 import { RECOGNIZERS, type RecognizerId } from '../../api/models.js';
 import { assertSameModel, decideThreshold, DEFAULT_GALLERY_PATH, identify, loadGallery, type FaceAnswer } from '../../api/recognition.js';
 import { DEFAULT_PLAN, defaultCacheDir, type PipelinePlan } from '../../api/pipeline.js';
 import { buildDb } from './build-db.js';
 import { FacekitError } from '../../core/errors.js';
-import type { FaceRecord } from '../../core/records.js';
+import { errorRecord, type FaceRecord } from '../../core/records.js';
 import {
   action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, readInputs, engineFor, warn,
   type BatchOptions, type ImageInput, type Input,
@@ -58,27 +59,6 @@ Exit code: 0 when every queried face matched someone, 1 when one did not, 2 on e
   }));
 }
 
-/** Embeddings of every face in the inputs (images run the pipeline; records must hold embeddings). */
-async function embed(inputs: Input[], opts: VerifyOptions, model: RecognizerId, flip: boolean): Promise<FaceRecord[]> {
-  const engine = engineFor(opts);
-  const plan = engine.plan({ upTo: 'represent', model, detector: opts.detector, minScore: opts.minScore, skipDetect: opts.skipDetect, flip });
-  const out: FaceRecord[] = [];
-  const images: ImageInput[] = [];
-  for (const input of inputs) {
-    if (input.kind === 'records') {
-      for (const { record, where } of input.records) {
-        if (!record.error && !record.embedding) {
-          out.push({ ...record, error: { code: 'missing_key', message: `${where}: record has no "embedding" (run \`facekit represent\` first)` } });
-        } else out.push(record);
-      }
-    } else images.push(input);
-  }
-  await engine.runImages(images.map((i) => ({ image: i.path, plan, bytes: i.bytes })), {
-    onResult: (_job, records) => { out.push(...records); },
-  });
-  return out;
-}
-
 /**
  * A folder given as --db, as deepface's find(img, db_path=folder): its gallery is built (or
  * brought up to date, incrementally) in the cache folder, then searched.
@@ -102,12 +82,82 @@ async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<numb
   const metric = parseMetricOption(opts.metric, gallery.meta.metric)!;
   const decision = decideThreshold(gallery.meta.model, metric, opts.threshold);
   if (decision.warning) warn(decision.warning);
-  const faces = await embed(inputs, opts, gallery.meta.model as RecognizerId, gallery.meta.flip);
+  const ask = { metric, threshold: decision.threshold, topK: opts.topK };
+  const out = new AnswerPrinter(opts.json);
 
-  const answers = identify(gallery, faces, { metric, threshold: decision.threshold, topK: opts.topK });
-  printAnswers(answers, opts.json);
-  if (answers.some((a) => a.verdict === 'error')) return 2;
-  return answers.every((a) => a.verdict === 'match') ? 0 : 1;
+  // Records stream in and are answered one by one; images go through the pipeline on every core.
+  for (const input of inputs) {
+    if (input.kind !== 'records') continue;
+    for await (const item of input.lines) {
+      let face: FaceRecord;
+      if (!item.ok) {
+        warn(item.error.line());
+        face = errorRecord(input.source, { code: item.error.code, message: `line ${item.line}: ${item.error.message}` });
+        await out.add(identify(gallery, [face], ask), true);
+        continue;
+      } else if (!item.record.error && !item.record.embedding) {
+        face = { ...item.record, error: { code: 'missing_key', message: `${item.where}: record has no "embedding" (run \`facekit represent\` first)` } };
+      } else face = item.record;
+      await out.add(identify(gallery, [face], ask));
+    }
+  }
+  const engine = engineFor(opts);
+  const plan = engine.plan({
+    upTo: 'represent', model: gallery.meta.model, detector: opts.detector, minScore: opts.minScore, skipDetect: opts.skipDetect, flip: gallery.meta.flip,
+  });
+  const images = inputs.filter((i): i is ImageInput => i.kind === 'image');
+  await engine.runImages(images.map((i) => ({ image: i.path, plan, bytes: i.bytes })), {
+    onResult: async (_job, records) => out.add(identify(gallery, records, ask)),
+  });
+  await out.end();
+  if (out.errors > 0) return 2;
+  return out.unknown === 0 ? 0 : 1;
+}
+
+/**
+ * Answers as they come: NDJSON lines at once (--json), or tables of up to 200 rows, so that a long
+ * stream of queries neither waits for its end nor fills memory.
+ */
+class AnswerPrinter {
+  private rows: FaceAnswer[] = [];
+  errors = 0;
+  unknown = 0;
+
+  constructor(private readonly json: boolean) {}
+
+  /** `told`: the errors among these were reported on stderr already. */
+  async add(answers: FaceAnswer[], told = false): Promise<void> {
+    for (const a of answers) {
+      if (a.verdict === 'error') {
+        this.errors++;
+        if (!told) warn(`${a.image}: ${a.error?.message}`);
+      } else if (a.verdict !== 'match') this.unknown++;
+      if (this.json) {
+        if (!process.stdout.write(JSON.stringify(a) + '\n')) await once(process.stdout, 'drain');
+      } else {
+        this.rows.push(a);
+        if (this.rows.length >= 200) await this.flush();
+      }
+    }
+  }
+
+  async end(): Promise<void> {
+    if (this.rows.length > 0) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const t = plainTable(['query', 'face', 'identity', 'distance', 'threshold', 'verdict', 'candidates']);
+    for (const a of this.rows) {
+      const cands = a.candidates.map((c) => `${c.label} ${c.distance.toFixed(3)}`).join('\n');
+      t.push([
+        a.image, a.face ?? '-', a.identity ?? (a.verdict === 'error' ? '-' : 'unknown'),
+        a.distance === null ? '-' : a.distance.toFixed(4), `${a.threshold} (${a.metric})`,
+        a.verdict === 'error' ? `error: ${a.error?.message}` : a.verdict, cands,
+      ]);
+    }
+    this.rows = [];
+    if (!process.stdout.write(t.toString() + '\n')) await once(process.stdout, 'drain');
+  }
 }
 
 async function verifyPairMode(inputs: ImageInput[], opts: VerifyOptions): Promise<number> {
@@ -128,21 +178,4 @@ async function verifyPairMode(inputs: ImageInput[], opts: VerifyOptions): Promis
   return answer.verified ? 0 : 1;
 }
 
-function printAnswers(answers: FaceAnswer[], json: boolean): void {
-  for (const a of answers) if (a.verdict === 'error') warn(`${a.image}: ${a.error?.message}`);
-  if (json) {
-    for (const a of answers) process.stdout.write(JSON.stringify(a) + '\n');
-    return;
-  }
-  const t = plainTable(['query', 'face', 'identity', 'distance', 'threshold', 'verdict', 'candidates']);
-  for (const a of answers) {
-    const cands = a.candidates.map((c) => `${c.label} ${c.distance.toFixed(3)}`).join('\n');
-    t.push([
-      a.image, a.face ?? '-', a.identity ?? (a.verdict === 'error' ? '-' : 'unknown'),
-      a.distance === null ? '-' : a.distance.toFixed(4), `${a.threshold} (${a.metric})`,
-      a.verdict === 'error' ? `error: ${a.error?.message}` : a.verdict, cands,
-    ]);
-  }
-  process.stdout.write(t.toString() + '\n');
-}
 

@@ -2,12 +2,14 @@
  * POST /compare: 1:1, are the people in two photos the same person? The largest face of each is
  * embedded and compared with verifyPair(); the threshold comes from the one verification policy
  * (decideThreshold), so a threshold outside the metric's range is a 400, as it is for the CLI.
+ * The answer's match_score puts the distance on the threshold's scale (score.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_METRIC, type Metric, type RecognizerId } from '../../api/models.js';
 import { decideThreshold, round4, verifyPair } from '../../api/recognition.js';
 import type { FaceRecord } from '../../core/records.js';
 import { fromFacekit } from '../http-errors.js';
+import { matchScore } from '../score.js';
 import type { Upload } from '../inputs.js';
 import { DETECT_OPTIONS, detectChoice, imageFailure, one, planFor, read, runUploads, type Context } from '../context.js';
 
@@ -40,7 +42,9 @@ export function registerCompareRoutes(app: FastifyInstance, ctx: Context): void 
     const v = verifyPair(sa.face.embedding!.vector, sb.face.embedding!.vector, metric, threshold);
     return {
       verified: v.same, verdict: v.same ? 'same' : 'different',
-      similarity: round4(v.similarity), distance: round4(v.distance), threshold, metric, model,
+      // similarity (1 - cosine distance) stays for the clients of the API this one replaces;
+      // match_score is the number to show a person: 0.5 exactly at the threshold
+      similarity: round4(v.similarity), distance: round4(v.distance), match_score: matchScore(v.distance, threshold), threshold, metric, model,
       image1: sa.info, image2: sb.info,
       ...(decision.warning ? { warnings: [decision.warning] } : {}),
     };

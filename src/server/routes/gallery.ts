@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { RECOGNIZERS, type RecognizerId } from '../../api/models.js';
 import { decideThreshold, sha256, type NewFace } from '../../api/recognition.js';
-import { HttpError, badRequest, statusFor, type ErrorBody } from '../http-errors.js';
+import { HttpError, badRequest, statusFor, tooManyImages, type ErrorBody } from '../http-errors.js';
 import { uploadsOf, type Upload } from '../inputs.js';
 import { galleryPhoto } from '../photos.js';
 import { DETECT_OPTIONS, checkModel, detectChoice, photoUrl, planFor, read, runUploads, type Context } from '../context.js';
@@ -38,7 +38,7 @@ export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void 
     const label = checkLabel(body.options.label as string);
     const uploads = uploadsOf(body, 'image', 'images');
     if (uploads.length === 0) throw badRequest('send the person\'s photos in "image" or "images"');
-    if (uploads.length > opts.maxBatch) throw badRequest(`at most ${opts.maxBatch} photos per request (serve --max-batch)`);
+    if (uploads.length > opts.maxBatch) throw tooManyImages(`at most ${opts.maxBatch} photos per request (serve --max-batch)`);
     const g = await store.current();
     checkModel(g, body);
     const model = g.meta.model as RecognizerId;

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { RECOGNIZERS, type RecognizerId } from '../../api/models.js';
-import { badRequest } from '../http-errors.js';
+import { badRequest, tooManyImages } from '../http-errors.js';
 import { uploadsOf } from '../inputs.js';
 import { DETECT_OPTIONS, detectChoice, facePart, imageFailure, planFor, read, runUploads, type Context } from '../context.js';
 
@@ -17,7 +17,7 @@ export function registerRepresentRoutes(app: FastifyInstance, ctx: Context): voi
     });
     const uploads = uploadsOf(body, 'image', 'images');
     if (uploads.length === 0) throw badRequest('send an image in "image", or several in "images"');
-    if (uploads.length > opts.maxBatch) throw badRequest(`at most ${opts.maxBatch} images per request (serve --max-batch)`);
+    if (uploads.length > opts.maxBatch) throw tooManyImages(`at most ${opts.maxBatch} images per request (serve --max-batch)`);
     const g = store.peek();
     const model = (body.options.model as RecognizerId | undefined) ?? (g.meta.model as RecognizerId);
     const plan = planFor(ctx, g, { model, ...detectChoice(body) });

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Metric, RecognizerId } from '../../api/models.js';
 import { decideThreshold, identify, type FaceAnswer, type InMemoryGallery } from '../../api/recognition.js';
 import { HttpError } from '../http-errors.js';
+import { matchScore } from '../score.js';
 import { DETECT_OPTIONS, checkModel, detectChoice, imageFailure, one, photoUrl, planFor, read, runUploads, type Context } from '../context.js';
 
 export function registerVerifyRoutes(app: FastifyInstance, ctx: Context): void {
@@ -45,8 +46,8 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: Context): void {
 }
 
 /**
- * identify()'s answer for clients: each candidate names the person and where to fetch the gallery
- * photo (by content hash), never the server's own file path.
+ * identify()'s answer for clients: each candidate names the person, its match score, and where to
+ * fetch the gallery photo (by content hash), never the server's own file path.
  */
 function withPhotos(g: InMemoryGallery, a: FaceAnswer) {
   const byImage = new Map<string, { hash: string; face: number }>();
@@ -55,7 +56,7 @@ function withPhotos(g: InMemoryGallery, a: FaceAnswer) {
     ...a,
     candidates: a.candidates.map(({ image, ...c }) => {
       const e = byImage.get(image);
-      return { ...c, ...(e ? { photo: photoUrl(e.hash), face: e.face } : {}) };
+      return { ...c, match_score: matchScore(c.distance, a.threshold), ...(e ? { photo: photoUrl(e.hash), face: e.face } : {}) };
     }),
   };
 }
