@@ -4,7 +4,7 @@
  * passes (the API key of auth.ts, refusals while stopping or overloaded, reading unread bodies to
  * their end), and the one error handler that answers every failure as JSON. The routes live in
  * routes/, one module per resource; what they share (the Context, plans, running uploads in the
- * workers) in context.ts.
+ * workers) in context.ts. With --compat, routes/compat-*.ts also serve the APIs facekit replaces.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -31,6 +31,8 @@ import { registerRepresentRoutes } from './routes/represent.js';
 import { registerCompareRoutes } from './routes/compare.js';
 import { registerVerifyRoutes } from './routes/verify.js';
 import { registerGalleryRoutes } from './routes/gallery.js';
+import { WORKSHOP_MODEL_ROUTES, WORKSHOP_ROOT, registerWorkshopRoutes } from './routes/compat-workshop.js';
+import { FLASK_MODEL_ROUTES, registerFlaskRoutes } from './routes/compat-flask.js';
 
 export type { Context, ServerOptions } from './context.js';
 
@@ -71,6 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const app = await buildApp(ctx);
   if (opts.apiKey !== undefined) opts.log('an API key is needed on every route but / and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY)');
   if (opts.cors) opts.log(`cross-origin requests allowed from ${opts.cors.join(', ')}`);
+  if (opts.compat) opts.log(`also serving the workshop's API (/status, /echo, /detect-face, /recognize-face, also under ${WORKSHOP_ROOT}) and the Flask face API (/api/...)`);
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {
@@ -127,12 +130,14 @@ async function warmUp(ctx: Context, pool: WorkerPool): Promise<void> {
 
 /* ---------------------------------------------------------------- the app */
 
-const MODEL_ROUTES = new Set(['/detect', '/represent', '/compare', '/verify', '/gallery']);
+const MODEL_ROUTES = new Set(['/detect', '/represent', '/compare', '/verify', '/gallery', ...WORKSHOP_MODEL_ROUTES, ...FLASK_MODEL_ROUTES]);
 
 /** The routes, one module per resource, each registering its endpoints on the app. */
 const ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [
   registerHealthRoutes, registerDetectRoutes, registerRepresentRoutes, registerCompareRoutes, registerVerifyRoutes, registerGalleryRoutes,
 ];
+/** The routes of the APIs facekit replaces (serve --compat). */
+const COMPAT_ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [registerWorkshopRoutes, registerFlaskRoutes];
 
 export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   const { opts } = ctx;
@@ -209,7 +214,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     return reply.status(404).send(e.body());
   });
 
-  for (const register of ROUTES) register(app, ctx);
+  for (const register of [...ROUTES, ...(opts.compat ? COMPAT_ROUTES : [])]) register(app, ctx);
   return app;
 }
 

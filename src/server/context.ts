@@ -35,6 +35,11 @@ export interface ServerOptions {
   apiKey?: string;
   /** Origins allowed to call the API from a browser (CORS), or ['*']; undefined or empty: CORS off. */
   cors?: string[];
+  /**
+   * Also serve the APIs facekit replaces, under their own paths (serve --compat): the workshop's
+   * (routes/compat-workshop.ts) and the Flask face API's (routes/compat-flask.ts).
+   */
+  compat?: boolean;
   /** one line of talk (stderr) */
   log: (line: string) => void;
 }

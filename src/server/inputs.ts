@@ -26,6 +26,11 @@ export interface BodySpec {
   options: Record<string, OptionSpec>;
   /** options that must be given */
   required?: string[];
+  /**
+   * false: the images' bytes are not checked here (empty, not an image): the route checks each
+   * itself, for a batch where a bad image is one failed result rather than a failed request
+   */
+  checkBytes?: boolean;
 }
 
 export interface Upload {
@@ -190,14 +195,28 @@ export async function readBody(request: FastifyRequest, spec: BodySpec, bodyLimi
   }
 
   const parsed = c.done();
+  if (spec.checkBytes === false) return parsed;
   for (const u of parsed.uploads) {
-    if (u.bytes.length === 0) throw new HttpError(422, 'empty_file', `${u.name}: image is empty (0 bytes)`);
-    if (!looksLikeImageBytes(u.bytes)) {
-      throw new HttpError(415, 'not_an_image', `${u.name}: not an image (expected JPEG, PNG, WebP, GIF, TIFF or AVIF bytes)`);
-    }
+    const bad = badBytes(u);
+    if (bad) throw bad;
   }
   return parsed;
 }
+
+/** Why an upload's bytes cannot be an image (empty, or not a format sharp reads), or undefined. */
+export function badBytes(u: Upload): HttpError | undefined {
+  if (u.bytes.length === 0) return new HttpError(422, 'empty_file', `${u.name}: ${EMPTY}`);
+  if (!looksLikeImageBytes(u.bytes)) return new HttpError(415, 'not_an_image', `${u.name}: ${NOT_AN_IMAGE}`);
+  return undefined;
+}
+
+/** The same as badBytes, without the upload's name: for an answer that names it already. */
+export function bytesProblem(bytes: Buffer): string | undefined {
+  return bytes.length === 0 ? EMPTY : looksLikeImageBytes(bytes) ? undefined : NOT_AN_IMAGE;
+}
+
+const EMPTY = 'image is empty (0 bytes)';
+const NOT_AN_IMAGE = 'not an image (expected JPEG, PNG, WebP, GIF, TIFF or AVIF bytes)';
 
 /** The uploads of one field (after aliases). */
 export function uploadsOf(body: ParsedBody, ...fields: string[]): Upload[] {

@@ -5,22 +5,10 @@
  */
 import { DETECTORS, METRICS, RECOGNIZERS } from '../api/models.js';
 import { MATCH_SCORE_MEANING } from './score.js';
-
-type Schema = Record<string, unknown>;
-
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const num: Schema = { type: 'number' };
-const int: Schema = { type: 'integer' };
-const str: Schema = { type: 'string' };
-const bool: Schema = { type: 'boolean' };
-const arr = (items: Schema): Schema => ({ type: 'array', items });
-const obj = (properties: Record<string, Schema>, required: string[] = Object.keys(properties)): Schema => ({
-  type: 'object', properties, required,
-});
-const nullable = (s: Schema): Schema => ({ ...s, type: [s.type as string, 'null'] });
+import { arr, binary, bool, errorResponse, imageErrors, int, nullable, num, obj, ok, ref, str, type Schema } from './openapi-schema.js';
+import { COMPAT_SCHEMAS, COMPAT_TAGS, SIGNATURE_TAG, compatPaths } from './openapi-compat.js';
 
 const IMAGE_TEXT = 'the image as base64, or as a data: URL (data:image/jpeg;base64,...); paths and URLs are not fetched';
-const binary: Schema = { type: 'string', format: 'binary' };
 const detectOptions = {
   detector: { type: 'string', enum: Object.keys(DETECTORS), description: 'face detector (default: the gallery\'s, else blazeface)' },
   min_score: { type: 'number', minimum: 0, maximum: 1, description: 'lowest detector confidence kept (default 0.5)' },
@@ -49,23 +37,6 @@ function body(images: Record<string, { many?: boolean; description: string }>, o
   return { required: true, content };
 }
 
-const errorResponse = (description: string): Schema => ({ description, content: { 'application/json': { schema: ref('Error') } } });
-const busy: Schema = {
-  description: 'overloaded (the queue for model work is full), over the time limit (serve --timeout), or shutting down: try again after Retry-After seconds',
-  headers: { 'Retry-After': { schema: int, description: 'seconds' } },
-  content: { 'application/json': { schema: ref('Error') } },
-};
-const ok = (description: string, schema: Schema): Schema => ({ description, content: { 'application/json': { schema } } });
-
-/** Errors every image endpoint may answer. */
-const imageErrors: Record<string, Schema> = {
-  400: errorResponse('malformed request: bad JSON (bad_json), a field this endpoint does not take (unknown_field), a missing or bad value, a multipart body that ended early (bad_request), a threshold outside its metric\'s range (usage)'),
-  413: errorResponse('too large: the body is over serve --body-limit, more images than serve --max-batch, or the image over --max-pixels (too_large)'),
-  415: errorResponse('not an image (not_an_image), or a Content-Type other than JSON, multipart or image/* (unsupported_media_type)'),
-  422: errorResponse('an image that cannot be used: no face found (no_face), damaged or truncated (corrupt_image), empty (empty_file)'),
-  503: busy,
-};
-
 const unauthorized: Schema = {
   description: 'no API key, or the wrong one (unauthorized): send "Authorization: Bearer KEY" or "X-API-Key: KEY"',
   headers: { 'WWW-Authenticate': { schema: str, description: 'Bearer realm="facekit"' } },
@@ -81,8 +52,32 @@ function secure(paths: Record<string, Record<string, Schema>>): Record<string, R
   ]))]));
 }
 
-export function openApiDocument(o: { bodyLimit: number; maxBatch: number; version: string; apiKey?: boolean }): Schema {
-  const doc = document(o);
+export interface DocumentOptions {
+  bodyLimit: number;
+  maxBatch: number;
+  version: string;
+  /** an API key is in force: every operation but the page and this document may answer 401 */
+  apiKey?: boolean;
+  /** serve --compat: the routes of the APIs facekit replaces are served, and described */
+  compat?: boolean;
+}
+
+const FACEKIT_TAG = 'facekit';
+
+export function openApiDocument(o: DocumentOptions): Schema {
+  const base = document(o);
+  const own = Object.fromEntries(Object.entries(base.paths as Record<string, Record<string, Schema>>).map(([path, ops]) => [path,
+    Object.fromEntries(Object.entries(ops).map(([method, op]) => [method, { tags: [FACEKIT_TAG], ...op }]))]));
+  const components = base.components as Schema;
+  const doc: Schema = {
+    ...base,
+    tags: [
+      { name: FACEKIT_TAG, description: 'facekit\'s own API' },
+      ...COMPAT_TAGS.filter((t) => o.compat || t.name === SIGNATURE_TAG),
+    ],
+    paths: { ...own, ...(o.compat ? compatPaths({ maxBatch: o.maxBatch }) : {}) },
+    components: { ...components, schemas: { ...(components.schemas as Schema), ...(o.compat ? COMPAT_SCHEMAS : {}) } },
+  };
   if (!o.apiKey) return doc;
   return {
     ...doc,
@@ -92,7 +87,7 @@ export function openApiDocument(o: { bodyLimit: number; maxBatch: number; versio
   };
 }
 
-function document(o: { bodyLimit: number; maxBatch: number; version: string }): Schema {
+function document(o: DocumentOptions): Schema {
   return {
     openapi: '3.1.0',
     info: {
@@ -128,8 +123,10 @@ function document(o: { bodyLimit: number; maxBatch: number; version: string }): 
       },
       '/compare': {
         post: {
+          tags: [FACEKIT_TAG, SIGNATURE_TAG],
           summary: 'are the people in two photos the same person? (the largest face of each)',
-          description: '"image1_base64" and "image2_base64" are accepted as other names for "image1" and "image2".',
+          description: '"image1_base64" and "image2_base64" are accepted as other names for "image1" and "image2", and the answer also has ' +
+            'the fields of the signature-comparison API this one replaces: similarity, same_signature (the verdict), threshold and model.',
           requestBody: body(
             { image1: { description: 'first photo' }, image2: { description: 'second photo' }, image1_base64: { description: 'first photo (other name)' }, image2_base64: { description: 'second photo (other name)' } },
             { model: modelOption, metric: { ...metricOption, description: 'distance (default euclidean_l2)' }, threshold: { type: 'number', exclusiveMinimum: 0, description: `largest distance that counts as the same person (default: calibrated per model and metric); ${thresholdRange}` }, ...detectOptions },
@@ -228,9 +225,10 @@ function document(o: { bodyLimit: number; maxBatch: number; version: string }): 
           distance: num,
           match_score: { type: 'number', minimum: 0, maximum: 1, description: MATCH_SCORE_MEANING },
           threshold: num, metric: metricOption, model: str,
+          same_signature: { type: 'boolean', description: 'the same as "verified", under the name the signature-comparison API used' },
           image1: ref('CompareSide'), image2: ref('CompareSide'),
           warnings: warningsField,
-        }, ['verified', 'verdict', 'similarity', 'distance', 'match_score', 'threshold', 'metric', 'model', 'image1', 'image2']),
+        }, ['verified', 'verdict', 'similarity', 'distance', 'match_score', 'threshold', 'metric', 'model', 'same_signature', 'image1', 'image2']),
         Candidate: obj({
           label: str, distance: num,
           match_score: { type: 'number', minimum: 0, maximum: 1, description: MATCH_SCORE_MEANING },

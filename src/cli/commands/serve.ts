@@ -28,6 +28,8 @@ export interface ServeSettings {
   apiKey?: string;
   /** origins allowed to call the API from a browser (CORS), or ['*']; undefined: CORS off */
   cors?: string[];
+  /** also serve the APIs facekit replaces (the workshop's, the Flask face API's) under their own paths */
+  compat?: boolean;
   log: (line: string) => void;
 }
 
@@ -52,6 +54,7 @@ interface ServeOptions extends BatchOptions {
   maxBatch: number;
   apiKey?: string;
   cors?: string[];
+  compat?: boolean;
 }
 
 export function register(program: Command, startServer?: StartServer): void {
@@ -66,7 +69,8 @@ export function register(program: Command, startServer?: StartServer): void {
     .option('--queue <n>', 'images that may wait for a worker; a request beyond gets 503 + Retry-After', parseNumber('--queue', { min: 0, integer: true }), 8)
     .option('--max-batch <n>', 'most images in one request', parseNumber('--max-batch', { min: 1, integer: true }), 16)
     .option('--api-key <key>', 'require this key on every route but / and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY); default: $FACEKIT_API_KEY, if set')
-    .option('--cors <origins>', 'let web pages of these origins call the API: ORIGIN[,ORIGIN...] or * (off by default)', (v: string, prev: string[] = []) => [...prev, ...v.split(',')]);
+    .option('--cors <origins>', 'let web pages of these origins call the API: ORIGIN[,ORIGIN...] or * (off by default)', (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
+    .option('--compat', 'also serve the APIs facekit replaces, under their own paths: the workshop\'s (/status, /echo, /detect-face, /recognize-face, also under /deteccao-facial-api) and the Flask face API\'s (/api/...)');
   addWorkersOption(addCommonOptions(cmd, SERVER_MAX_PIXELS));
   const workers = cmd.options.find((o) => o.long === '--workers');
   if (workers) workers.description = 'worker threads that run the models, each loads them once';
@@ -78,6 +82,7 @@ Examples:
   $ curl -F label=ada -F images=@ada1.jpg -F images=@ada2.jpg http://127.0.0.1:8080/gallery
   $ FACEKIT_API_KEY=s3cret facekit serve --host 0.0.0.0 --cors https://app.example.com
   $ curl -H 'Authorization: Bearer s3cret' -F image=@photo.jpg http://HOST:8080/verify
+  $ facekit serve --compat --port 8000             also the workshop's and the Flask face API's routes
 
 The API is described at /openapi.json; the web page is at /. Ctrl-C (SIGINT) or SIGTERM stops it
 after the requests under way are answered; a gallery write is never cut short.`);
@@ -91,7 +96,7 @@ async function serve(opts: ServeOptions, startServer: StartServer): Promise<numb
   const server = await startServer({
     db: opts.db, host: opts.host, port: opts.port, workers: opts.workers, backend: opts.backend, maxPixels: opts.maxPixels,
     bodyLimit: Math.round(opts.bodyLimit * 1e6), timeoutMs: Math.round(opts.timeout * 1000), queue: opts.queue, maxBatch: opts.maxBatch,
-    debug: opts.debug, apiKey: opts.apiKey, cors: opts.cors, log: (line) => warn(`serve: ${line}`),
+    debug: opts.debug, apiKey: opts.apiKey, cors: opts.cors, compat: opts.compat === true, log: (line) => warn(`serve: ${line}`),
   });
   const g = existsSync(opts.db) ? await loadGallery(opts.db) : undefined;
   const summary = g ? `${g.labels().size} people, ${g.size} faces, ${g.meta.model}` : `0 people, 0 faces, ${DEFAULT_RECOGNIZER}`;

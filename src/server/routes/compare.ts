@@ -2,7 +2,9 @@
  * POST /compare: 1:1, are the people in two photos the same person? The largest face of each is
  * embedded and compared with verifyPair(); the threshold comes from the one verification policy
  * (decideThreshold), so a threshold outside the metric's range is a 400, as it is for the CLI.
- * The answer's match_score puts the distance on the threshold's scale (score.ts).
+ * The answer's match_score puts the distance on the threshold's scale (score.ts). It also carries
+ * the fields of the signature-comparison API this route replaces (image1_base64/image2_base64 in;
+ * similarity, same_signature, threshold, model out), so that API's clients work unchanged.
  */
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_METRIC, type Metric, type RecognizerId } from '../../api/models.js';
@@ -45,6 +47,8 @@ export function registerCompareRoutes(app: FastifyInstance, ctx: Context): void 
       // similarity (1 - cosine distance) stays for the clients of the API this one replaces;
       // match_score is the number to show a person: 0.5 exactly at the threshold
       similarity: round4(v.similarity), distance: round4(v.distance), match_score: matchScore(v.distance, threshold), threshold, metric, model,
+      // the signature-comparison API's name for the verdict (it answered similarity, threshold and model too)
+      same_signature: v.same,
       image1: sa.info, image2: sb.info,
       ...(decision.warning ? { warnings: [decision.warning] } : {}),
     };

@@ -4,12 +4,13 @@
  * write goes through the gallery store: under its lock, atomic, one after another.
  */
 import type { FastifyInstance } from 'fastify';
-import { RECOGNIZERS, type RecognizerId } from '../../api/models.js';
-import { decideThreshold, sha256, type NewFace } from '../../api/recognition.js';
-import { HttpError, badRequest, statusFor, tooManyImages, type ErrorBody } from '../http-errors.js';
-import { uploadsOf, type Upload } from '../inputs.js';
+import type { RecognizerId } from '../../api/models.js';
+import { decideThreshold } from '../../api/recognition.js';
+import { HttpError, badRequest, tooManyImages } from '../http-errors.js';
+import { uploadsOf } from '../inputs.js';
 import { galleryPhoto } from '../photos.js';
-import { DETECT_OPTIONS, checkModel, detectChoice, photoUrl, planFor, read, runUploads, type Context } from '../context.js';
+import { addPhotos, checkLabel } from '../gallery-add.js';
+import { DETECT_OPTIONS, detectChoice, photoUrl, read, type Context } from '../context.js';
 
 export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void {
   const { opts, store } = ctx;
@@ -39,58 +40,9 @@ export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void 
     const uploads = uploadsOf(body, 'image', 'images');
     if (uploads.length === 0) throw badRequest('send the person\'s photos in "image" or "images"');
     if (uploads.length > opts.maxBatch) throw tooManyImages(`at most ${opts.maxBatch} photos per request (serve --max-batch)`);
-    const g = await store.current();
-    checkModel(g, body);
-    const model = g.meta.model as RecognizerId;
-
-    // Photos already in (by content) need no model work; repeats within the request neither.
-    const known = new Map(g.entries.map((e) => [e.hash, e.label]));
-    const todo: { u: Upload; hash: string }[] = [];
-    const skipped: { image: string; label: string }[] = [];
-    const seen = new Set<string>();
-    for (const u of uploads) {
-      const hash = sha256(u.bytes);
-      const owner = known.get(hash);
-      if (owner !== undefined) skipped.push({ image: u.name, label: owner });
-      else if (seen.has(hash)) skipped.push({ image: u.name, label });
-      else {
-        seen.add(hash);
-        todo.push({ u, hash });
-      }
-    }
-    const plan = planFor(ctx, g, { model, ...detectChoice(body), largestOnly: true });
-    const results = todo.length ? await runUploads(ctx, request, reply, todo.map((t) => t.u), plan) : [];
-    const faces: NewFace[] = [];
-    const failed: { image: string; error: ErrorBody['error'] }[] = [];
-    let otherFaces = 0;
-    results.forEach((records, i) => {
-      const { u, hash } = todo[i]!;
-      const f = records.find((r) => r.embedding);
-      if (!f) {
-        const err = records.find((r) => r.error)?.error ?? { code: 'no_face', message: 'no face found' };
-        failed.push({ image: u.name, error: { code: err.code, message: err.message } });
-        return;
-      }
-      otherFaces += records.filter((r) => r !== f && r.face !== null && !r.error).length;
-      faces.push({ label, name: u.name, bytes: u.bytes, hash, face: f.face ?? 0, box: f.box, vector: f.embedding!.vector });
-    });
-    if (faces.length === 0 && skipped.length === 0) {
-      const first = failed[0]!;
-      const e = new HttpError(statusFor(first.error.code), first.error.code as HttpError['code'],
-        `no photo was added: ${failed.map((f) => `${f.image}: ${f.error.message}`).join('; ')}`);
-      throw e;
-    }
-    const added = faces.length ? await store.add(faces, { model, dim: RECOGNIZERS[model].dim }) : { added: [], skipped: [] };
-    const after = store.peek();
-    reply.status(added.added.length > 0 ? 201 : 200);
-    return {
-      label,
-      added: added.added.map((a) => ({ image: a.name, face: a.face, photo: photoUrl(a.hash) })),
-      skipped: [...skipped, ...added.skipped.map((s) => ({ image: s.name, label: s.label }))],
-      failed,
-      otherFaces,
-      gallery: { people: after.labels().size, faces: after.size },
-    };
+    const out = await addPhotos(ctx, request, reply, label, uploads, { model: body.options.model as RecognizerId | undefined, detect: detectChoice(body) });
+    reply.status(out.added.length > 0 ? 201 : 200);
+    return out;
   });
 
   app.delete<{ Params: { label: string } }>('/gallery/:label', async (request) => {
@@ -113,12 +65,4 @@ export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void 
     const photo = await galleryPhoto(await store.current(), { hash: request.params.hash, size: num('size', 16, 2048), face: num('face', 0, 1000) });
     return reply.type(photo.type).header('Cache-Control', 'private, max-age=300').send(photo.bytes);
   });
-}
-
-function checkLabel(raw: string): string {
-  const label = raw.trim();
-  if (label === '') throw badRequest('"label" must not be empty');
-  if (label.length > 100) throw badRequest('"label" must be at most 100 characters');
-  if (/[\u0000-\u001f\u007f]/.test(label)) throw badRequest('"label" must not hold control characters');
-  return label;
 }

@@ -17,7 +17,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: Context): void {
     .header('Content-Security-Policy', "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
     .send(INDEX_HTML));
 
-  app.get('/openapi.json', async () => openApiDocument({ bodyLimit: opts.bodyLimit, maxBatch: opts.maxBatch, version: VERSION, apiKey: opts.apiKey !== undefined }));
+  app.get('/openapi.json', async () => openApiDocument({ bodyLimit: opts.bodyLimit, maxBatch: opts.maxBatch, version: VERSION, apiKey: opts.apiKey !== undefined, compat: opts.compat === true }));
 
   app.get('/health', async () => {
     const g = store.peek();

@@ -1,0 +1,485 @@
+/**
+ * `facekit serve --compat`: the calls of the three services facekit replaces, sent exactly as
+ * their clients send them (the workshop's: JSON with no Content-Type at all; the Flask API's:
+ * multipart with its field names; the signature-comparison API's: JSON), answered in their shapes.
+ * Every JSON answer is also checked against the server's own /openapi.json.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { basename, join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTISTS, DEMO, FIXTURES, hasArtists, tempDir } from '../helpers/cli.js';
+import { serve, serveWith, type Served } from '../helpers/serve.js';
+import { loadGallery } from '../../src/api/recognition.js';
+
+/* ---------------------------------------------------------------- checking answers against the OpenAPI document */
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Schema = { [k: string]: Json };
+
+function resolveRef(doc: Schema, s: Schema): Schema {
+  if (typeof s.$ref !== 'string') return s;
+  return ((doc.components as Schema).schemas as Schema)[s.$ref.replace('#/components/schemas/', '')] as Schema;
+}
+
+/** Problems of `v` against `schema` (the subset of JSON Schema the document uses). */
+function conform(doc: Schema, v: unknown, schemaIn: Schema, at = '$'): string[] {
+  const s = resolveRef(doc, schemaIn);
+  const types = s.type === undefined ? [] : Array.isArray(s.type) ? s.type : [s.type];
+  const typeOf = (x: unknown) => (x === null ? 'null' : Array.isArray(x) ? 'array' : Number.isInteger(x) ? 'integer' : typeof x);
+  if (types.length) {
+    const t = typeOf(v);
+    if (!types.some((want) => want === t || (want === 'number' && t === 'integer'))) return [`${at}: is ${t}, schema says ${types.join('|')}`];
+  }
+  if (Array.isArray(s.enum) && !s.enum.includes(v as Json)) return [`${at}: ${JSON.stringify(v)} is not one of ${JSON.stringify(s.enum)}`];
+  const out: string[] = [];
+  if (typeOf(v) === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const r of (s.required as string[] | undefined) ?? []) if (!(r in o)) out.push(`${at}: lacks "${r}"`);
+    const props = (s.properties ?? {}) as Record<string, Schema>;
+    for (const [k, val] of Object.entries(o)) {
+      if (props[k]) out.push(...conform(doc, val, props[k]!, `${at}.${k}`));
+      else if (s.properties) out.push(`${at}: "${k}" is not in the schema`);
+    }
+  }
+  if (Array.isArray(v) && s.items) v.forEach((x, i) => out.push(...conform(doc, x, s.items as Schema, `${at}[${i}]`)));
+  return out;
+}
+
+interface Answer {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** An answer, checked against what /openapi.json (`d`) says that endpoint answers with that status. */
+function check(d: Schema, status: number, text: string, path: string, method: string): Answer {
+  expect(text, 'never a stack trace').not.toMatch(/\n\s+at |node:internal/);
+  const body = JSON.parse(text) as unknown;
+  const ops = (d.paths as Schema)[path] as Schema | undefined;
+  expect(ops, `${path} is in the OpenAPI document`).toBeDefined();
+  const r = ((ops![method] as Schema).responses as Schema)[String(status)] as Schema | undefined;
+  expect(r, `${method.toUpperCase()} ${path} ${status} is documented`).toBeDefined();
+  const schema = ((r!.content as Schema)['application/json'] as Schema).schema as Schema;
+  if (status >= 400) {
+    expect(schema).toEqual({ $ref: '#/components/schemas/Error' });
+    expect(body).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
+    expect(Object.keys(body as object)).toEqual(['error']);
+  } else {
+    expect(conform(d, body, schema)).toEqual([]);
+  }
+  return { status, body };
+}
+
+/* ---------------------------------------------------------------- requests as the clients send them */
+
+/** A POST with exactly these headers: node:http adds no Content-Type (only Content-Length). */
+function rawPost(url: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers }, (res) => {
+      const got: Buffer[] = [];
+      res.on('data', (c: Buffer) => got.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(got).toString('utf8'), headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const b64 = (path: string) => readFileSync(path).toString('base64');
+const file = (path: string) => new Blob([readFileSync(path)]);
+
+/** A multipart form as the Flask API's clients build it: files under their field, plain fields as text. */
+function form(fields: Record<string, string | string[]>): FormData {
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    for (const item of Array.isArray(v) ? v : [v]) {
+      if (item.startsWith('@')) fd.append(k, file(item.slice(1)), basename(item.slice(1)));
+      else fd.append(k, item);
+    }
+  }
+  return fd;
+}
+
+/* ---------------------------------------------------------------- who is in the gallery */
+
+const artist = (person: string, f: string) => join(ARTISTS, person, f);
+const PEOPLE: Record<string, string[]> = hasArtists
+  ? {
+    bob_dylan: ['Bob-Dylan.jpg', 'gettyimages-3315233.jpg'].map((f) => artist('bob_dylan', f)),
+    nina_simone: ['Nina-Simone.jpg', 'images.jpeg'].map((f) => artist('nina_simone', f)),
+  }
+  : { group1: [join(DEMO, 'sample1.jpg')], group2: [join(DEMO, 'sample2.jpg')] };
+const [P1, P2] = Object.keys(PEOPLE) as [string, string];
+/** A photo of P1 that is not in the gallery, and one of somebody who is not in it at all. */
+const QUERY = hasArtists ? artist('bob_dylan', 'cronica-bob-dylan-672x438.jpg') : join(DEMO, 'sample1.jpg');
+const STRANGER = hasArtists ? artist('belchior', 'A-662231-1349708907-5720.jpg') : join(DEMO, 'sample6.jpg');
+const BAD = join(FIXTURES, 'bad');
+const SAMPLE = join(DEMO, 'sample1.jpg');
+
+const WORKSHOP = ['/status', '/echo', '/detect-face', '/recognize-face'];
+const FLASK = ['/api/health', '/api/models', '/api/embedding', '/api/embeddings/batch', '/api/milvus/insert'];
+
+describe('facekit serve --compat: the APIs it replaces', () => {
+  let srv: Served;
+  let db: string;
+  let doc: Schema;
+  const url = (p: string) => srv.url + p;
+  /** The workshop's client: the JSON body with no Content-Type. */
+  const workshop = async (path: string, body: unknown, docPath = path) => {
+    const res = await rawPost(url(path), typeof body === 'string' ? body : JSON.stringify(body));
+    return check(doc, res.status, res.text, docPath, 'post');
+  };
+  const flask = async (path: string, fields: Record<string, string | string[]>) => {
+    const res = await fetch(url(path), { method: 'POST', body: form(fields) });
+    return check(doc, res.status, await res.text(), path, 'post');
+  };
+  const get = async (path: string) => {
+    const res = await fetch(url(path));
+    return check(doc, res.status, await res.text(), path, 'get');
+  };
+
+  beforeAll(async () => {
+    db = join(tempDir('facekit-compat-'), 'faces.json');
+    srv = await serve(['--db', db, '--compat', '--workers', '1']);
+    doc = (await (await fetch(url('/openapi.json'))).json()) as Schema;
+  });
+  afterAll(async () => {
+    await srv?.stop('SIGKILL');
+  });
+
+  it('describes every route of the three APIs in /openapi.json, a tag per service', () => {
+    const paths = Object.keys(doc.paths as object);
+    for (const p of [...WORKSHOP, ...WORKSHOP.map((w) => `/deteccao-facial-api${w}`), ...FLASK, '/compare']) expect(paths, p).toContain(p);
+    const tags = (doc.tags as { name: string }[]).map((t) => t.name);
+    expect(tags).toEqual(['facekit', 'compat: signature comparison', 'compat: workshop', 'compat: Flask face API']);
+    const tagOf = (path: string, method: string) => (((doc.paths as Schema)[path] as Schema)[method] as Schema).tags;
+    expect(tagOf('/deteccao-facial-api/detect-face', 'post')).toEqual(['compat: workshop']);
+    expect(tagOf('/api/milvus/insert', 'post')).toEqual(['compat: Flask face API']);
+    expect(tagOf('/compare', 'post')).toEqual(['facekit', 'compat: signature comparison']);
+    expect(tagOf('/verify', 'post')).toEqual(['facekit']);
+    expect(srv.stderr()).toMatch(/also serving the workshop's API .* and the Flask face API/);
+  });
+
+  /* ------------------------------------------------------------ the workshop's FastAPI service */
+
+  it('workshop GET /status answers {"status":"ok"}, under its root path and without it', async () => {
+    for (const p of ['/status', '/deteccao-facial-api/status']) {
+      const r = await get(p);
+      expect(r).toEqual({ status: 200, body: { status: 'ok' } });
+    }
+  });
+
+  it('workshop POST /echo answers the JSON object it is sent with no Content-Type; refuses what is not an object', async () => {
+    const sent = { nome: 'Ana', n: 3, ok: true, lista: [1, 'dois', null], aninhado: { a: { b: 1.5 } } };
+    for (const p of ['/echo', '/deteccao-facial-api/echo']) {
+      const r = await workshop(p, sent);
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual(sent);
+      expect(Object.keys(r.body as object)).toEqual(Object.keys(sent));
+    }
+    // with the Content-Type a browser or another client adds, the same
+    const typed = await rawPost(url('/echo'), JSON.stringify(sent), { 'content-type': 'application/json' });
+    expect(JSON.parse(typed.text)).toEqual(sent);
+    for (const [body, code] of [['[1, 2]', 'bad_json'], ['{"a": ', 'bad_json'], ['', 'bad_json'], ['"text"', 'bad_json'], ['{"__proto__": {"x": 1}}', 'bad_json']] as const) {
+      const r = await workshop('/echo', body);
+      expect(r, body).toMatchObject({ status: 400, body: { error: { code } } });
+    }
+    for (const type of ['text/plain', 'image/jpeg', 'application/xml']) {
+      const other = await rawPost(url('/echo'), JSON.stringify(sent), { 'content-type': type });
+      expect(check(doc, other.status, other.text, '/echo', 'post'), type).toMatchObject({ status: 415, body: { error: { code: 'unsupported_media_type' } } });
+    }
+  });
+
+  it('workshop POST /detect-face answers deepface facial_areas: integers, eyes named for the person (left_eye on the image\'s right)', async () => {
+    const r = await workshop('/deteccao-facial-api/detect-face', { base64: b64(SAMPLE) });
+    expect(r.status).toBe(200);
+    const areas = (r.body as { facial_area: Record<string, unknown> }[]).map((f) => f.facial_area);
+    expect(areas).toHaveLength(3);
+    for (const f of r.body as object[]) expect(Object.keys(f)).toEqual(['facial_area']);
+    const det = await (await fetch(url('/detect'), { method: 'POST', body: form({ image: `@${SAMPLE}` }) })).json() as {
+      width: number; height: number; faces: { box: number[]; landmarks: Record<string, number[]> }[];
+    };
+    areas.forEach((a, i) => {
+      expect(Object.keys(a)).toEqual(['x', 'y', 'w', 'h', 'left_eye', 'right_eye']);
+      const [lx, ly] = a.left_eye as number[], [rx, ry] = a.right_eye as number[];
+      for (const v of [a.x, a.y, a.w, a.h, lx, ly, rx, ry]) expect(Number.isInteger(v), JSON.stringify(a)).toBe(true);
+      // deepface's convention (its tests: left_eye[0] > right_eye[0] on an upright frontal face):
+      // the person's left eye is on the right of the picture
+      expect(lx, JSON.stringify(a)).toBeGreaterThan(rx!);
+      // the same face as facekit's /detect, whose leftEye is the image's left: the person's right eye
+      const face = det.faces[i]!;
+      expect(a.x).toBe(Math.trunc(face.box[0]!));
+      expect(a.y).toBe(Math.trunc(face.box[1]!));
+      expect([lx, ly]).toEqual(face.landmarks.rightEye!.slice(0, 2).map(Math.round));
+      expect([rx, ry]).toEqual(face.landmarks.leftEye!.slice(0, 2).map(Math.round));
+      // both eyes in the box, the box in the picture
+      for (const [ex, ey] of [[lx!, ly!], [rx!, ry!]]) {
+        expect(ex).toBeGreaterThanOrEqual(a.x as number);
+        expect(ex).toBeLessThanOrEqual((a.x as number) + (a.w as number));
+        expect(ey).toBeGreaterThanOrEqual(a.y as number);
+        expect(ey).toBeLessThanOrEqual((a.y as number) + (a.h as number));
+      }
+      expect((a.x as number) + (a.w as number)).toBeLessThan(det.width);
+      expect((a.y as number) + (a.h as number)).toBeLessThan(det.height);
+    });
+    // In the mirror image each eye is where the other was: the names follow the person, not the side.
+    const mirrored = await sharp(readFileSync(SAMPLE)).flop().jpeg({ quality: 95 }).toBuffer();
+    const m = await workshop('/detect-face', { base64: mirrored.toString('base64') });
+    const largest = (m.body as { facial_area: { left_eye: number[]; right_eye: number[] } }[])[0]!.facial_area;
+    expect(largest.left_eye[0]!).toBeGreaterThan(largest.right_eye[0]!);
+    expect(Math.abs(largest.left_eye[0]! - (det.width - 1 - (areas[0]!.right_eye as number[])[0]!))).toBeLessThan(8);
+  });
+
+  it('workshop POST /detect-face answers [] without a face and on a bad image (reason logged); a malformed request is a 400', async () => {
+    const noFace = await workshop('/detect-face', { base64: b64(join(BAD, 'no-face.jpg')) });
+    expect(noFace).toEqual({ status: 200, body: [] });
+    const before = srv.stderr().length;
+    for (const body of [
+      { base64: 'not base64 at all' },
+      { base64: b64(join(BAD, 'text.jpg')) },
+      { base64: b64(join(BAD, 'truncated.jpg')) },
+      { base64: b64(join(BAD, 'huge-20000x20000.png')) },
+    ]) {
+      const r = await workshop('/deteccao-facial-api/detect-face', body);
+      expect(r, body.base64.slice(0, 20)).toEqual({ status: 200, body: [] });
+    }
+    const log = srv.stderr().slice(before);
+    expect(log.match(/POST \/deteccao-facial-api\/detect-face: answered \[\] \(/g)).toHaveLength(4);
+    expect(log).toMatch(/not an image as base64/);
+    expect(log).toMatch(/not an image \(expected JPEG/);
+    expect(log).toMatch(/damaged or truncated/);
+    expect(log).not.toMatch(/\n\s+at /);
+    for (const [body, code] of [
+      ['{"base64": ', 'bad_json'], ['[]', 'bad_json'], [{}, 'bad_request'], [{ base64: 12 }, 'bad_request'],
+      [{ base64: b64(SAMPLE), img: 'x' }, 'unknown_field'],
+    ] as const) {
+      const r = await workshop('/detect-face', body);
+      expect(r, JSON.stringify(body).slice(0, 40)).toMatchObject({ status: 400, body: { error: { code } } });
+    }
+  });
+
+  /* ------------------------------------------------------------ the Flask face API (it builds the gallery) */
+
+  it('Flask POST /api/milvus/insert adds the faces to the gallery under person_id', async () => {
+    const first = await flask('/api/milvus/insert', {
+      images: PEOPLE[P1]!.map((p) => `@${p}`), person_id: P1,
+      image_paths: JSON.stringify(PEOPLE[P1]!.map((p) => `/data/${P1}/${basename(p)}`)),
+    });
+    expect(first).toMatchObject({ status: 200, body: { success: true, inserted_count: PEOPLE[P1]!.length, collection: 'faces' } });
+    expect(Object.keys(first.body as object)).toEqual(['success', 'message', 'inserted_count', 'collection']);
+    // their model names are aliases of the gallery's model; a photo without a face is left out and said so
+    const second = await flask('/api/milvus/insert', {
+      images: [...PEOPLE[P2]!, join(BAD, 'no-face.jpg')].map((p) => `@${p}`), person_id: P2, model: 'mobilenetv3_large',
+    });
+    expect(second).toMatchObject({ status: 200, body: { success: true, inserted_count: PEOPLE[P2]!.length } });
+    expect(second.body.message).toMatch(/no-face\.jpg: no face found/);
+    const g = await loadGallery(db);
+    expect(Object.fromEntries(g.labels())).toEqual({ [P1]: PEOPLE[P1]!.length, [P2]: PEOPLE[P2]!.length });
+    // the same photo again is not added twice
+    const again = await flask('/api/milvus/insert', { images: `@${PEOPLE[P1]![0]}`, person_id: P1, model: 'cosface_resnet50' });
+    expect(again).toMatchObject({ status: 200, body: { success: true, inserted_count: 0 } });
+    expect((await loadGallery(db)).size).toBe(g.size);
+  });
+
+  it('Flask POST /api/milvus/insert refuses bad input with facekit\'s JSON errors', async () => {
+    const cases: [Record<string, string | string[]>, number, string][] = [
+      [{ images: `@${QUERY}` }, 400, 'bad_request'], // no person_id
+      [{ images: `@${QUERY}`, person_id: '  ' }, 400, 'bad_request'],
+      [{ person_id: P1 }, 400, 'bad_request'], // no images
+      [{ images: `@${QUERY}`, person_id: P1, model: 'vgg_face' }, 400, 'bad_request'],
+      [{ images: `@${QUERY}`, person_id: P1, model: 'faceres' }, 409, 'model_mismatch'],
+      [{ images: `@${QUERY}`, person_id: P1, image_paths: 'a.jpg' }, 400, 'bad_request'],
+      [{ images: `@${QUERY}`, person_id: P1, image_paths: '["a.jpg", "b.jpg"]' }, 400, 'bad_request'],
+      [{ images: `@${join(BAD, 'text.jpg')}`, person_id: P1 }, 415, 'not_an_image'],
+      [{ images: `@${join(BAD, 'no-face.jpg')}`, person_id: P1 }, 422, 'no_face'],
+      [{ images: `@${QUERY}`, person_id: P1, collection: 'x' }, 400, 'unknown_field'],
+    ];
+    for (const [fields, status, code] of cases) {
+      const r = await flask('/api/milvus/insert', fields);
+      expect(r, JSON.stringify(fields)).toMatchObject({ status, body: { error: { code } } });
+    }
+    expect((await loadGallery(db)).size).toBe(Object.values(PEOPLE).flat().length);
+  });
+
+  it('Flask GET /api/health reports the models and that the gallery is readable', async () => {
+    const r = await get('/api/health');
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body as object)).toEqual(['status', 'models_loaded', 'milvus_connected']);
+    expect(r.body).toEqual({ status: 'healthy', models_loaded: ['cosface_resnet50', 'mobilenetv3_large', 'resnet34', 'faceres'], milvus_connected: true });
+  });
+
+  it('Flask GET /api/models lists their names as aliases of facekit\'s models', async () => {
+    const r = await get('/api/models');
+    const models = (r.body as { models: { name: string; embedding_dim: number; description: string }[] }).models;
+    expect(models.map((m) => [m.name, m.embedding_dim])).toEqual([['cosface_resnet50', 128], ['mobilenetv3_large', 128], ['resnet34', 128], ['faceres', 1024]]);
+    for (const m of models) expect(Object.keys(m)).toEqual(['name', 'embedding_dim', 'description']);
+    expect(models[0]!.description).toMatch(/alias of facekit's resnet34/);
+    expect(models[1]!.description).toMatch(/alias of facekit's resnet34/);
+  });
+
+  it('Flask POST /api/embedding answers the embedding of the largest face, under the model name asked for', async () => {
+    const r = await flask('/api/embedding', { image: `@${QUERY}`, model: 'cosface_resnet50' });
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body as object)).toEqual(['success', 'model', 'embedding', 'embedding_dim']);
+    expect(r.body).toMatchObject({ success: true, model: 'cosface_resnet50', embedding_dim: 128 });
+    expect(r.body.embedding).toHaveLength(128);
+    const plain = await flask('/api/embedding', { image: `@${QUERY}` });
+    expect(plain.body).toMatchObject({ success: true, model: 'resnet34', embedding_dim: 128 });
+    // an alias is the model it stands for: the same vector
+    expect(plain.body.embedding).toEqual(r.body.embedding);
+    const bad: [Record<string, string | string[]>, number, string][] = [
+      [{ image: `@${QUERY}`, model: 'mobilenetv2' }, 400, 'bad_request'],
+      [{ model: 'resnet34' }, 400, 'bad_request'],
+      [{ photo: `@${QUERY}` }, 400, 'unknown_field'],
+      [{ image: [`@${QUERY}`, `@${SAMPLE}`] }, 400, 'bad_request'],
+      [{ image: `@${join(BAD, 'text.jpg')}` }, 415, 'not_an_image'],
+      [{ image: `@${join(BAD, 'empty.jpg')}` }, 422, 'empty_file'],
+      [{ image: `@${join(BAD, 'truncated.jpg')}` }, 422, 'corrupt_image'],
+      [{ image: `@${join(BAD, 'no-face.jpg')}` }, 422, 'no_face'],
+    ];
+    for (const [fields, status, code] of bad) {
+      const e = await flask('/api/embedding', fields);
+      expect(e, JSON.stringify(fields)).toMatchObject({ status, body: { error: { code } } });
+    }
+  });
+
+  it('Flask POST /api/embeddings/batch answers a result per image; a bad image is a failed result, not a failed request', async () => {
+    const files = [QUERY, join(BAD, 'text.jpg'), join(BAD, 'no-face.jpg'), join(BAD, 'empty.jpg'), join(BAD, 'truncated.jpg'), SAMPLE];
+    const r = await flask('/api/embeddings/batch', { images: files.map((f) => `@${f}`), model: 'mobilenetv3_large' });
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body as object)).toEqual(['success', 'model', 'results', 'total', 'successful', 'failed']);
+    expect(r.body).toMatchObject({ success: true, model: 'mobilenetv3_large', total: 6, successful: 2, failed: 4 });
+    const results = r.body.results as { filename: string; embedding: number[] | null; success: boolean; error?: string }[];
+    expect(results.map((x) => [x.filename, x.success])).toEqual(files.map((f, i) => [basename(f), i === 0 || i === 5]));
+    expect(results[0]!.embedding).toHaveLength(128);
+    expect(Object.keys(results[0]!)).toEqual(['filename', 'embedding', 'success']);
+    for (const failed of results.filter((x) => !x.success)) {
+      expect(Object.keys(failed)).toEqual(['filename', 'embedding', 'success', 'error']);
+      expect(failed.embedding).toBeNull();
+    }
+    expect(results.slice(1, 5).map((x) => x.error)).toEqual([
+      expect.stringMatching(/^not an image/), 'no face found', expect.stringMatching(/^image is empty/), expect.stringMatching(/damaged or truncated/),
+    ]);
+    for (const [fields, status, code] of [
+      [{ model: 'resnet34' }, 400, 'bad_request'],
+      [{ images: `@${QUERY}`, model: 'arcface' }, 400, 'bad_request'],
+      [{ image: `@${QUERY}` }, 400, 'unknown_field'],
+      [{ images: Array.from({ length: 17 }, () => `@${QUERY}`) }, 413, 'too_large'],
+    ] as [Record<string, string | string[]>, number, string][]) {
+      const e = await flask('/api/embeddings/batch', fields);
+      expect(e, JSON.stringify(fields).slice(0, 60)).toMatchObject({ status, body: { error: { code } } });
+    }
+  });
+
+  /* ------------------------------------------------------------ the workshop's recognition, against that gallery */
+
+  it('workshop POST /recognize-face names the largest face from the gallery, or "unknown", with the distance', async () => {
+    const known = await workshop('/recognize-face', { base64: b64(QUERY) });
+    expect(known.status).toBe(200);
+    expect(Object.keys(known.body as object)).toEqual(['name', 'distance']);
+    expect(known.body.name).toBe(P1);
+    expect(known.body.distance).toBeLessThanOrEqual(0.4);
+    const other = await workshop('/deteccao-facial-api/recognize-face', { base64: b64(STRANGER) });
+    expect(other.status).toBe(200);
+    expect(other.body.name).toBe(hasArtists ? 'unknown' : expect.any(String));
+    if (hasArtists) expect(other.body.distance).toBeGreaterThan(0.4);
+    for (const [body, status, code] of [
+      [{ base64: b64(join(BAD, 'no-face.jpg')) }, 422, 'no_face'],
+      [{ base64: b64(join(BAD, 'text.jpg')) }, 415, 'not_an_image'],
+      [{ base64: 'not base64' }, 400, 'bad_request'],
+      [{}, 400, 'bad_request'],
+      [{ base64: b64(QUERY), name: 'x' }, 400, 'unknown_field'],
+      ['{"base64":', 400, 'bad_json'],
+    ] as [unknown, number, string][]) {
+      const r = await workshop('/recognize-face', body);
+      expect(r, JSON.stringify(body).slice(0, 40)).toMatchObject({ status, body: { error: { code } } });
+    }
+  });
+
+  /* ------------------------------------------------------------ the signature-comparison API */
+
+  it('signature POST /compare with image1_base64/image2_base64 answers similarity, same_signature, threshold and model', async () => {
+    const call = async (a: string, b: string) => {
+      const res = await fetch(url('/compare'), {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image1_base64: b64(a), image2_base64: b64(b) }),
+      });
+      return check(doc, res.status, await res.text(), '/compare', 'post');
+    };
+    const same = await call(PEOPLE[P1]![0]!, QUERY);
+    const diff = await call(PEOPLE[P1]![0]!, PEOPLE[P2]![0]!);
+    for (const r of [same, diff]) {
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ similarity: expect.any(Number), same_signature: expect.any(Boolean), threshold: expect.any(Number), model: 'resnet34' });
+      expect(r.body.similarity).toBeGreaterThanOrEqual(0);
+      expect(r.body.similarity).toBeLessThanOrEqual(1);
+      expect(r.body.same_signature).toBe(r.body.verified); // facekit's own fields are all still there
+    }
+    expect(same.body.same_signature).toBe(true);
+    expect(diff.body.same_signature).toBe(false);
+    expect(same.body.similarity).toBeGreaterThan(diff.body.similarity);
+    for (const [body, status, code] of [
+      [{ image1_base64: b64(QUERY) }, 400, 'bad_request'],
+      [{ image1_base64: b64(QUERY), image2_base64: 'nope' }, 400, 'bad_request'],
+      [{ image1_base64: b64(QUERY), image2_base64: b64(join(BAD, 'no-face.jpg')) }, 422, 'no_face'],
+      [{ image1_base64: b64(QUERY), image2_base64: b64(SAMPLE), image3_base64: 'x' }, 400, 'unknown_field'],
+    ] as [unknown, number, string][]) {
+      const res = await fetch(url('/compare'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(check(doc, res.status, await res.text(), '/compare', 'post'), JSON.stringify(body).slice(0, 40)).toMatchObject({ status, body: { error: { code } } });
+    }
+    expect(srv.stderr()).not.toMatch(/internal error|\n\s+at /);
+  });
+});
+
+/* ---------------------------------------------------------------- the API key and CORS apply to them too */
+
+describe('facekit serve --compat with an API key and CORS', () => {
+  it('needs the key on every compat route (/status included), and grants the allowed origin', async () => {
+    const key = `fk-${randomBytes(12).toString('hex')}`;
+    const srv = await serveWith({ db: join(tempDir('facekit-compat-key-'), 'g.json'), compat: true, apiKey: key, cors: ['https://app.example'] });
+    try {
+      const d = (await (await fetch(`${srv.url}/openapi.json`)).json()) as Schema;
+      type Res = { status: number; text: string; headers: Record<string, unknown> };
+      const viaFetch = async (p: string, init?: RequestInit): Promise<Res> => {
+        const r = await fetch(srv.url + p, init);
+        const headers: Record<string, unknown> = {};
+        r.headers.forEach((v, k) => { headers[k] = v; });
+        return { status: r.status, text: await r.text(), headers };
+      };
+      const image = JSON.stringify({ base64: b64(SAMPLE) });
+      const calls: [string, string, () => Promise<Res>][] = [
+        ['/status', 'get', () => viaFetch('/status')],
+        ['/deteccao-facial-api/status', 'get', () => viaFetch('/deteccao-facial-api/status')],
+        ['/echo', 'post', () => rawPost(`${srv.url}/echo`, '{"a": 1}')],
+        ['/detect-face', 'post', () => rawPost(`${srv.url}/detect-face`, image)],
+        ['/deteccao-facial-api/recognize-face', 'post', () => rawPost(`${srv.url}/deteccao-facial-api/recognize-face`, image)],
+        ['/api/health', 'get', () => viaFetch('/api/health')],
+        ['/api/models', 'get', () => viaFetch('/api/models')],
+        ['/api/embedding', 'post', () => viaFetch('/api/embedding', { method: 'POST', body: form({ image: `@${SAMPLE}` }) })],
+        ['/api/embeddings/batch', 'post', () => viaFetch('/api/embeddings/batch', { method: 'POST', body: form({ images: `@${SAMPLE}` }) })],
+        ['/api/milvus/insert', 'post', () => viaFetch('/api/milvus/insert', { method: 'POST', body: form({ images: `@${SAMPLE}`, person_id: 'x' }) })],
+      ];
+      for (const [path, method, call] of calls) {
+        const res = await call();
+        expect(res.headers['www-authenticate'], path).toMatch(/^Bearer realm="facekit"/);
+        expect(check(d, res.status, res.text, path, method), path).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+      }
+      const ok = await rawPost(`${srv.url}/detect-face`, JSON.stringify({ base64: b64(SAMPLE) }), { 'x-api-key': key });
+      expect(check(d, ok.status, ok.text, '/detect-face', 'post').body).toHaveLength(3);
+      const status = await fetch(`${srv.url}/deteccao-facial-api/status`, { headers: { authorization: `Bearer ${key}`, origin: 'https://app.example' } });
+      expect(status.status).toBe(200);
+      expect(status.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(await status.json()).toEqual({ status: 'ok' });
+      const preflight = await fetch(`${srv.url}/api/embedding`, {
+        method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(srv.stderr()).not.toContain(key);
+    } finally {
+      await srv.stop('SIGKILL');
+    }
+  });
+});
