@@ -1,8 +1,10 @@
 /** Output: NDJSON records on stdout (or --out), tables for people, and talk and progress on stderr. */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { mkdir, rename } from 'node:fs/promises';
-import { fsError } from '../core/errors.js';
+import { mkdir, rename, unlink } from 'node:fs/promises';
+import { FacekitError, fsError } from '../core/errors.js';
+import { ensureDir } from '../core/files.js';
+import { isDirectorySync } from './inputs.js';
 import { dirname } from 'node:path';
 import Table from 'cli-table3';
 import type { FaceRecord } from '../core/records.js';
@@ -16,6 +18,7 @@ import { writeFileAtomic } from '../core/files.js';
  */
 export class RecordWriter {
   private file: WriteStream | undefined;
+  private failed: FacekitError | undefined;
   private tmp: string | undefined;
   count = 0;
   failures = 0;
@@ -36,10 +39,15 @@ export class RecordWriter {
 
   /** --out FILE is written to a temporary file beside it and renamed when complete. */
   private async open(): Promise<WriteStream> {
+    if (this.failed) throw this.failed;
     if (!this.file) {
-      await mkdir(dirname(this.toFile!), { recursive: true }).catch(() => undefined);
-      this.tmp = `${this.toFile}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+      const target = this.toFile!;
+      if (isDirectorySync(target)) throw new FacekitError('unreadable', 'is a directory, expected a file', target);
+      await ensureDir(dirname(target));
+      this.tmp = `${target}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
       this.file = createWriteStream(this.tmp);
+      // A write that fails (disk full, a folder removed) ends the command with one line.
+      this.file.on('error', (err) => { this.failed = fsError(err, target); });
     }
     return this.file;
   }
@@ -52,11 +60,13 @@ export class RecordWriter {
       return;
     }
     const f = this.file;
-    await new Promise<void>((resolve, reject) => f.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve) => f.end(() => resolve()));
     try {
+      if (this.failed) throw this.failed;
       await rename(this.tmp!, this.toFile);
     } catch (err) {
-      throw fsError(err, this.toFile);
+      await unlink(this.tmp!).catch(() => undefined);
+      throw err instanceof FacekitError ? err : fsError(err, this.toFile);
     }
   }
 }
@@ -65,7 +75,8 @@ export class RecordWriter {
 /* ---------------------------------------------------------------- talk on stderr */
 
 export function warn(msg: string): void {
-  process.stderr.write(`facekit: ${msg}\n`);
+  // One line, whatever a file name holds: line breaks in names are shown escaped.
+  process.stderr.write(`facekit: ${msg.replace(/\r/g, '\\r').replace(/\n/g, '\\n')}\n`);
 }
 
 /** A one-line progress bar on stderr, only when stderr is a terminal. */

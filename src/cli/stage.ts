@@ -41,6 +41,7 @@ export async function runStage(args: string[], opts: StageOptions, stage: StageN
   const inputs: Input[] = await readInputs(args);
   const engine = engineFor(opts);
   const writer = new RecordWriter(opts.out);
+  let failures = 0;
   const emit = async (r: FaceRecord): Promise<void> => {
     const out = onRecord ? onRecord(r) : r;
     if (out.error) warn(`${out.image}${out.face !== null && out.face !== undefined ? ` face ${out.face}` : ''}: ${out.error.message}`);
@@ -65,7 +66,9 @@ export async function runStage(args: string[], opts: StageOptions, stage: StageN
       group = [];
       if (g.length) for (const r of await engine.runRecords(g, plan, stage)) await emit(r);
     };
+    let seen = 0;
     for await (const item of input.lines) {
+      seen++;
       if (!item.ok) {
         await flush();
         warn(item.error.line());
@@ -76,6 +79,10 @@ export async function runStage(args: string[], opts: StageOptions, stage: StageN
       group.push(item.record);
     }
     await flush();
+    if (seen === 0) {
+      warn(`${input.source}: holds no records`);
+      failures++;
+    }
   }
   const jobs: ImageJob[] = images.map((i) => ({ image: i.path, plan, bytes: i.bytes }));
   await engine.runImages(jobs, {
@@ -87,6 +94,6 @@ export async function runStage(args: string[], opts: StageOptions, stage: StageN
   });
   progress.end();
   await writer.close();
-  return writer.failures > 0 ? 2 : 0;
+  return writer.failures + failures > 0 ? 2 : 0;
 }
 

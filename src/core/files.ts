@@ -2,7 +2,8 @@
  * Writing files safely: every output facekit makes (galleries, records, crops, plots) goes through
  * a temporary file in the same folder and a rename, so a reader never sees half a file.
  */
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { FacekitError, fsError } from './errors.js';
 
 /** Write a file atomically: a temporary file in the same folder, then a rename. */
@@ -12,6 +13,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (err) {
+    await unlink(tmp).catch(() => undefined); // never leave a half-made file behind
     throw fsError(err, path);
   }
 }
@@ -39,4 +41,15 @@ export async function readRegularFile(path: string): Promise<Buffer> {
     if (err instanceof FacekitError) throw err;
     throw fsError(err, path);
   }
+}
+
+/** Refuse a path that is not a regular file (before opening it: a FIFO would block the open). */
+export function assertRegularFileSync(path: string, what = 'file'): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    throw fsError(err, path);
+  }
+  if (!st.isFile()) throw new FacekitError('unreadable', `${what} is not a regular file (a FIFO, device, socket or folder)`, path);
 }

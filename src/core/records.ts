@@ -156,6 +156,7 @@ export function checkRecord(value: unknown, where: string): FaceRecord {
       throw bad('"embedding" must be {model, dim, vector}');
     }
     if (e.dim !== e.vector.length) throw bad(`"embedding" says dim ${String(e.dim)} but holds ${e.vector.length} numbers`);
+    if ((e.vector as number[]).every((x) => x === 0)) throw bad('"embedding" is all zeros: no face was embedded');
   }
   if ('label' in value && typeof value.label !== 'string') throw bad('"label" must be a string');
   if ('error' in value && !(isObj(value.error) && typeof value.error.message === 'string')) {

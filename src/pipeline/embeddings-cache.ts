@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { RECOGNIZERS, type DetectorId, type RecognizerId } from '../models/catalogue.js';
 import { FacekitError, fsError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
 import { buildPlan, type PipelinePlan } from './plan.js';
-import { writeFileAtomic } from '../core/files.js';
+import { readRegularFile, writeFileAtomic } from '../core/files.js';
 import { runJobs, type ImageJob } from './pool.js';
 import type { Box, FaceRecord } from '../core/records.js';
 import { chooseBackend, type BackendChoice } from '../models/runtime.js';
@@ -185,7 +185,7 @@ export interface EmbedStats {
 
 async function sha256File(path: string): Promise<string> {
   try {
-    return createHash('sha256').update(await readFile(path)).digest('hex');
+    return createHash('sha256').update(await readRegularFile(path)).digest('hex');
   } catch (err) {
     throw fsError(err, path);
   }

@@ -14,9 +14,9 @@ import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, re
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
-import { isMetric } from '../models/catalogue.js';
+import { isMetric, isRecognizerId, RECOGNIZERS } from '../models/catalogue.js';
 import { FacekitError, fsError } from '../core/errors.js';
-import { readRegularFile, writeFileAtomic } from '../core/files.js';
+import { assertRegularFileSync, readRegularFile, writeFileAtomic } from '../core/files.js';
 import { InMemoryGallery, GALLERY_SCHEMA, type GalleryEntry, type GalleryFile, type GalleryMeta } from './gallery.js';
 
 const stem = (dbPath: string) => basename(dbPath).replace(/\.json$/i, '');
@@ -65,6 +65,8 @@ export async function readGalleryHeader(dbPath: string): Promise<GalleryHeader> 
   }
   if (typeof json.model !== 'string' || typeof json.dim !== 'number' || !Number.isInteger(json.dim) || json.dim <= 0) throw bad('gallery lacks its model or dimension');
   if (typeof json.metric !== 'string' || !isMetric(json.metric)) throw bad(`gallery metric "${String(json.metric)}" is unknown`);
+  if (!isRecognizerId(json.model)) throw bad(`gallery was built with model "${json.model}", which this facekit does not have (it has ${Object.keys(RECOGNIZERS).join(', ')})`);
+  if (RECOGNIZERS[json.model].dim !== json.dim) throw bad(`gallery says ${json.dim}-d ${json.model} embeddings, but ${json.model} makes ${RECOGNIZERS[json.model].dim}-d ones`);
   const v = json.vectors;
   if (!v || typeof v.file !== 'string' || typeof v.count !== 'number' || typeof v.sha256 !== 'string') throw bad('gallery has no "vectors" description');
   const e = json.entries;
@@ -94,6 +96,7 @@ async function readEntries(path: string, count: number, sha: string): Promise<Ga
   const hash = createHash('sha256');
   let rest = '';
   try {
+    assertRegularFileSync(path, "the gallery's entries file");
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
       hash.update(chunk as Buffer);
       const lines = (rest + (chunk as Buffer).toString('utf8')).split('\n');
@@ -126,6 +129,7 @@ function readVectors(path: string, count: number, dim: number, sha: string): Flo
   const bytes = Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength);
   let fd: number;
   try {
+    assertRegularFileSync(path, "the gallery's vector file");
     fd = openSync(path, 'r');
   } catch (err) {
     throw new FacekitError('bad_gallery', `the gallery's vector file is missing or unreadable (${fsError(err, path).message})`, path);
@@ -144,6 +148,9 @@ function readVectors(path: string, count: number, dim: number, sha: string): Flo
     closeSync(fd);
   }
   if (createHash('sha256').update(bytes).digest('hex') !== sha) throw new FacekitError('bad_gallery', 'vector file does not match the gallery (checksum differs)', path);
+  for (let i = 0; i < vectors.length; i++) {
+    if (!Number.isFinite(vectors[i]!)) throw new FacekitError('bad_gallery', `vector file holds a number that is not finite (row ${Math.floor(i / dim)}); the gallery is damaged`, path);
+  }
   return vectors;
 }
 

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';
 import sharp from 'sharp';
@@ -149,6 +149,20 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     // receiving a whole request (slow uploads); the work itself has its own deadline
     requestTimeout: Math.max(60_000, opts.timeoutMs + 5000),
     forceCloseConnections: 'idle',
+    // Errors fastify raises before a route runs (a URL that is not valid percent-encoding) keep
+    // the server's one error shape.
+    frameworkErrors: (error, _request, reply) => {
+      const r = reply as unknown as FastifyReply;
+      void r.status(400).type('application/json; charset=utf-8')
+        .send({ error: { code: 'bad_request', message: `bad request: ${error.message.split('\n')[0]}` } });
+    },
+    // HTTP that cannot even be parsed (a garbage request line, Content-Length with chunked):
+    // answered on the socket, in the same JSON shape, then closed.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return void socket.destroy();
+      const body = JSON.stringify({ error: { code: 'bad_request', message: `malformed HTTP request (${(err as NodeJS.ErrnoException).code ?? err.message})` } });
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
   });
   await app.register(multipart, {
     limits: { fileSize: opts.bodyLimit, fieldSize: opts.bodyLimit, files: opts.maxBatch + 2, fields: 32, parts: opts.maxBatch + 40 },
@@ -271,7 +285,13 @@ function discardRest(req: IncomingMessage, active: Set<IncomingMessage>, maxByte
 /** Any error a handler or fastify raises, as an HttpError: never a stack trace to the client. */
 function toHttpError(err: unknown, opts: ServerOptions): HttpError {
   if (err instanceof HttpError) return err;
-  if (err instanceof FacekitError) return fromFacekit(err);
+  if (err instanceof FacekitError) {
+    // The worker thread running this image died (it was replaced): try again, it will work.
+    if (err.code === 'internal' && /worker thread .* died/.test(err.message)) {
+      return new HttpError(503, 'worker_lost', 'the worker thread running this image stopped and was replaced; send it again', 1);
+    }
+    return fromFacekit(err);
+  }
   const e = err as { code?: string; statusCode?: number; message?: string };
   const msg = (e?.message ?? String(err)).split('\n')[0]!;
   // busboy's errors (the multipart parser) have no code, only these messages

@@ -14,7 +14,8 @@ export type ServerErrorCode =
   | 'overloaded'
   | 'timeout'
   | 'stopping'
-  | 'unauthorized';
+  | 'unauthorized'
+  | 'worker_lost';
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -62,6 +63,7 @@ const STATUS: Partial<Record<ServerErrorCode, number>> = {
   overloaded: 503,
   timeout: 503,
   stopping: 503,
+  worker_lost: 503,
 };
 
 export function statusFor(code: string): number {

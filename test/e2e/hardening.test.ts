@@ -1,6 +1,6 @@
 /** Input that used to hang or lose data: each gets one line on stderr and exit code 2, at once. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEMO, ROOT, oneLine, runCli, tempDir } from '../helpers/cli.js';
@@ -161,5 +161,43 @@ describe('very large photos', () => {
     const na = Math.hypot(...a), nb = Math.hypot(...b);
     const d = Math.sqrt(a.reduce((s, x, i) => s + (x / na - b[i]! / nb) ** 2, 0));
     expect(d).toBeLessThan(0.2); // the same face, well under the 0.4 threshold
+  });
+});
+
+describe('found by the bad-input corpus (scripts/bad-input-corpus.mjs)', () => {
+  it('refuses a gallery whose sidecar is a FIFO or whose model is unknown', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'in', 'ana'), { recursive: true });
+    copyFileSync(join(DEMO, 'sample2.jpg'), join(dir, 'in', 'ana', 'a.jpg'));
+    const db = join(dir, 'g.json');
+    expect((await runCli(['build-db', join(dir, 'in'), '--db', db])).code).toBe(0);
+    const header = JSON.parse(readFileSync(db, 'utf8')) as { model: string; vectors: { file: string } };
+    const side = join(dir, header.vectors.file);
+    const bytes = readFileSync(side);
+    rmSync(side);
+    execFileSync('mkfifo', [side]);
+    const fifo = await runCli(['db', 'list', '--db', db]);
+    expect(fifo.code).toBe(2);
+    expect(oneLine(fifo.stderr)).toMatch(/vector file is not a regular file/);
+    rmSync(side);
+    writeFileSync(side, bytes);
+    writeFileSync(db, JSON.stringify({ ...header, model: 'arcface' }));
+    const unknown = await runCli(['build-db', join(dir, 'in'), '--db', db]);
+    expect(unknown.code).toBe(2);
+    expect(oneLine(unknown.stderr)).toMatch(/built with model "arcface", which this facekit does not have/);
+  }, 30_000);
+
+  it('--out inside a file, and an empty records file: one line, exit 2, nothing left behind', async () => {
+    const dir = tempDir();
+    const out = await runCli(['detect', join(DEMO, 'sample2.jpg'), '--out', join(DEMO, 'sample2.jpg', 'x.ndjson')]);
+    expect(out.code).toBe(2);
+    expect(oneLine(out.stderr)).toMatch(/sample2\.jpg: /);
+    writeFileSync(join(dir, 'empty.ndjson'), '\n\n');
+    const empty = await runCli(['align', join(dir, 'empty.ndjson')]);
+    expect(empty.code).toBe(2);
+    expect(oneLine(empty.stderr)).toMatch(/empty\.ndjson: holds no records/);
+    const asDir = await runCli(['detect', join(DEMO, 'sample2.jpg'), '--out', dir]);
+    expect(asDir.code).toBe(2);
+    expect(readdirSync(join(dir, '..')).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 });

@@ -51,7 +51,7 @@ describe('gallery files', () => {
   it('round-trips through JSON + sidecar and detects a damaged sidecar', async () => {
     const dir = tempDir();
     const db = join(dir, 'g.json');
-    const g = randomGallery(20, 8, 4);
+    const g = randomGallery(20, 128, 4);
     await saveGallery(g, db, 'test');
     const back = await loadGallery(db);
     expect(back.size).toBe(20);
@@ -63,7 +63,7 @@ describe('gallery files', () => {
     writeFileSync(side, bytes);
     await expect(loadGallery(db)).rejects.toThrow(/checksum differs/);
     writeFileSync(side, bytes.subarray(0, 100));
-    await expect(loadGallery(db)).rejects.toThrow(/holds 100 bytes, the gallery needs 640/);
+    await expect(loadGallery(db)).rejects.toThrow(/holds 100 bytes, the gallery needs 10240/);
   });
 });
 
@@ -106,7 +106,7 @@ describe('the gallery files (schema 2: header, entries as JSON Lines, vectors)',
   it('saves and loads entries line by line, and names a damaged entries file', async () => {
     const dir = tempDir();
     const db = join(dir, 'g.json');
-    const g = randomGallery(500, 16, 20);
+    const g = randomGallery(500, 128, 20);
     await saveGallery(g, db, 'test');
     const header = JSON.parse(readFileSync(db, 'utf8')) as { schema: number; entries: { file: string; count: number } };
     expect(header.schema).toBe(2);

@@ -125,7 +125,11 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
     throw new FacekitError('usage', 'build-db takes a folder of person folders (DIR/<person>/*.jpg), or records', input);
   }
 
-  mkdirSync(dirname(opts.db), { recursive: true });
+  try {
+    mkdirSync(dirname(opts.db), { recursive: true });
+  } catch (err) {
+    throw fsError(err, dirname(opts.db));
+  }
   const release = acquireLock(opts.db);
   let interrupted = false;
   const onSignal = () => {
@@ -313,6 +317,7 @@ async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptio
     labels.add(r.label);
     accept({ label: r.label, image: r.image, hash, face: r.face ?? 0, box: r.box }, r.embedding.vector);
   }
+  if (images === 0 && summary.failures.length === 0) throw new FacekitError('usage', 'holds no records (expected represent records with "embedding" and "label")', input === '-' ? 'stdin' : input);
   summary.images = images;
   summary.people = labels.size;
 }

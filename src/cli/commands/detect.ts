@@ -1,7 +1,7 @@
 /** `facekit detect`: faces, boxes and landmarks as NDJSON. */
-import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative } from 'node:path';
 import type { Command } from 'commander';
+import { ensureDir } from '../../core/files.js';
 import { DEFAULT_DETECTOR } from '../../api/models.js';
 import { buildPlan, DEFAULT_PLAN, type PipelinePlan, type ImageJob } from '../../api/pipeline.js';
 import { FacekitError } from '../../core/errors.js';
@@ -59,7 +59,7 @@ Exit code 0 when every image gave a face, 2 when one did not or could not be rea
     });
     // One image: --annotate names the output image. Several: it names a folder.
     const annotateIsFile = opts.annotate !== undefined && images.length === 1 && IMAGE_OUT.test(opts.annotate);
-    if (opts.annotate) await mkdir(annotateIsFile ? dirname(opts.annotate) : opts.annotate, { recursive: true });
+    if (opts.annotate) await ensureDir(annotateIsFile ? dirname(opts.annotate) : opts.annotate);
     const annotatePath = (img: ImageInput): string | undefined => {
       if (!opts.annotate) return undefined;
       if (annotateIsFile) return opts.annotate;

@@ -122,12 +122,18 @@ async function embedAll(images: string[], opts: EvalOptions): Promise<{ results:
   return out;
 }
 
-/** Say which images gave no embedding: a few by name, then how many. */
-function reportFailures(failed: Embedded[], total: number, leftOut: string): void {
-  if (failed.length === 0) return;
+/**
+ * Say which images gave no embedding: a few by name, then how many. Returns how many could not be
+ * used at all (missing, damaged, not an image): those make the exit code 2, while a photo in which
+ * the detector finds no face is a result of the evaluation, not bad input.
+ */
+function reportFailures(failed: Embedded[], total: number, leftOut: string): number {
+  const unusable = failed.filter((f) => f.error?.code !== 'no_face').length;
+  if (failed.length === 0) return 0;
   for (const f of failed.slice(0, 5)) warn(`${f.image}: ${f.error?.message ?? 'no embedding'}`);
   if (failed.length > 5) warn(`... and ${failed.length - 5} more images without an embedding`);
   warn(`${failed.length} of ${total} images gave no embedding; ${leftOut}`);
+  return unusable;
 }
 
 /** A distance function over vectors, with the norms computed once. */
@@ -199,11 +205,11 @@ async function evalPairs(file: string, opts: EvalOptions): Promise<{ report: Eva
     if (!a || !b) unscored++;
     else scored.push({ distance: distance(a, b, metric), same: p.same, fold: p.fold });
   }
-  reportFailures(failed, results.size, `${unscored} pairs with them are left out`);
+  const unusable = reportFailures(failed, results.size, `${unscored} pairs with them are left out`);
   const summary = verificationSummary(scored, opts.folds);
   const report = buildReport(file, csv ? 'csv-pairs' : 'lfw-pairs', opts, summary, stats, failed.length, scored,
     { listed: parsed.pairs.length + parsed.problems.length, unscored, badLines: parsed.problems.length, sampled: false });
-  return { report, roc: summary, badLines: parsed.problems.length };
+  return { report, roc: summary, badLines: parsed.problems.length + unusable };
 }
 
 async function evalFolder(dir: string, opts: EvalOptions): Promise<{ report: EvalReport; roc: VerificationSummary; badLines: number }> {
@@ -232,7 +238,7 @@ async function evalFolder(dir: string, opts: EvalOptions): Promise<{ report: Eva
   const { results, stats } = await embedAll(images, opts);
   const ok = images.filter((img) => results.get(img)?.vector);
   const failed = images.map((img) => results.get(img)!).filter((r) => !r.vector);
-  reportFailures(failed, images.length, 'they are left out of the pairs');
+  const unusable = reportFailures(failed, images.length, 'they are left out of the pairs');
   const labels = ok.map((img) => labelOf.get(img)!);
   if (new Set(labels).size < 2) throw new FacekitError('usage', 'fewer than two people have a photo with a face; nothing to compare', dir);
   const vectors = ok.map((img) => results.get(img)!.vector!);
@@ -254,7 +260,7 @@ async function evalFolder(dir: string, opts: EvalOptions): Promise<{ report: Eva
     mistakes: rank1.mistakes.map((m) => ({ image: ok[m.index]!, label: m.label, predicted: m.predicted, nearest: ok[m.nearest]!, distance: round(m.distance) })),
   };
   report.openSet = openSetLeaveOneOut(labels, dist, report.defaultThreshold.threshold);
-  return { report, roc: summary, badLines: 0 };
+  return { report, roc: summary, badLines: unusable };
 }
 
 const round = (v: number, digits = 4) => (Number.isFinite(v) ? Math.round(v * 10 ** digits) / 10 ** digits : v);

@@ -221,8 +221,10 @@ async function loadSource(source: string, opts: TsneCommandOptions): Promise<Loa
     }
     items.push({ vector: r.embedding.vector, label: r.label ?? null, image: r.image, face: r.face, query: false });
   }
+  if (items.length === 0) {
+    throw new FacekitError('usage', `no records with an embedding${skipped ? ` (only ${skipped} error record${skipped === 1 ? '' : 's'}: faces not found)` : ''}`, source);
+  }
   if (skipped) warn(`${source}: ${skipped} error records (faces not found) left out`);
-  if (items.length === 0) throw new FacekitError('usage', 'no records with an embedding', source);
   if (model === undefined || !isRecognizerId(model)) throw new FacekitError('model_mismatch', `embedding model "${model}" is unknown to this facekit`, source);
   return { items, settings: { ...dirSettings, model }, metric: DEFAULT_METRIC };
 }

@@ -88,7 +88,9 @@ async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<numb
   // Records stream in and are answered one by one; images go through the pipeline on every core.
   for (const input of inputs) {
     if (input.kind !== 'records') continue;
+    let seen = 0;
     for await (const item of input.lines) {
+      seen++;
       let face: FaceRecord;
       if (!item.ok) {
         warn(item.error.line());
@@ -99,6 +101,10 @@ async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<numb
         face = { ...item.record, error: { code: 'missing_key', message: `${item.where}: record has no "embedding" (run \`facekit represent\` first)` } };
       } else face = item.record;
       await out.add(identify(gallery, [face], ask));
+    }
+    if (seen === 0) {
+      warn(`${input.source}: holds no records`);
+      out.errors++;
     }
   }
   const engine = engineFor(opts);
