@@ -287,6 +287,10 @@ describe('facekit serve over HTTP', () => {
     expect(r.body).toMatchObject({ model: 'resnet34', dim: 128 });
     expect(results[0]!.faces[0]!.embedding.vector).toHaveLength(128);
     expect(results[1]).toMatchObject({ faces: [], error: { code: 'no_face' } });
+    // A full batch of 16 images: no MaxListenersExceededWarning in the server's log.
+    const full = await answer(await fetch(url('/represent'), { method: 'POST', body: form({ images: Array.from({ length: 16 }, () => `@${join(BAD, 'no-face.jpg')}`) }) }), '/represent', 'post');
+    expect((full.body.results as unknown[]).length).toBe(16);
+    expect(srv.stderr()).not.toMatch(/MaxListenersExceededWarning/);
   });
 
   it.each([
