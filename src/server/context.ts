@@ -4,7 +4,7 @@
  * the request's deadline, and the small helpers that shape answers the same way on every route.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DEFAULT_DETECTOR, RECOGNIZERS, isDetectorId, type BackendChoice, type DetectorId, type RecognizerId } from '../api/models.js';
+import { DEFAULT_DETECTOR, RECOGNIZERS, isDetectorId, type DetectorId, type RecognizerId } from '../api/models.js';
 import { assertSameModel, type GalleryStore, type InMemoryGallery } from '../api/recognition.js';
 import { DEFAULT_PLAN, type ImageJob, type PipelinePlan } from '../api/pipeline.js';
 import type { FaceRecord } from '../core/records.js';
@@ -12,37 +12,8 @@ import { fromFacekit, HttpError, badRequest } from './http-errors.js';
 import { readBody, uploadsOf, type BodySpec, type ParsedBody, type Upload } from './inputs.js';
 import type { ModelQueue } from './queue.js';
 
-export interface ServerOptions {
-  db: string;
-  host: string;
-  port: number;
-  workers: number;
-  backend: BackendChoice;
-  maxPixels: number;
-  /** bytes */
-  bodyLimit: number;
-  /** per request, from its arrival to its answer */
-  timeoutMs: number;
-  /** images that may wait for a worker; more are refused with 503 */
-  queue: number;
-  /** images per request */
-  maxBatch: number;
-  debug: boolean;
-  /**
-   * Every route but GET / and GET /openapi.json needs this key (Authorization: Bearer KEY, or
-   * X-API-Key: KEY). Undefined: the environment variable FACEKIT_API_KEY, if set; else no key.
-   */
-  apiKey?: string;
-  /** Origins allowed to call the API from a browser (CORS), or ['*']; undefined or empty: CORS off. */
-  cors?: string[];
-  /**
-   * Also serve the APIs facekit replaces, under their own paths (serve --compat): the workshop's
-   * (routes/compat-workshop.ts) and the Flask face API's (routes/compat-flask.ts).
-   */
-  compat?: boolean;
-  /** one line of talk (stderr) */
-  log: (line: string) => void;
-}
+export type { ServerOptions } from '../api/server-options.js';
+import type { ServerOptions } from '../api/server-options.js';
 
 export interface Context {
   opts: ServerOptions;

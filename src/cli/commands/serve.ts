@@ -5,44 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_RECOGNIZER, type BackendChoice } from '../../api/models.js';
+import { DEFAULT_RECOGNIZER } from '../../api/models.js';
 import { DEFAULT_GALLERY_PATH, loadGallery } from '../../api/recognition.js';
 import { FacekitError } from '../../core/errors.js';
 import { SERVER_MAX_PIXELS } from '../../core/image.js';
 import { action, addCommonOptions, addWorkersOption, parseNumber, warn, type BatchOptions } from '../common.js';
 
-/** What the server needs to start (src/server/app.ts ServerOptions has the same shape). */
-export interface ServeSettings {
-  db: string;
-  host: string;
-  port: number;
-  workers: number;
-  backend: BackendChoice;
-  maxPixels: number;
-  bodyLimit: number;
-  timeoutMs: number;
-  queue: number;
-  maxBatch: number;
-  debug: boolean;
-  /** every route but / and /openapi.json needs this key; undefined: FACEKIT_API_KEY if set, else none */
-  apiKey?: string;
-  /** origins allowed to call the API from a browser (CORS), or ['*']; undefined: CORS off */
-  cors?: string[];
-  /** also serve the APIs facekit replaces (the workshop's, the Flask face API's) under their own paths */
-  compat?: boolean;
-  log: (line: string) => void;
-}
-
-export interface ServerHandle {
-  url: string;
-  backend: string;
-  /** whether an API key is needed */
-  keyRequired: boolean;
-  stop(opts?: { force?: boolean }): Promise<void>;
-  inFlight(): number;
-}
-
-export type StartServer = (settings: ServeSettings) => Promise<ServerHandle>;
+export type { ServerHandle, StartServer } from '../../api/server-options.js';
+import type { StartServer } from '../../api/server-options.js';
 
 interface ServeOptions extends BatchOptions {
   db: string;
