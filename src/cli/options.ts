@@ -56,7 +56,7 @@ export function addCommonOptions(cmd: Command, maxPixels = DEFAULT_MAX_PIXELS): 
 export function addWorkersOption(cmd: Command): Command {
   return cmd.addOption(new Option('--workers <n>', 'worker threads for folders')
     .argParser(parseNumber('--workers', { min: 1, integer: true }))
-    .default(defaultWorkers(), 'one per core'));
+    .default(workersFromEnv() ?? defaultWorkers(), 'one per core, or $FACEKIT_WORKERS'));
 }
 
 /**
@@ -72,4 +72,10 @@ export function parseMetricOption(value: string | undefined, fallback?: Metric):
   if (value === undefined) return fallback;
   if (!isMetric(value)) throw new FacekitError('usage', `--metric must be one of ${METRICS.join(', ')}; got "${value}"`);
   return value;
+}
+
+/** FACEKIT_WORKERS: the default of --workers (a busy machine, a test suite that runs files in parallel). */
+function workersFromEnv(): number | undefined {
+  const n = Number(process.env.FACEKIT_WORKERS);
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
 }
