@@ -55,7 +55,7 @@ if (only.includes('search')) {
   }
   const first = now();
   (await loadGallery(db)).search(query, 'euclidean_l2', 5);
-  console.log(`load: median ${fmt(median(loads), 0)} ms (JSON ${fmt((await import('node:fs')).statSync(db).size / 1e6, 1)} MB + vectors ${fmt(n * dim * 4 / 1e6, 1)} MB); search: median ${fmt(median(times), 1)} ms per query (top-5 identities); load + first search: ${fmt(now() - first, 0)} ms`);
+  console.log(`load: median ${fmt(median(loads), 0)} ms (header + entries ${fmt(await metaBytes(db) / 1e6, 1)} MB + vectors ${fmt(n * dim * 4 / 1e6, 1)} MB); search: median ${fmt(median(times), 1)} ms per query (top-5 identities); load + first search: ${fmt(now() - first, 0)} ms`);
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -128,4 +128,12 @@ if (only.includes('stages')) {
   }
   const sum = bf + 2 * fm + 2 * median(rs);
   console.log(`model forward times: blazeface ${fmt(bf, 1)} ms, facemesh ${fmt(fm, 1)} ms (x2 passes), resnet34 ${fmt(median(rs), 1)} ms (x2 with flip): sum ${fmt(sum, 1)} ms per one-face image = ${fmt(1000 / sum, 1)} images/s per core at best`);
+}
+
+/** Bytes of a gallery's header and entries file (schema 2), or of its JSON (schema 1). */
+async function metaBytes(db) {
+  const { statSync, readFileSync } = await import('node:fs');
+  const { dirname, join } = await import('node:path');
+  const h = JSON.parse(readFileSync(db, 'utf8'));
+  return statSync(db).size + (Array.isArray(h.entries) ? 0 : statSync(join(dirname(db), h.entries.file)).size);
 }
