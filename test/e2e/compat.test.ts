@@ -246,6 +246,9 @@ describe('facekit serve --compat: the APIs it replaces', () => {
       const r = await workshop('/deteccao-facial-api/detect-face', body);
       expect(r, body.base64.slice(0, 20)).toEqual({ status: 200, body: [] });
     }
+    // The server's log line may reach us a moment after its answer: wait for all four.
+    const logged = () => srv.stderr().slice(before).match(/POST \/deteccao-facial-api\/detect-face: answered \[\] \(/g)?.length ?? 0;
+    for (let i = 0; i < 50 && logged() < 4; i++) await new Promise((r) => setTimeout(r, 100));
     const log = srv.stderr().slice(before);
     expect(log.match(/POST \/deteccao-facial-api\/detect-face: answered \[\] \(/g)).toHaveLength(4);
     expect(log).toMatch(/not an image as base64/);
