@@ -105,11 +105,6 @@ export function buildPlan(choice: PlanChoice = {}): PipelinePlan {
   return plan;
 }
 
-/** The plan's scheme differs from what its model was trained with (normalize warns about it). */
-export function schemeIsForeign(plan: PipelinePlan): boolean {
-  return plan.scheme !== RECOGNIZERS[plan.model].scheme;
-}
-
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
