@@ -2,6 +2,7 @@
  * Writing files safely: every output facekit makes (galleries, records, crops, plots) goes through
  * a temporary file in the same folder and a rename, so a reader never sees half a file.
  */
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { FacekitError, fsError } from './errors.js';
@@ -52,4 +53,14 @@ export function assertRegularFileSync(path: string, what = 'file'): void {
     throw fsError(err, path);
   }
   if (!st.isFile()) throw new FacekitError('unreadable', `${what} is not a regular file (a FIFO, device, socket or folder)`, path);
+}
+
+/** sha256 of bytes, as hex: how facekit names content (gallery photos, crops, sidecars). */
+export function sha256(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** sha256 of a regular file's content, with errors that name the path. */
+export async function fileSha256(path: string): Promise<string> {
+  return sha256(await readRegularFile(path));
 }

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { RECOGNIZERS, type DetectorId, type RecognizerId } from '../models/catalogue.js';
 import { FacekitError, fsError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
 import { buildPlan, type PipelinePlan } from './plan.js';
-import { readRegularFile, writeFileAtomic } from '../core/files.js';
+import { fileSha256, writeFileAtomic } from '../core/files.js';
 import { runJobs, type ImageJob } from './pool.js';
 import type { Box, FaceRecord } from '../core/records.js';
 import { chooseBackend, type BackendChoice } from '../models/runtime.js';
@@ -183,13 +183,6 @@ export interface EmbedStats {
   cacheDir: string | null;
 }
 
-async function sha256File(path: string): Promise<string> {
-  try {
-    return createHash('sha256').update(await readRegularFile(path)).digest('hex');
-  } catch (err) {
-    throw fsError(err, path);
-  }
-}
 
 /** Run `fn` over `items` with at most `limit` at once. */
 async function eachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
@@ -238,7 +231,7 @@ export async function embedImages(images: string[], settings: EmbedSettings, opt
   const byHash = new Map<string, string[]>();
   await eachLimit(paths, 16, async (image) => {
     try {
-      const hash = await sha256File(image);
+      const hash = await fileSha256(image);
       const list = byHash.get(hash);
       if (list) list.push(image);
       else byHash.set(hash, [image]);

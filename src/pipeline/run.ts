@@ -4,8 +4,7 @@
  * The stage modules stay pure; this module does their I/O. It is also what a worker thread runs.
  */
 import { readRegularFile } from '../core/files.js';
-import { createHash } from 'node:crypto';
-import { ensureDir, writeFileAtomic } from '../core/files.js';
+import { ensureDir, sha256, writeFileAtomic } from '../core/files.js';
 import { extname, join } from 'node:path';
 import { RECOGNIZERS } from '../models/catalogue.js';
 import { artifactStem, runs, type PipelinePlan, type StageName } from './plan.js';
@@ -141,7 +140,6 @@ function cropKind(template: string, rotated: boolean): string {
   return rotated ? template : `${template}-box`;
 }
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** A file a record points to must still be the one that record describes. */
 function assertUnchanged(bytes: Uint8Array, expected: string | undefined, path: string): void {

@@ -8,7 +8,6 @@
  * Photos added over HTTP are kept next to the gallery, in `<db dir>/photos/<sha256>.<ext>`, so
  * that the gallery can show them and a later `build-db --prune` keeps them.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -37,7 +36,7 @@ export interface AddResult {
   skipped: { name: string; hash: string; label: string }[];
 }
 
-export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+export { sha256 } from '../core/files.js';
 
 /** File extension for image bytes (the upload's own name is never used as a path). */
 export function imageExtension(b: Uint8Array): string {

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, tempDir } from '../helpers/cli.js';
-import { serve, serveWith, type Served } from '../helpers/serve.js';
+import { form, serve, serveWith, type Served } from '../helpers/serve.js';
 import { loadGallery } from '../../src/api/recognition.js';
 
 /* ---------------------------------------------------------------- checking answers against the OpenAPI document */
@@ -89,19 +89,6 @@ function rawPost(url: string, body: string | Buffer, headers: Record<string, str
 }
 
 const b64 = (path: string) => readFileSync(path).toString('base64');
-const file = (path: string) => new Blob([readFileSync(path)]);
-
-/** A multipart form as the Flask API's clients build it: files under their field, plain fields as text. */
-function form(fields: Record<string, string | string[]>): FormData {
-  const fd = new FormData();
-  for (const [k, v] of Object.entries(fields)) {
-    for (const item of Array.isArray(v) ? v : [v]) {
-      if (item.startsWith('@')) fd.append(k, file(item.slice(1)), basename(item.slice(1)));
-      else fd.append(k, item);
-    }
-  }
-  return fd;
-}
 
 /* ---------------------------------------------------------------- who is in the gallery */
 

@@ -5,10 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, oneLine, runCli, tempDir } from '../helpers/cli.js';
-import { serve, serveWith, type Served } from '../helpers/serve.js';
+import { form, serve, serveWith, type Served } from '../helpers/serve.js';
 import { loadGallery } from '../../src/api/recognition.js';
 
 /* ---------------------------------------------------------------- checking answers against the OpenAPI document */
@@ -72,18 +72,6 @@ async function answer(res: Response, path: string, method: string, d: Schema = d
 
 /* ---------------------------------------------------------------- requests */
 
-const file = (path: string) => new Blob([readFileSync(path)]);
-
-function form(fields: Record<string, string | string[]>): FormData {
-  const fd = new FormData();
-  for (const [k, v] of Object.entries(fields)) {
-    for (const item of Array.isArray(v) ? v : [v]) {
-      if (item.startsWith('@')) fd.append(k, file(item.slice(1)), basename(item.slice(1)));
-      else fd.append(k, item);
-    }
-  }
-  return fd;
-}
 
 const dataUrl = (path: string) => `data:image/jpeg;base64,${readFileSync(path).toString('base64')}`;
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

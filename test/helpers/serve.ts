@@ -1,7 +1,7 @@
 /** `facekit serve` in a child process on a free loopback port, as a user starts it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BIN, ROOT, tempDir } from './cli.js';
 
@@ -84,4 +84,19 @@ function start(argv: string[], opts: ServeEnv): Promise<Served> {
       reject(new Error(`serve exited with ${code} before listening:\n${err}`));
     });
   });
+}
+
+/**
+ * A multipart form as curl's -F builds it (and the Flask API's clients): "@path" uploads a file
+ * under its field, anything else is a plain field.
+ */
+export function form(fields: Record<string, string | string[]>): FormData {
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    for (const item of Array.isArray(v) ? v : [v]) {
+      if (item.startsWith('@')) fd.append(k, new Blob([readFileSync(item.slice(1))]), basename(item.slice(1)));
+      else fd.append(k, item);
+    }
+  }
+  return fd;
 }

@@ -1,6 +1,5 @@
 /** `facekit build-db`: a gallery of known people from DIR/<person>/* photos or labelled records. */
-import { readRegularFile } from '../../core/files.js';
-import { createHash } from 'node:crypto';
+import { fileSha256, sha256 } from '../../core/files.js';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -58,13 +57,6 @@ async function peopleIn(dir: string, dbPath: string): Promise<PersonPhotos[]> {
 }
 
 
-async function fileHash(path: string): Promise<string> {
-  try {
-    return createHash('sha256').update(await readRegularFile(path)).digest('hex');
-  } catch (err) {
-    throw fsError(err, path);
-  }
-}
 
 interface Summary {
   db: string;
@@ -203,7 +195,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
           summary.images++;
           let hash: string;
           try {
-            hash = await fileHash(image);
+            hash = await fileSha256(image);
           } catch (err) {
             fail(image, 'unreadable', err instanceof FacekitError ? err.message : String(err));
             continue;
@@ -308,7 +300,7 @@ async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptio
       fail(where, 'missing_key', 'record has no "label" (represent a DIR/<person>/ tree, or add "label")');
       continue;
     }
-    const hash = existsSync(r.image) ? await fileHash(r.image) : createHash('sha256').update(`path:${r.image}`).digest('hex');
+    const hash = existsSync(r.image) ? await fileSha256(r.image) : sha256(`path:${r.image}`);
     const done = isDone(hash);
     if (done && (r.face ?? 0) === 0) {
       if (done === 'in') summary.skipped++;
