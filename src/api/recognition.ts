@@ -9,4 +9,5 @@ export * from '../recognition/gallery-file.js';
 export * from '../recognition/gallery-lock.js';
 export * from '../recognition/gallery-journal.js';
 export * from '../recognition/gallery-store.js';
+export { ANN_MIN_FACES, INDEX_POLICIES, isIndexPolicy, type IndexPolicy, type IndexFileInfo } from '../recognition/vector-index.js';
 export { distance, l2normalize, similarity, verifyPair, type Verdict } from '../stages/verification.js';

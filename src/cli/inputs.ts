@@ -96,7 +96,8 @@ export function parseRecordsText(text: string, source: string): { records: { rec
  * record files (.ndjson/.jsonl/.json), and `-` for stdin (records, an image's bytes, or an image
  * as a data: URL or base64).
  */
-export async function readInputs(args: string[]): Promise<Input[]> {
+/** `recordsOnly`: a file is records whatever its name (`db import`). */
+export async function readInputs(args: string[], opts: { recordsOnly?: boolean } = {}): Promise<Input[]> {
   if (args.length === 0) throw new FacekitError('usage', 'no input given (an image, a folder, a records file, or - for stdin)');
   const out: Input[] = [];
   for (const arg of args) {
@@ -122,7 +123,7 @@ export async function readInputs(args: string[]): Promise<Input[]> {
       const images = await listImages(arg);
       if (images.length === 0) throw new FacekitError('no_images', 'folder holds no images (.jpg, .png, .webp, .tif, .gif, .avif)', arg);
       for (const p of images) out.push({ kind: 'image', path: p, root: arg });
-    } else if (RECORD_EXTENSIONS.has(extname(arg).toLowerCase())) {
+    } else if (opts.recordsOnly || RECORD_EXTENSIONS.has(extname(arg).toLowerCase())) {
       if (!st.isFile()) throw new FacekitError('unreadable', 'not a regular file (a FIFO, device or socket); give a file, or - for stdin', arg);
       out.push({ kind: 'records', source: arg, lines: recordLines(createReadStream(arg, { highWaterMark: 1 << 20 }), arg) });
     } else {

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_PIXELS } from '../core/image.js';
 import { Facekit } from '../api/engine.js';
 import { BACKENDS, type BackendChoice, DETECTORS, METRICS, RECOGNIZERS, isDetectorId, isMetric, isRecognizerId, type DetectorId, type Metric, type RecognizerId } from '../api/models.js';
 import { defaultWorkers } from '../api/pipeline.js';
+import { INDEX_POLICIES, isIndexPolicy, type IndexPolicy } from '../api/recognition.js';
 
 /* ---------------------------------------------------------------- option parsing */
 
@@ -25,6 +26,11 @@ export function parseDetector(value: string): DetectorId {
   if (!isDetectorId(value)) {
     throw new FacekitError('usage', `--detector must be one of ${Object.keys(DETECTORS).join(', ')}; got "${value}"`);
   }
+  return value;
+}
+
+export function parseIndexPolicy(value: string): IndexPolicy {
+  if (!isIndexPolicy(value)) throw new FacekitError('usage', `--index must be one of ${INDEX_POLICIES.join(', ')}; got "${value}"`);
   return value;
 }
 

@@ -3,19 +3,34 @@
  * a temporary file in the same folder and a rename, so a reader never sees half a file.
  */
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, openSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { FacekitError, fsError } from './errors.js';
 
-/** Write a file atomically: a temporary file in the same folder, then a rename. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Write a file atomically: a temporary file in the same folder, then a rename. `durable` also
+ * flushes it to the disk before the rename (galleries: a power cut must not leave an empty file
+ * under the new name).
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: { durable?: boolean } = {}): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   try {
     await writeFile(tmp, data);
+    if (opts.durable) syncFile(tmp);
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined); // never leave a half-made file behind
     throw fsError(err, path);
+  }
+}
+
+/** fsync a file that is already written (before it is renamed into place). */
+export function syncFile(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -60,7 +75,14 @@ export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** sha256 of a regular file's content, with errors that name the path. */
+/** sha256 of a regular file's content, read in blocks (no copy of a large file in memory), with errors that name the path. */
 export async function fileSha256(path: string): Promise<string> {
-  return sha256(await readRegularFile(path));
+  assertRegularFileSync(path);
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 8 << 20 })) hash.update(chunk as Buffer);
+  } catch (err) {
+    throw fsError(err, path);
+  }
+  return hash.digest('hex');
 }

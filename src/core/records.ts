@@ -86,6 +86,8 @@ export interface FaceRecord {
   normalized?: NormalizedInfo;
   embedding?: Embedding;
   label?: string;
+  /** sha256 of the image file's bytes, as a gallery knows the photo (`db export` writes it) */
+  imageSha256?: string;
   error?: ErrorInfo;
 }
 
@@ -159,6 +161,9 @@ export function checkRecord(value: unknown, where: string): FaceRecord {
     if ((e.vector as number[]).every((x) => x === 0)) throw bad('"embedding" is all zeros: no face was embedded');
   }
   if ('label' in value && typeof value.label !== 'string') throw bad('"label" must be a string');
+  if ('imageSha256' in value && !(typeof value.imageSha256 === 'string' && /^[0-9a-f]{64}$/.test(value.imageSha256))) {
+    throw bad('"imageSha256" must be 64 hex digits');
+  }
   if ('error' in value && !(isObj(value.error) && typeof value.error.message === 'string')) {
     throw bad('"error" must be {code, message}');
   }

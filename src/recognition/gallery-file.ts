@@ -16,7 +16,8 @@ import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { isMetric, isRecognizerId, RECOGNIZERS } from '../models/catalogue.js';
 import { FacekitError, fsError } from '../core/errors.js';
-import { assertRegularFileSync, readRegularFile, writeFileAtomic } from '../core/files.js';
+import { assertRegularFileSync, readRegularFile, syncFile, writeFileAtomic } from '../core/files.js';
+import { AnnIndex, isIndexPolicy } from './vector-index.js';
 import { InMemoryGallery, GALLERY_SCHEMA, type GalleryEntry, type GalleryFile, type GalleryMeta } from './gallery.js';
 
 const stem = (dbPath: string) => basename(dbPath).replace(/\.json$/i, '');
@@ -154,8 +155,11 @@ function readVectors(path: string, count: number, dim: number, sha: string): Flo
   return vectors;
 }
 
-/** Read and check a whole gallery (header, entries, vectors). */
-export async function loadGallery(dbPath: string): Promise<InMemoryGallery> {
+/**
+ * Read and check a whole gallery (header, entries, vectors, and its search graph unless `graph`
+ * is false: `db reindex` replaces a damaged one).
+ */
+export async function loadGallery(dbPath: string, opts: { graph?: boolean } = {}): Promise<InMemoryGallery> {
   const h = await readGalleryHeader(dbPath);
   const dir = dirname(dbPath);
   const e = h.file.entries;
@@ -165,7 +169,30 @@ export async function loadGallery(dbPath: string): Promise<InMemoryGallery> {
   const v = h.file.vectors;
   const vectors = readVectors(join(dir, basename(v.file)), v.count, h.dim, v.sha256);
   const meta: GalleryMeta = { model: h.model, dim: h.dim, metric: h.metric, flip: h.flip, detector: h.detector };
-  return new InMemoryGallery(meta, entries, vectors, h.created);
+  const g = new InMemoryGallery(meta, entries, vectors, h.created);
+  const index = h.file.index;
+  if (index && isIndexPolicy(index.policy)) g.indexPolicy = index.policy;
+  // A graph on disk is used when the policy wants one; without it, search scans exactly (slower,
+  // never wrong) until the next save builds it: a verify never spends minutes building a graph.
+  if (index?.graph && g.wantsGraph() && opts.graph !== false) {
+    if (index.graph.count !== g.size) throw new FacekitError('bad_gallery', `the gallery's search index holds ${index.graph.count} faces, the gallery ${g.size}; rebuild it with \`facekit db reindex\``, dbPath);
+    g.ann = await AnnIndex.load(join(dir, basename(index.graph.file)), index.graph, h.dim, v.sha256);
+  }
+  return g;
+}
+
+/** A temporary file of a gallery save whose process is gone (killed): `<name>.tmp-<pid>-<random>`. */
+function isOrphanTemp(file: string, galleryStem: string): boolean {
+  const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(file);
+  if (!m || !(file.startsWith(`${galleryStem}.`) || file.startsWith(`.${galleryStem}.`) || file.startsWith('.entries.'))) return false;
+  const pid = Number(m[1]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false; // its writer is still at work
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /** Write the entries as JSON Lines to a temporary file; returns its path and checksum. */
@@ -198,10 +225,13 @@ export async function saveGallery(g: InMemoryGallery, dbPath: string, facekitVer
   const raw = Buffer.from(g.vectors.buffer, g.vectors.byteOffset, g.vectors.byteLength);
   const vHash = createHash('sha256').update(raw).digest('hex');
   const vFile = sidecarName(dbPath, vHash);
-  await writeFileAtomic(join(dir, vFile), raw);
+  await writeFileAtomic(join(dir, vFile), raw, { durable: true });
   const { tmp, sha256: eHash } = await writeEntries(dir, g.entries);
+  g.syncIndex();
+  const graph = g.ann ? await g.ann.saveOnce(dir, stem(dbPath), vHash) : undefined;
   const eFile = entriesName(dbPath, eHash);
   try {
+    syncFile(tmp);
     await rename(tmp, join(dir, eFile));
   } catch (err) {
     throw fsError(err, join(dir, eFile));
@@ -216,12 +246,17 @@ export async function saveGallery(g: InMemoryGallery, dbPath: string, facekitVer
     people: g.labels().size,
     vectors: { file: vFile, dtype: 'float32', count: g.size, sha256: vHash },
     entries: { file: eFile, format: 'jsonl', count: g.size, sha256: eHash },
+    index: graph ? { policy: g.indexPolicy, graph } : { policy: g.indexPolicy },
   };
-  await writeFileAtomic(dbPath, JSON.stringify(json, null, 1) + '\n');
-  // Old sidecars of this gallery are no longer referenced.
+  await writeFileAtomic(dbPath, JSON.stringify(json, null, 1) + '\n', { durable: true });
+  // Old sidecars of this gallery are no longer referenced, nor what a killed writer left half-made.
   const prefix = `${stem(dbPath)}.`;
   for (const f of readdirSync(dir)) {
-    if (!f.startsWith(prefix) || f === vFile || f === eFile) continue;
-    if (/\.[0-9a-f]{12}\.f32$/.test(f) || /\.[0-9a-f]{12}\.entries\.jsonl$/.test(f)) await unlink(join(dir, f)).catch(() => undefined);
+    if (isOrphanTemp(f, stem(dbPath))) {
+      await unlink(join(dir, f)).catch(() => undefined);
+      continue;
+    }
+    if (!f.startsWith(prefix) || f === vFile || f === eFile || f === graph?.file) continue;
+    if (/\.[0-9a-f]{12}\.(f32|entries\.jsonl|hnsw)$/.test(f)) await unlink(join(dir, f)).catch(() => undefined);
   }
 }

@@ -11,6 +11,10 @@
 import { RECOGNIZERS, isRecognizerId, type Metric } from '../models/catalogue.js';
 import { FacekitError } from '../core/errors.js';
 import type { Box } from '../core/records.js';
+import { ANN_MIN_FACES, AnnIndex, type IndexFileInfo, type IndexPolicy } from './vector-index.js';
+import { searchIdentities, type Match } from './gallery-search.js';
+
+export type { Match } from './gallery-search.js';
 
 /** Where build-db writes, and verify, db, tsne and serve look, when no --db is given. */
 export const DEFAULT_GALLERY_PATH = 'db/gallery.json';
@@ -26,6 +30,8 @@ export interface GalleryEntry {
   hash: string;
   face: number;
   box?: Box;
+  /** stable within the gallery (its search index's key); assigned when the face is added */
+  id?: number;
 }
 
 export interface GalleryMeta {
@@ -44,6 +50,8 @@ export interface GalleryFile extends GalleryMeta {
   created: string;
   updated: string;
   vectors: { file: string; dtype: 'float32'; count: number; sha256: string };
+  /** how the gallery is searched, and its HNSW graph file when it has one */
+  index?: { policy: IndexPolicy; graph?: IndexFileInfo };
   /** schema 2: the entries' JSON Lines sidecar; schema 1: the entries themselves */
   entries: { file: string; format: 'jsonl'; count: number; sha256: string } | GalleryEntry[];
 }
@@ -94,8 +102,14 @@ export class InMemoryGallery {
   /** row i is entries[i]'s vector */
   vectors: Float32Array;
   created: string;
+  /** auto: an HNSW graph from ANN_MIN_FACES faces on; exact: never; hnsw: always */
+  indexPolicy: IndexPolicy = 'auto';
+  /** the HNSW graph over the vectors, when the policy wants one (kept in step with every change) */
+  ann: AnnIndex | undefined;
+  private nextId = 0;
   private unit: Float32Array | undefined;
   private labelIds: { ids: Int32Array; names: string[] } | undefined;
+  private rowIndex: Int32Array | undefined;
 
   constructor(meta: GalleryMeta, entries: GalleryEntry[] = [], vectors?: Float32Array, created = new Date().toISOString()) {
     this.meta = meta;
@@ -103,6 +117,48 @@ export class InMemoryGallery {
     this.vectors = vectors ?? new Float32Array(0);
     this.created = created;
     if (this.vectors.length !== entries.length * meta.dim) throw new Error('gallery vectors do not match its entries');
+    for (const e of entries) if (e.id !== undefined && e.id >= this.nextId) this.nextId = e.id + 1;
+    for (const e of entries) if (e.id === undefined) e.id = this.nextId++; // galleries from before ids
+  }
+
+  /** Whether the policy wants a graph at this size. */
+  wantsGraph(): boolean {
+    return this.indexPolicy === 'hnsw' || (this.indexPolicy === 'auto' && this.size >= ANN_MIN_FACES);
+  }
+
+  /** Build the graph when the policy wants one and there is none; drop it when it does not. */
+  syncIndex(): void {
+    if (!this.wantsGraph()) {
+      this.ann = undefined;
+      return;
+    }
+    if (this.ann) return;
+    const ann = AnnIndex.create(this.meta.dim, this.meta.metric);
+    ann.add(this.entries.map((e) => e.id!), this.vectors);
+    this.ann = ann;
+  }
+
+  /** Row of each id (-1: removed), for turning the graph's answers into entries. */
+  rowsById(): Int32Array {
+    if (!this.rowIndex) {
+      const r = new Int32Array(this.nextId).fill(-1);
+      this.entries.forEach((e, i) => (r[e.id!] = i));
+      this.rowIndex = r;
+    }
+    return this.rowIndex;
+  }
+
+  private changed(): void {
+    this.unit = undefined;
+    this.labelIds = undefined;
+    this.rowIndex = undefined;
+  }
+
+  /** Give new entries their ids and put their rows (from `first` on) into the graph. */
+  private added(newEntries: GalleryEntry[], first: number): void {
+    for (const e of newEntries) e.id = this.nextId++;
+    this.ann?.add(newEntries.map((e) => e.id!), this.vectors.subarray(first * this.meta.dim));
+    this.changed();
   }
 
   get size(): number {
@@ -130,25 +186,25 @@ export class InMemoryGallery {
         throw new FacekitError('model_mismatch', `a ${it.vector.length}-d embedding cannot join a gallery of ${this.meta.dim}-d ${this.meta.model} embeddings`, it.entry.image);
       }
     }
+    const first = this.size;
     const next = new Float32Array(this.vectors.length + items.length * this.meta.dim);
     next.set(this.vectors);
     items.forEach((it, i) => next.set(it.vector instanceof Float32Array ? it.vector : Float32Array.from(it.vector), this.vectors.length + i * this.meta.dim));
     this.vectors = next;
     for (const it of items) this.entries.push(it.entry); // not push(...all): a million arguments overflow the stack
-    this.unit = undefined;
-    this.labelIds = undefined;
+    this.added(items.map((it) => it.entry), first);
   }
 
   /** Add entries whose vectors are rows of `rows` (one copy into the gallery, no per-face arrays). */
   addRows(entries: GalleryEntry[], rows: VectorRows): void {
     if (rows.count !== entries.length) throw new Error('addRows: one row per entry');
+    const first = this.size;
     const next = new Float32Array(this.vectors.length + rows.count * this.meta.dim);
     next.set(this.vectors);
     rows.copyInto(next, this.vectors.length);
     this.vectors = next;
     for (const e of entries) this.entries.push(e);
-    this.unit = undefined;
-    this.labelIds = undefined;
+    this.added(entries, first);
   }
 
   /** Every face of `label` goes; returns how many (0 when nobody has that name). */
@@ -169,7 +225,7 @@ export class InMemoryGallery {
     }
     let n = 0;
     for (const e of this.entries) if (e.label === from) { e.label = to; n++; }
-    this.labelIds = undefined;
+    this.changed();
     return n;
   }
 
@@ -180,15 +236,18 @@ export class InMemoryGallery {
     const next = new Float32Array(rows.length * dim);
     rows.forEach((r, i) => next.set(this.vectors.subarray(r * dim, (r + 1) * dim), i * dim));
     const removed = this.entries.length - rows.length;
+    if (this.ann && removed > 0) {
+      const kept = new Set(rows);
+      this.ann.remove(this.entries.filter((_, i) => !kept.has(i)).map((e) => e.id!));
+    }
     this.entries = rows.map((r) => this.entries[r]!);
     this.vectors = next;
-    this.unit = undefined;
-    this.labelIds = undefined;
+    this.changed();
     return removed;
   }
 
   /** Unit-length copies of the rows, computed once, for cosine and euclidean_l2 search. */
-  private unitVectors(): Float32Array {
+  unitVectors(): Float32Array {
     if (!this.unit) {
       const dim = this.meta.dim;
       const u = new Float32Array(this.vectors.length);
@@ -251,7 +310,7 @@ export class InMemoryGallery {
   }
 
   /** Integer label per row, built once: search compares numbers, not strings. */
-  private labelIndex(): { ids: Int32Array; names: string[] } {
+  labelIndex(): { ids: Int32Array; names: string[] } {
     if (!this.labelIds || this.labelIds.ids.length !== this.entries.length) {
       const names: string[] = [];
       const byName = new Map<string, number>();
@@ -275,40 +334,8 @@ export class InMemoryGallery {
    * identity rather than by entry keeps one person with many photos from filling the list.
    */
   search(query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
-    const d = this.distances(query, metric);
-    const { ids, names } = this.labelIndex();
-    const best = new Float32Array(names.length).fill(Infinity);
-    const bestRow = new Int32Array(names.length).fill(-1);
-    for (let r = 0; r < d.length; r++) {
-      const id = ids[r]!;
-      if (d[r]! < best[id]! && !excludeRow?.(r)) {
-        best[id] = d[r]!;
-        bestRow[id] = r;
-      }
-    }
-    // Top k of the per-identity bests: a small sorted list, no sort of all identities.
-    const top: number[] = [];
-    for (let id = 0; id < names.length; id++) {
-      if (bestRow[id] === -1) continue;
-      if (top.length === k && best[id]! >= best[top[k - 1]!]!) continue;
-      let i = top.length < k ? top.length : k - 1;
-      while (i > 0 && best[top[i - 1]!]! > best[id]!) {
-        if (i < k) top[i] = top[i - 1]!;
-        i--;
-      }
-      top[i] = id;
-      if (top.length > k) top.length = k;
-    }
-    return top.map((id) => ({ label: names[id]!, distance: best[id]!, image: this.entries[bestRow[id]!]!.image, row: bestRow[id]! }));
+    return searchIdentities(this, query, metric, k, excludeRow);
   }
-}
-
-export interface Match {
-  label: string;
-  distance: number;
-  /** the gallery photo that matched best */
-  image: string;
-  row: number;
 }
 
 /** Refuse to mix embeddings of different models, dimensions or flip settings in one gallery. */

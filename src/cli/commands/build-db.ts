@@ -5,12 +5,12 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../../api/models.js';
 import { buildPlan, DEFAULT_PLAN, type PipelinePlan, type ImageJob } from '../../api/pipeline.js';
-import { acquireLock, DEFAULT_GALLERY_PATH, assertSameModel, defaultMetaFor, InMemoryGallery, Journal, VectorRows, journalPath, loadGallery, readJournal, saveGallery, type GalleryEntry, type GalleryMeta } from '../../api/recognition.js';
+import { acquireLock, ANN_MIN_FACES, DEFAULT_GALLERY_PATH, assertSameModel, defaultMetaFor, InMemoryGallery, Journal, VectorRows, journalPath, loadGallery, readJournal, saveGallery, type GalleryEntry, type GalleryMeta, type IndexPolicy } from '../../api/recognition.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { isImagePath, listImages } from '../../core/image.js';
 import { VERSION } from '../../core/version.js';
 import {
-  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, Progress, readInputs, engineFor, warn,
+  action, addCommonOptions, addWorkersOption, parseDetector, parseIndexPolicy, parseModel, parseNumber, Progress, readInputs, engineFor, warn,
   type BatchOptions, isDirectorySync,
 } from '../common.js';
 
@@ -26,6 +26,9 @@ export interface BuildOptions extends BatchOptions {
   allFaces: boolean;
   prune: boolean;
   json: boolean;
+  index?: IndexPolicy;
+  /** the input is records whatever its name (`db import`) */
+  records?: boolean;
 }
 
 interface PersonPhotos {
@@ -88,6 +91,7 @@ export function register(program: Command): void {
     .option('--no-flip', 'embed faces without their mirror image (faster, slightly less accurate)')
     .option('--all-faces', 'add every face of a photo, not only the largest', false)
     .option('--prune', 'drop entries whose image files are gone', false)
+    .option('--index <how>', `how the gallery is searched: auto (an HNSW graph from ${ANN_MIN_FACES.toLocaleString('en')} faces) | exact | hnsw (default: the gallery's, or auto)`, parseIndexPolicy)
     .option('--json', 'print the summary as JSON on stdout', false);
   addWorkersOption(addCommonOptions(cmd));
   cmd.addHelpText('after', `
@@ -111,7 +115,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
   if (opts.metric !== undefined && !isMetric(opts.metric)) {
     throw new FacekitError('usage', `--metric must be one of cosine, euclidean, euclidean_l2; got "${opts.metric}"`);
   }
-  const fromRecords = input === '-' || /\.(ndjson|jsonl|json)$/i.test(input);
+  const fromRecords = opts.records === true || input === '-' || /\.(ndjson|jsonl|json)$/i.test(input);
   if (!fromRecords && !existsSync(input)) throw new FacekitError('not_found', 'no such file or directory', input);
   if (!fromRecords && !statSync(input).isDirectory()) {
     throw new FacekitError('usage', 'build-db takes a folder of person folders (DIR/<person>/*.jpg), or records', input);
@@ -145,6 +149,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
       }
     }
     const gallery = existing ?? new InMemoryGallery(meta);
+    if (opts.index) gallery.indexPolicy = opts.index;
 
     const summary: Summary = {
       db: opts.db, model, people: 0, images: 0, added: 0, skipped: 0, resumed: 0, pruned: 0, otherFaces: 0,
@@ -246,6 +251,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
 
     gallery.addRows(pendingEntries, pendingRows);
     if (opts.prune) summary.pruned = gallery.filter((e) => existsSync(e.image));
+    if (gallery.wantsGraph() && !gallery.ann && !quiet) warn(`building the search index (an HNSW graph) of ${gallery.size.toLocaleString('en')} faces`);
     await saveGallery(gallery, opts.db, VERSION);
     journal.remove();
 
@@ -266,7 +272,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
 async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptions, summary: Summary,
   isDone: (hash: string) => 'in' | 'resumed' | false, accept: (e: GalleryEntry, v: number[]) => void,
   fail: (image: string, code: string, message: string) => void): Promise<void> {
-  const [recs] = await readInputs([input]);
+  const [recs] = await readInputs([input], { recordsOnly: opts.records });
   if (!recs || recs.kind !== 'records') throw new FacekitError('usage', 'expected represent records (NDJSON with "embedding" and "label")', input);
   // Streamed: memory holds the gallery's vectors and entries, never the input.
   let images = 0;
@@ -300,13 +306,15 @@ async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptio
       fail(where, 'missing_key', 'record has no "label" (represent a DIR/<person>/ tree, or add "label")');
       continue;
     }
-    const hash = existsSync(r.image) ? await fileSha256(r.image) : sha256(`path:${r.image}`);
+    labels.add(r.label);
+    // Exported galleries carry each photo's hash; otherwise the photo's bytes, or its name.
+    const hash = r.imageSha256 ?? (existsSync(r.image) ? await fileSha256(r.image) : sha256(`path:${r.image}`));
     const done = isDone(hash);
-    if (done && (r.face ?? 0) === 0) {
-      if (done === 'in') summary.skipped++;
+    if (done) {
+      // a photo's faces go in together: one of them in means all of them are (counted once)
+      if (done === 'in' && (r.face ?? 0) === 0) summary.skipped++;
       continue;
     }
-    labels.add(r.label);
     accept({ label: r.label, image: r.image, hash, face: r.face ?? 0, box: r.box }, r.embedding.vector);
   }
   if (images === 0 && summary.failures.length === 0) throw new FacekitError('usage', 'holds no records (expected represent records with "embedding" and "label")', input === '-' ? 'stdin' : input);

@@ -2,21 +2,24 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FacekitError } from '../../core/errors.js';
-import { acquireLock, DEFAULT_GALLERY_PATH, loadGallery, readGalleryHeader, saveGallery, defaultThreshold } from '../../api/recognition.js';
+import { acquireLock, ANN_MIN_FACES, DEFAULT_GALLERY_PATH, loadGallery, readGalleryHeader, saveGallery, defaultThreshold, type GalleryFile, type IndexPolicy } from '../../api/recognition.js';
 import { VERSION } from '../../core/version.js';
-import { action } from '../common.js';
+import { action, parseIndexPolicy } from '../common.js';
 import { plainTable } from '../output.js';
+import { registerTransfer } from './db-transfer.js';
 
 export function register(program: Command): void {
   const db = program
     .command('db')
-    .description('see and edit a gallery: info, list, remove, rename')
+    .description('see and edit a gallery: info, list, remove, rename, reindex, export, import')
     .addHelpText('after', `
 Examples:
   $ facekit db info
   $ facekit db list --db team.json
   $ facekit db remove bob_dylan
-  $ facekit db rename "bob dylan" bob_dylan`);
+  $ facekit db rename "bob dylan" bob_dylan
+  $ facekit db reindex --index hnsw
+  $ facekit db export > faces.ndjson; facekit db import faces.ndjson --db copy.json`);
 
   db.command('info')
     .description('model, metric, threshold, people and faces of a gallery')
@@ -30,6 +33,7 @@ Examples:
       const info = {
         db: opts.db, model: h.model, dim: h.dim, metric: h.metric, flip: h.flip, detector: h.detector,
         threshold: safeThreshold(h.model, h.metric), people, faces: h.count, created: h.created,
+        search: searchOf(h.file.index, h.count),
       };
       if (opts.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
       else {
@@ -66,6 +70,18 @@ Examples:
       process.stderr.write(`facekit: removed ${label} (${n} faces) from ${opts.db}\n`);
     })));
 
+  registerTransfer(db);
+
+  db.command('reindex')
+    .description('rebuild the search index (or change how the gallery is searched)')
+    .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
+    .option('--index <how>', `auto (an HNSW graph from ${ANN_MIN_FACES.toLocaleString('en')} faces) | exact | hnsw (default: as it is)`, parseIndexPolicy)
+    .action(action(async (opts: { db: string; index?: IndexPolicy }) => edit(opts.db, (g) => {
+      if (opts.index) g.indexPolicy = opts.index;
+      g.ann = undefined; // built anew from the vectors when saved
+      process.stderr.write(`facekit: ${opts.db}: ${g.wantsGraph() ? `building an HNSW graph of ${g.size} faces` : 'exact search, no graph'} (index: ${g.indexPolicy})\n`);
+    }, { graph: false })));
+
   db.command('rename')
     .description('give a person another name')
     .argument('<old>', 'current label')
@@ -78,6 +94,15 @@ Examples:
     })));
 }
 
+/** How a gallery is searched, from its header, in words. */
+function searchOf(index: GalleryFile['index'], faces: number): string {
+  const policy = index?.policy ?? 'auto';
+  const g = index?.graph;
+  if (g) return `HNSW graph of ${g.count} faces, ${g.bytes < 2 ** 20 ? `${(g.bytes / 1024).toFixed(0)} KiB` : `${(g.bytes / 2 ** 20).toFixed(1)} MiB`} (index: ${policy})`;
+  const wants = policy === 'hnsw' || (policy === 'auto' && faces >= ANN_MIN_FACES);
+  return wants ? `exact scan: the graph is missing, \`facekit db reindex\` builds it (index: ${policy})` : `exact scan (index: ${policy})`;
+}
+
 function safeThreshold(model: string, metric: Parameters<typeof defaultThreshold>[1]): number | null {
   try {
     return defaultThreshold(model, metric);
@@ -87,10 +112,10 @@ function safeThreshold(model: string, metric: Parameters<typeof defaultThreshold
 }
 
 /** Load, change, save atomically, under the gallery lock. */
-async function edit(dbPath: string, change: (g: Awaited<ReturnType<typeof loadGallery>>) => void): Promise<number> {
+async function edit(dbPath: string, change: (g: Awaited<ReturnType<typeof loadGallery>>) => void, opts: { graph?: boolean } = {}): Promise<number> {
   const release = acquireLock(dbPath);
   try {
-    const g = await loadGallery(dbPath);
+    const g = await loadGallery(dbPath, opts);
     change(g);
     await saveGallery(g, dbPath, VERSION);
     return 0;

@@ -1,0 +1,104 @@
+/**
+ * "Who is nearest?" over a gallery, by identity: each person's closest face, the k nearest people.
+ * Three ways to find the candidates, one answer:
+ *   - small galleries: every distance, in a plain loop;
+ *   - large ones: an exact SIMD scan proposes the nearest faces;
+ *   - galleries with an HNSW graph: the graph proposes them.
+ * Candidates are always re-ranked with the exact float32 vectors, so the distances reported are
+ * the same whichever way found them; with the graph, the nearest identity is the exact search's
+ * whenever the true nearest face is among its candidates (measured in `npm run bench`).
+ */
+import { FacekitError } from '../core/errors.js';
+import type { Metric } from '../models/catalogue.js';
+import type { InMemoryGallery } from './gallery.js';
+import { exactNearest, NATIVE_SCAN_MIN_FACES } from './vector-index.js';
+
+export interface Match {
+  label: string;
+  distance: number;
+  /** the gallery photo that matched best */
+  image: string;
+  row: number;
+}
+
+export function searchIdentities(g: InMemoryGallery, query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
+  const dim = g.meta.dim;
+  if (query.length !== dim) {
+    throw new FacekitError('model_mismatch', `query is a ${query.length}-d embedding, the gallery holds ${dim}-d ${g.meta.model} embeddings`);
+  }
+  if (!g.ann && g.size < NATIVE_SCAN_MIN_FACES) return fullScan(g, query, metric, k, excludeRow);
+  // Enough faces that k different people are almost always among them; more when they are not.
+  for (let want = Math.max(64, 16 * k); ; want *= 4) {
+    const rows = candidateRows(g, query, metric, want);
+    const found = rankCandidates(g, rows, query, metric, k, excludeRow);
+    if (found.length >= k || want >= g.size) return found;
+  }
+}
+
+function candidateRows(g: InMemoryGallery, query: ArrayLike<number>, metric: Metric, want: number): number[] {
+  if (!g.ann) return exactNearest(g.vectors, g.meta.dim, query, metric, want);
+  const rowOf = g.rowsById();
+  return g.ann.nearest(query, want).map((id) => rowOf[id] ?? -1).filter((r) => r >= 0);
+}
+
+/** Exact distances of the candidate rows, best face per person, the k nearest people. */
+function rankCandidates(g: InMemoryGallery, rows: number[], query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
+  const dim = g.meta.dim;
+  const v = g.vectors;
+  let qn = 0;
+  for (let i = 0; i < dim; i++) qn += query[i]! ** 2;
+  qn = Math.sqrt(qn) || 1;
+  const scored = rows.filter((r) => !excludeRow?.(r)).map((r) => {
+    const o = r * dim;
+    let dot = 0, vn = 0, sq = 0;
+    for (let i = 0; i < dim; i++) {
+      const x = v[o + i]!;
+      const y = query[i]!;
+      dot += x * y;
+      vn += x * x;
+      sq += (x - y) ** 2;
+    }
+    if (metric === 'euclidean') return { r, d: Math.sqrt(sq) };
+    const cos = Math.min(1, Math.max(-1, dot / ((Math.sqrt(vn) || 1) * qn)));
+    return { r, d: metric === 'cosine' ? 1 - cos : Math.sqrt(Math.max(0, 2 - 2 * cos)) };
+  });
+  scored.sort((a, b) => a.d - b.d);
+  const seen = new Set<string>();
+  const out: Match[] = [];
+  for (const { r, d } of scored) {
+    const e = g.entries[r]!;
+    if (seen.has(e.label)) continue;
+    seen.add(e.label);
+    out.push({ label: e.label, distance: d, image: e.image, row: r });
+    if (out.length === k) break;
+  }
+  return out;
+}
+
+/** Every distance, each person's best, then the top k: a small sorted list, no sort of all. */
+function fullScan(g: InMemoryGallery, query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
+  const d = g.distances(query, metric);
+  const { ids, names } = g.labelIndex();
+  const best = new Float32Array(names.length).fill(Infinity);
+  const bestRow = new Int32Array(names.length).fill(-1);
+  for (let r = 0; r < d.length; r++) {
+    const id = ids[r]!;
+    if (d[r]! < best[id]! && !excludeRow?.(r)) {
+      best[id] = d[r]!;
+      bestRow[id] = r;
+    }
+  }
+  const top: number[] = [];
+  for (let id = 0; id < names.length; id++) {
+    if (bestRow[id] === -1) continue;
+    if (top.length === k && best[id]! >= best[top[k - 1]!]!) continue;
+    let i = top.length < k ? top.length : k - 1;
+    while (i > 0 && best[top[i - 1]!]! > best[id]!) {
+      if (i < k) top[i] = top[i - 1]!;
+      i--;
+    }
+    top[i] = id;
+    if (top.length > k) top.length = k;
+  }
+  return top.map((id) => ({ label: names[id]!, distance: best[id]!, image: g.entries[bestRow[id]!]!.image, row: bestRow[id]! }));
+}

@@ -1,0 +1,162 @@
+import { join } from 'node:path';
+import { readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { InMemoryGallery } from '../../src/recognition/gallery.js';
+import { loadGallery, saveGallery } from '../../src/recognition/gallery-file.js';
+import { NATIVE_SCAN_MIN_FACES } from '../../src/recognition/vector-index.js';
+import type { Metric } from '../../src/models/catalogue.js';
+import { tempDir } from '../helpers/cli.js';
+
+// mulberry32, and faces spread as resnet34's are on LFW (see bench/synthetic-records.mjs)
+function prng(seed: number): () => number {
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const DIM = 128;
+function faces(n: number, people: number, seed: number, metric: Metric = 'euclidean_l2') {
+  const r = prng(seed);
+  const g = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+  const centres = Array.from({ length: people }, (_, p) => { const c = prng(1000 + p); return Array.from({ length: DIM }, (_, i) => (i === 0 ? 0.9 : 0) + 0.03 * Math.sqrt(-2 * Math.log(c() + 1e-12)) * Math.cos(2 * Math.PI * c())); });
+  const gallery = new InMemoryGallery({ model: 'resnet34', dim: DIM, metric, flip: true, detector: 'blazeface' });
+  const items = Array.from({ length: n }, (_, i) => ({
+    entry: { label: `p${i % people}`, image: `p${i % people}/${i}.jpg`, hash: `h${i}`, face: 0 },
+    vector: centres[i % people]!.map((x) => x + 0.018 * g()),
+  }));
+  return { gallery, items, query: (p: number) => centres[p]!.map((x) => x + 0.018 * g()) };
+}
+
+const exactCopy = (g: InMemoryGallery) => {
+  const c = new InMemoryGallery(g.meta, g.entries.map((e) => ({ ...e })), g.vectors.slice());
+  c.indexPolicy = 'exact';
+  return c;
+};
+
+describe('gallery search engines', () => {
+  it.each(['cosine', 'euclidean_l2', 'euclidean'] as const)('an HNSW graph gives the exact search\'s answers (%s)', (metric) => {
+    const { gallery, items, query } = faces(3000, 300, 1, metric);
+    gallery.indexPolicy = 'hnsw';
+    gallery.addMany(items);
+    gallery.syncIndex();
+    expect(gallery.ann?.size).toBe(3000);
+    const exact = exactCopy(gallery);
+    let same = 0;
+    for (let p = 0; p < 100; p++) {
+      const q = query(p * 3);
+      const a = gallery.search(q, metric, 5);
+      const b = exact.search(q, metric, 5);
+      if (a[0]!.label === b[0]!.label) same++;
+      // distances are re-ranked exactly: the nearest, when found, has the exact distance
+      if (a[0]!.label === b[0]!.label) expect(a[0]!.distance).toBeCloseTo(b[0]!.distance, 4);
+      expect(a).toHaveLength(5);
+    }
+    expect(same).toBeGreaterThanOrEqual(99);
+  });
+
+  it('the native exact scan of a larger gallery equals the plain loop', () => {
+    const n = NATIVE_SCAN_MIN_FACES + 500;
+    const { gallery, items, query } = faces(n, 2000, 2);
+    gallery.indexPolicy = 'exact';
+    gallery.addMany(items);
+    const loop = gallery.distances(query(0), 'euclidean_l2'); // what the plain loop compares
+    for (let p = 0; p < 20; p++) {
+      const q = query(p * 7);
+      const got = gallery.search(q, 'euclidean_l2', 3);
+      const d = gallery.distances(q, 'euclidean_l2');
+      const best = new Map<string, number>();
+      gallery.entries.forEach((e, r) => best.set(e.label, Math.min(best.get(e.label) ?? Infinity, d[r]!)));
+      const want = [...best].sort((x, y) => x[1] - y[1]).slice(0, 3);
+      expect(got.map((m) => m.label)).toEqual(want.map((w) => w[0]));
+      got.forEach((m, i) => expect(m.distance).toBeCloseTo(want[i]![1], 4));
+    }
+    expect(loop.length).toBe(n);
+  });
+
+  it('keeps the graph in step: removed people are never found, added ones are', () => {
+    const { gallery, items, query } = faces(1000, 100, 3);
+    gallery.indexPolicy = 'hnsw';
+    gallery.addMany(items.slice(0, 900));
+    gallery.syncIndex();
+    expect(gallery.search(query(5), 'euclidean_l2', 1)[0]!.label).toBe('p5');
+    gallery.removePerson('p5');
+    expect(gallery.ann?.size).toBe(891);
+    for (let i = 0; i < 10; i++) expect(gallery.search(query(5), 'euclidean_l2', 3).map((m) => m.label)).not.toContain('p5');
+    gallery.addMany(items.slice(900));
+    expect(gallery.ann?.size).toBe(991);
+    expect(gallery.search(query(5), 'euclidean_l2', 1)[0]!.label).toBe('p5'); // faces 905, 995 came back
+    gallery.renamePerson('p7', 'seven');
+    expect(gallery.search(query(7), 'euclidean_l2', 1)[0]!.label).toBe('seven');
+  });
+});
+
+describe('the graph on disk', () => {
+  async function saved() {
+    const dir = tempDir();
+    const db = join(dir, 'g.json');
+    const { gallery, items, query } = faces(2000, 200, 4);
+    gallery.indexPolicy = 'hnsw';
+    gallery.addMany(items);
+    await saveGallery(gallery, db, 'test');
+    return { dir, db, gallery, query };
+  }
+  const graphFile = (dir: string) => join(dir, readdirSync(dir).find((f) => f.endsWith('.hnsw'))!);
+
+  it('round-trips, is reused while unchanged, and follows incremental changes', async () => {
+    const { dir, db, gallery, query } = await saved();
+    const header = JSON.parse(readFileSync(db, 'utf8'));
+    expect(header.index.policy).toBe('hnsw');
+    expect(header.index.graph).toMatchObject({ kind: 'hnsw', count: 2000, space: 'cos', quantization: 'i8' });
+    const back = await loadGallery(db);
+    expect(back.ann?.size).toBe(2000);
+    const q = query(11);
+    expect(back.search(q, 'euclidean_l2', 3)).toEqual(gallery.search(q, 'euclidean_l2', 3));
+    // a rename changes the entries, not the vectors: the graph file is kept as it is
+    back.renamePerson('p11', 'eleven');
+    await saveGallery(back, db, 'test');
+    expect(JSON.parse(readFileSync(db, 'utf8')).index.graph.sha256).toBe(header.index.graph.sha256);
+    // removing a person changes it; one graph file remains
+    back.removePerson('p3');
+    await saveGallery(back, db, 'test');
+    const after = JSON.parse(readFileSync(db, 'utf8'));
+    expect(after.index.graph.count).toBe(1990);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.hnsw'))).toHaveLength(1);
+    const again = await loadGallery(db);
+    expect(again.search(q, 'euclidean_l2', 1)[0]!.label).toBe('eleven');
+    expect(again.entries.map((e) => e.id)).toEqual(back.entries.map((e) => e.id));
+  });
+
+  it('refuses a truncated, damaged or foreign graph with one clear error, never a crash', async () => {
+    const { dir, db } = await saved();
+    const file = graphFile(dir);
+    const bytes = readFileSync(file);
+    truncateSync(file, 1000);
+    await expect(loadGallery(db)).rejects.toThrow(/search index holds 1000 bytes.*truncated or damaged.*facekit db reindex/);
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length >> 1] ^= 0xff;
+    writeFileSync(file, flipped);
+    await expect(loadGallery(db)).rejects.toThrow(/search index does not match its checksum/);
+    writeFileSync(file, bytes);
+    const header = JSON.parse(readFileSync(db, 'utf8'));
+    header.index.graph.vectors = '0'.repeat(64);
+    writeFileSync(db, JSON.stringify(header));
+    await expect(loadGallery(db)).rejects.toThrow(/built for other vectors/);
+  });
+
+  it('an exact gallery has no graph; asking for one later builds it at the next save', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'g.json');
+    const { gallery, items } = faces(500, 50, 5);
+    gallery.addMany(items);
+    await saveGallery(gallery, db, 'test');
+    expect(JSON.parse(readFileSync(db, 'utf8')).index).toEqual({ policy: 'auto' });
+    const back = await loadGallery(db);
+    expect(back.ann).toBeUndefined();
+    back.indexPolicy = 'hnsw';
+    await saveGallery(back, db, 'test');
+    expect((await loadGallery(db)).ann?.size).toBe(500);
+  });
+});
