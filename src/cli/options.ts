@@ -5,7 +5,7 @@ import { DEFAULT_MAX_PIXELS } from '../core/image.js';
 import { Facekit } from '../api/engine.js';
 import { BACKENDS, type BackendChoice, DETECTORS, METRICS, RECOGNIZERS, isDetectorId, isMetric, isRecognizerId, type DetectorId, type Metric, type RecognizerId } from '../api/models.js';
 import { defaultWorkers } from '../api/pipeline.js';
-import { INDEX_POLICIES, isIndexPolicy, type IndexPolicy } from '../api/recognition.js';
+import { DEFAULT_GALLERY_PATH, INDEX_POLICIES, isIndexPolicy, type IndexPolicy } from '../api/recognition.js';
 
 /* ---------------------------------------------------------------- option parsing */
 
@@ -27,6 +27,11 @@ export function parseDetector(value: string): DetectorId {
     throw new FacekitError('usage', `--detector must be one of ${Object.keys(DETECTORS).join(', ')}; got "${value}"`);
   }
   return value;
+}
+
+/** The gallery when no --db is given: $FACEKIT_DB (a file or a postgres:// URL), else db/gallery.json. */
+export function defaultDb(): string {
+  return process.env.FACEKIT_DB || DEFAULT_GALLERY_PATH;
 }
 
 export function parseIndexPolicy(value: string): IndexPolicy {

@@ -22,6 +22,13 @@ export type ErrorCode =
   | 'model_mismatch'
   | 'bad_gallery'
   | 'gallery_locked'
+  // a gallery in PostgreSQL: the server, the login, the database, the pgvector extension
+  | 'db_unreachable'
+  | 'db_auth'
+  | 'db_missing'
+  | 'db_no_pgvector'
+  | 'db_permission'
+  | 'db_error'
   | 'backend'
   | 'internal';
 

@@ -11,7 +11,7 @@
 import { FacekitError } from '../core/errors.js';
 import type { Metric } from '../models/catalogue.js';
 import type { InMemoryGallery } from './gallery.js';
-import { exactNearest, NATIVE_SCAN_MIN_FACES } from './vector-index.js';
+import { ANN_CANDIDATES, exactNearest, NATIVE_SCAN_MIN_FACES } from './vector-index.js';
 
 export interface Match {
   label: string;
@@ -28,7 +28,8 @@ export function searchIdentities(g: InMemoryGallery, query: ArrayLike<number>, m
   }
   if (!g.ann && g.size < NATIVE_SCAN_MIN_FACES) return fullScan(g, query, metric, k, excludeRow);
   // Enough faces that k different people are almost always among them; more when they are not.
-  for (let want = Math.max(64, 16 * k); ; want *= 4) {
+  // The graph is approximate: it proposes many more, so that the exact nearest is among them.
+  for (let want = Math.max(g.ann ? ANN_CANDIDATES : 64, 16 * k); ; want *= 4) {
     const rows = candidateRows(g, query, metric, want);
     const found = rankCandidates(g, rows, query, metric, k, excludeRow);
     if (found.length >= k || want >= g.size) return found;
@@ -44,24 +45,10 @@ function candidateRows(g: InMemoryGallery, query: ArrayLike<number>, metric: Met
 /** Exact distances of the candidate rows, best face per person, the k nearest people. */
 function rankCandidates(g: InMemoryGallery, rows: number[], query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
   const dim = g.meta.dim;
-  const v = g.vectors;
-  let qn = 0;
-  for (let i = 0; i < dim; i++) qn += query[i]! ** 2;
-  qn = Math.sqrt(qn) || 1;
-  const scored = rows.filter((r) => !excludeRow?.(r)).map((r) => {
-    const o = r * dim;
-    let dot = 0, vn = 0, sq = 0;
-    for (let i = 0; i < dim; i++) {
-      const x = v[o + i]!;
-      const y = query[i]!;
-      dot += x * y;
-      vn += x * x;
-      sq += (x - y) ** 2;
-    }
-    if (metric === 'euclidean') return { r, d: Math.sqrt(sq) };
-    const cos = Math.min(1, Math.max(-1, dot / ((Math.sqrt(vn) || 1) * qn)));
-    return { r, d: metric === 'cosine' ? 1 - cos : Math.sqrt(Math.max(0, 2 - 2 * cos)) };
-  });
+  const q = Float64Array.from(query);
+  const qn = queryNorm(q);
+  const norms = metric === 'euclidean' ? undefined : g.norms();
+  const scored = rows.filter((r) => !excludeRow?.(r)).map((r) => ({ r, d: rowDistance(g.vectors, r * dim, dim, q, qn, norms?.[r] ?? 1, metric) }));
   scored.sort((a, b) => a.d - b.d);
   const seen = new Set<string>();
   const out: Match[] = [];
@@ -101,4 +88,39 @@ function fullScan(g: InMemoryGallery, query: ArrayLike<number>, metric: Metric, 
     if (top.length > k) top.length = k;
   }
   return top.map((id) => ({ label: names[id]!, distance: best[id]!, image: g.entries[bestRow[id]!]!.image, row: bestRow[id]! }));
+}
+
+export function queryNorm(q: ArrayLike<number>): number {
+  let n = 0;
+  for (let k = 0; k < q.length; k++) n += q[k]! * q[k]!;
+  return Math.sqrt(n) || 1;
+}
+
+/**
+ * The distance of row `v[o .. o+dim)` (of length `vn`) to `q` (of length `qn`), in float64: the one
+ * formula every search path uses, so that they report the same distances to the last digit (as
+ * float32, which is what the plain loop keeps).
+ */
+export function rowDistance(v: Float32Array, o: number, dim: number, q: ArrayLike<number>, qn: number, vn: number, metric: Metric): number {
+  if (metric === 'euclidean') {
+    let s = 0;
+    for (let k = 0; k < dim; k++) {
+      const d = v[o + k]! - q[k]!;
+      s += d * d;
+    }
+    return Math.fround(Math.sqrt(s));
+  }
+  // Four running sums: independent additions the CPU can overlap.
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  const dim4 = dim - (dim % 4);
+  let k = 0;
+  for (; k < dim4; k += 4) {
+    s0 += v[o + k]! * q[k]!;
+    s1 += v[o + k + 1]! * q[k + 1]!;
+    s2 += v[o + k + 2]! * q[k + 2]!;
+    s3 += v[o + k + 3]! * q[k + 3]!;
+  }
+  for (; k < dim; k++) s0 += v[o + k]! * q[k]!;
+  const cos = Math.min(1, Math.max(-1, (s0 + s1 + s2 + s3) / (vn * qn)));
+  return Math.fround(metric === 'cosine' ? 1 - cos : Math.sqrt(Math.max(0, 2 - 2 * cos)));
 }

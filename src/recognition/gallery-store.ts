@@ -46,12 +46,81 @@ export function imageExtension(b: Uint8Array): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export class GalleryStore {
+/** The server's gallery, wherever it lives: read from memory, written through to its store. */
+export interface GalleryStore {
+  /** the gallery file, or the database URL (password removed) */
+  readonly dbPath: string;
+  /** where photos added over HTTP are kept */
+  readonly photosDir: string;
+  /** the gallery as it is in its store now (reloaded when another process changed it) */
+  current(): Promise<InMemoryGallery>;
+  /** the in-memory copy without asking the store (for /health) */
+  peek(): InMemoryGallery;
+  add(faces: NewFace[], model: Pick<GalleryMeta, 'model' | 'dim'>): Promise<AddResult>;
+  remove(label: string): Promise<number>;
+  /** resolves once the writes under way are stored (shutdown waits for this) */
+  idle(): Promise<void>;
+  readonly busy: boolean;
+  close(): Promise<void>;
+}
+
+export type StoreDefaults = { model: string; metric: GalleryMeta['metric']; flip: boolean; detector: string };
+
+/** Writes one after another, counted, so that readers know when their copy is about to change. */
+export class WriteQueue {
+  private writing: Promise<unknown> = Promise.resolve();
+  pending = 0;
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    this.pending++;
+    const p = this.writing.then(fn, fn);
+    this.writing = p.catch(() => undefined);
+    return p.finally(() => {
+      this.pending--;
+    });
+  }
+
+  async idle(): Promise<void> {
+    while (this.pending > 0) await this.writing;
+  }
+}
+
+/**
+ * Store each new photo under `<photosDir>/<sha256>.<ext>`, skipping photos already in (by content).
+ * Returns the entries to add; on failure the photos written are removed again.
+ */
+export async function storePhotos(faces: NewFace[], known: Map<string, string>, photosDir: string): Promise<{ items: { entry: GalleryEntry; vector: number[] }[]; result: AddResult; written: string[] }> {
+  const result: AddResult = { added: [], skipped: [] };
+  const items: { entry: GalleryEntry; vector: number[] }[] = [];
+  const written: string[] = [];
+  try {
+    for (const f of faces) {
+      const owner = known.get(f.hash);
+      if (owner !== undefined) {
+        result.skipped.push({ name: f.name, hash: f.hash, label: owner });
+        continue;
+      }
+      known.set(f.hash, f.label);
+      mkdirSync(photosDir, { recursive: true });
+      const image = join(photosDir, `${f.hash}${imageExtension(f.bytes)}`);
+      await writeFileAtomic(image, f.bytes);
+      written.push(image);
+      items.push({ entry: { label: f.label, image, hash: f.hash, face: f.face, box: f.box }, vector: f.vector });
+      result.added.push({ name: f.name, hash: f.hash, face: f.face, image });
+    }
+  } catch (err) {
+    await Promise.all(written.map((p) => unlink(p).catch(() => undefined)));
+    throw err;
+  }
+  return { items, result, written };
+}
+
+/** The gallery file's store. */
+export class FileGalleryStore implements GalleryStore {
   private gallery: InMemoryGallery;
   /** identity of the file the in-memory copy was read from (mtime, size, inode) */
   private signature: string | undefined;
-  private writing: Promise<unknown> = Promise.resolve();
-  private pendingWrites = 0;
+  private readonly writes = new WriteQueue();
   readonly photosDir: string;
 
   private constructor(readonly dbPath: string, private readonly defaults: GalleryMeta, gallery: InMemoryGallery, signature: string | undefined) {
@@ -61,16 +130,20 @@ export class GalleryStore {
   }
 
   /** Open the gallery at `dbPath`; a missing file is an empty gallery with `defaults`, created on the first add. */
-  static async open(dbPath: string, defaults: { model: string; metric: GalleryMeta['metric']; flip: boolean; detector: string }): Promise<GalleryStore> {
+  static async open(dbPath: string, defaults: StoreDefaults): Promise<FileGalleryStore> {
     const meta = defaultMetaFor(defaults.model, defaults.metric, defaults.flip, defaults.detector);
     const sig = signatureOf(dbPath);
     const g = sig ? await loadGallery(dbPath) : new InMemoryGallery(meta);
-    return new GalleryStore(dbPath, meta, g, sig);
+    return new FileGalleryStore(dbPath, meta, g, sig);
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
   }
 
   /** The gallery as it is on disk now (reloaded when the file changed since the last read). */
   async current(): Promise<InMemoryGallery> {
-    if (this.pendingWrites > 0) return this.gallery; // our own write will bring it up to date
+    if (this.writes.pending > 0) return this.gallery; // our own write will bring it up to date
     const sig = signatureOf(this.dbPath);
     if (sig !== this.signature) {
       this.gallery = sig ? await loadGallery(this.dbPath) : new InMemoryGallery({ ...this.defaults });
@@ -86,8 +159,7 @@ export class GalleryStore {
 
   /** Writes run one after another; `fn` holds the lock file while it runs. */
   private exclusive<T>(fn: (fresh: InMemoryGallery) => Promise<{ value: T; save: boolean }>): Promise<T> {
-    this.pendingWrites++;
-    const run = async (): Promise<T> => {
+    return this.writes.run(async (): Promise<T> => {
       mkdirSync(dirname(this.dbPath), { recursive: true });
       const release = await lockWithRetry(this.dbPath);
       try {
@@ -101,11 +173,6 @@ export class GalleryStore {
       } finally {
         release();
       }
-    };
-    const p = this.writing.then(run, run);
-    this.writing = p.catch(() => undefined);
-    return p.finally(() => {
-      this.pendingWrites--;
     });
   }
 
@@ -113,25 +180,8 @@ export class GalleryStore {
   add(faces: NewFace[], model: Pick<GalleryMeta, 'model' | 'dim'>): Promise<AddResult> {
     return this.exclusive(async (g) => {
       assertSameModel(g.meta, model, this.dbPath);
-      const known = new Map(g.entries.map((e) => [e.hash, e.label]));
-      const result: AddResult = { added: [], skipped: [] };
-      const items: { entry: GalleryEntry; vector: number[] }[] = [];
-      const written: string[] = [];
+      const { items, result, written } = await storePhotos(faces, new Map(g.entries.map((e) => [e.hash, e.label])), this.photosDir);
       try {
-        for (const f of faces) {
-          const owner = known.get(f.hash);
-          if (owner !== undefined) {
-            result.skipped.push({ name: f.name, hash: f.hash, label: owner });
-            continue;
-          }
-          known.set(f.hash, f.label);
-          mkdirSync(this.photosDir, { recursive: true });
-          const image = join(this.photosDir, `${f.hash}${imageExtension(f.bytes)}`);
-          await writeFileAtomic(image, f.bytes);
-          written.push(image);
-          items.push({ entry: { label: f.label, image, hash: f.hash, face: f.face, box: f.box }, vector: f.vector });
-          result.added.push({ name: f.name, hash: f.hash, face: f.face, image });
-        }
         g.addMany(items);
       } catch (err) {
         await Promise.all(written.map((p) => unlink(p).catch(() => undefined)));
@@ -159,12 +209,12 @@ export class GalleryStore {
   }
 
   /** Resolves once the writes under way are on disk (shutdown waits for this). */
-  async idle(): Promise<void> {
-    while (this.pendingWrites > 0) await this.writing;
+  idle(): Promise<void> {
+    return this.writes.idle();
   }
 
   get busy(): boolean {
-    return this.pendingWrites > 0;
+    return this.writes.pending > 0;
   }
 }
 

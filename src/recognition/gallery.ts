@@ -12,7 +12,7 @@ import { RECOGNIZERS, isRecognizerId, type Metric } from '../models/catalogue.js
 import { FacekitError } from '../core/errors.js';
 import type { Box } from '../core/records.js';
 import { ANN_MIN_FACES, AnnIndex, type IndexFileInfo, type IndexPolicy } from './vector-index.js';
-import { searchIdentities, type Match } from './gallery-search.js';
+import { queryNorm, rowDistance, searchIdentities, type Match } from './gallery-search.js';
 
 export type { Match } from './gallery-search.js';
 
@@ -107,7 +107,7 @@ export class InMemoryGallery {
   /** the HNSW graph over the vectors, when the policy wants one (kept in step with every change) */
   ann: AnnIndex | undefined;
   private nextId = 0;
-  private unit: Float32Array | undefined;
+  private unit: Float64Array | undefined;
   private labelIds: { ids: Int32Array; names: string[] } | undefined;
   private rowIndex: Int32Array | undefined;
 
@@ -246,18 +246,18 @@ export class InMemoryGallery {
     return removed;
   }
 
-  /** Unit-length copies of the rows, computed once, for cosine and euclidean_l2 search. */
-  unitVectors(): Float32Array {
+  /** Each row's length, computed once, for cosine and euclidean_l2 (no unit copy of the vectors). */
+  norms(): Float64Array {
     if (!this.unit) {
       const dim = this.meta.dim;
-      const u = new Float32Array(this.vectors.length);
-      for (let r = 0; r < this.entries.length; r++) {
+      const v = this.vectors;
+      const out = new Float64Array(this.entries.length);
+      for (let r = 0; r < out.length; r++) {
         let n = 0;
-        for (let k = 0; k < dim; k++) n += this.vectors[r * dim + k]! ** 2;
-        const inv = 1 / (Math.sqrt(n) || 1);
-        for (let k = 0; k < dim; k++) u[r * dim + k] = this.vectors[r * dim + k]! * inv;
+        for (let k = r * dim; k < (r + 1) * dim; k++) n += v[k]! * v[k]!;
+        out[r] = Math.sqrt(n) || 1;
       }
-      this.unit = u;
+      this.unit = out;
     }
     return this.unit;
   }
@@ -268,44 +268,11 @@ export class InMemoryGallery {
     if (query.length !== dim) {
       throw new FacekitError('model_mismatch', `query is a ${query.length}-d embedding, the gallery holds ${dim}-d ${this.meta.model} embeddings`);
     }
-    const n = this.entries.length;
-    const out = new Float32Array(n);
-    if (metric === 'euclidean') {
-      const v = this.vectors;
-      for (let r = 0; r < n; r++) {
-        let s = 0;
-        const o = r * dim;
-        for (let k = 0; k < dim; k++) {
-          const d = v[o + k]! - query[k]!;
-          s += d * d;
-        }
-        out[r] = Math.sqrt(s);
-      }
-      return out;
-    }
-    // cosine and euclidean_l2 both come from the dot product of unit vectors.
-    const u = this.unitVectors();
-    let qn = 0;
-    for (let k = 0; k < dim; k++) qn += query[k]! ** 2;
-    const q = new Float32Array(dim);
-    const inv = 1 / (Math.sqrt(qn) || 1);
-    for (let k = 0; k < dim; k++) q[k] = query[k]! * inv;
-    const dim4 = dim - (dim % 4);
-    for (let r = 0; r < n; r++) {
-      // Four running sums: independent additions the CPU can overlap.
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      const o = r * dim;
-      let k = 0;
-      for (; k < dim4; k += 4) {
-        s0 += u[o + k]! * q[k]!;
-        s1 += u[o + k + 1]! * q[k + 1]!;
-        s2 += u[o + k + 2]! * q[k + 2]!;
-        s3 += u[o + k + 3]! * q[k + 3]!;
-      }
-      for (; k < dim; k++) s0 += u[o + k]! * q[k]!;
-      const cos = Math.min(1, Math.max(-1, s0 + s1 + s2 + s3));
-      out[r] = metric === 'cosine' ? 1 - cos : Math.sqrt(Math.max(0, 2 - 2 * cos));
-    }
+    const out = new Float32Array(this.entries.length);
+    const q = Float64Array.from(query);
+    const qn = queryNorm(q);
+    const norms = metric === 'euclidean' ? undefined : this.norms();
+    for (let r = 0; r < out.length; r++) out[r] = rowDistance(this.vectors, r * dim, dim, q, qn, norms?.[r] ?? 1, metric);
     return out;
   }
 

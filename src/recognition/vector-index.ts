@@ -29,6 +29,13 @@ export const ANN_MIN_FACES = 100_000;
 /** Below this many faces a plain loop is as fast as the native scan, and loads nothing. */
 export const NATIVE_SCAN_MIN_FACES = 20_000;
 
+/**
+ * Faces the graph proposes per query, re-ranked exactly. Measured on 300 000 synthetic faces
+ * spread as LFW's (30 000 people, 300 queries): 80 candidates named the exact search's person
+ * 95.3% of the time, 200 and 500 100%; a million faces are denser, so 512 (about 2 ms a query).
+ */
+export const ANN_CANDIDATES = 512;
+
 /** What the gallery's header records of its graph file. */
 export interface IndexFileInfo {
   file: string;

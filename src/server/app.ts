@@ -15,7 +15,7 @@ import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';
 import sharp from 'sharp';
 import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, packageDir, type RecognizerId } from '../api/models.js';
-import { GalleryStore } from '../api/recognition.js';
+import { openGalleryStore } from '../api/recognition.js';
 import { Facekit } from '../api/engine.js';
 import { DEFAULT_PLAN, type WorkerPool } from '../api/pipeline.js';
 import { FacekitError } from '../core/errors.js';
@@ -52,7 +52,7 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   // the key and the origins are checked before the slow start-up: a typo fails at once
   const opts: ServerOptions = { ...options, apiKey: resolveApiKey(options.apiKey), cors: parseOrigins(options.cors) };
-  const store = await GalleryStore.open(opts.db, { model: DEFAULT_RECOGNIZER, metric: DEFAULT_METRIC, flip: DEFAULT_PLAN.flip, detector: DEFAULT_DETECTOR });
+  const store = await openGalleryStore(opts.db, { model: DEFAULT_RECOGNIZER, metric: DEFAULT_METRIC, flip: DEFAULT_PLAN.flip, detector: DEFAULT_DETECTOR });
   opts.log(`loading the models in ${opts.workers} worker${opts.workers === 1 ? '' : 's'}...`);
   // This thread starts the same backend as the workers do: it names it for /health, and a choice
   // that cannot run fails here with the CLI's own message.
@@ -100,7 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         guard.unref();
         await app.close();
         clearTimeout(guard);
-        await store.idle(); // never leave a gallery write half done
+        await store.close(); // never leave a gallery write half done
         await engine.close();
       })();
     }

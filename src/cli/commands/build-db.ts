@@ -1,20 +1,18 @@
 /** `facekit build-db`: a gallery of known people from DIR/<person>/* photos or labelled records. */
-import { fileSha256, sha256 } from '../../core/files.js';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../../api/models.js';
-import { buildPlan, DEFAULT_PLAN, type PipelinePlan, type ImageJob } from '../../api/pipeline.js';
-import { acquireLock, ANN_MIN_FACES, DEFAULT_GALLERY_PATH, assertSameModel, defaultMetaFor, InMemoryGallery, Journal, VectorRows, journalPath, loadGallery, readJournal, saveGallery, type GalleryEntry, type GalleryMeta, type IndexPolicy } from '../../api/recognition.js';
+import { DEFAULT_PLAN, type PipelinePlan } from '../../api/pipeline.js';
+import { acquireLock, ANN_MIN_FACES, assertSameModel, defaultMetaFor, InMemoryGallery, isDbUrl, Journal, VectorRows, journalPath, loadGallery, readJournal, saveGallery, type GalleryEntry, type GalleryMeta, type IndexPolicy } from '../../api/recognition.js';
 import { FacekitError, fsError } from '../../core/errors.js';
-import { isImagePath, listImages } from '../../core/image.js';
 import { VERSION } from '../../core/version.js';
+import { collectFaces, type Summary } from './build-db-sources.js';
+import { buildInDatabase } from './build-db-database.js';
 import {
-  action, addCommonOptions, addWorkersOption, parseDetector, parseIndexPolicy, parseModel, parseNumber, Progress, readInputs, engineFor, warn,
-  type BatchOptions, isDirectorySync,
+  action, defaultDb, addCommonOptions, addWorkersOption, parseDetector, parseIndexPolicy, parseModel, parseNumber, warn,
+  type BatchOptions,
 } from '../common.js';
-
-
 
 export interface BuildOptions extends BatchOptions {
   db: string;
@@ -31,59 +29,12 @@ export interface BuildOptions extends BatchOptions {
   records?: boolean;
 }
 
-interface PersonPhotos {
-  label: string;
-  images: string[];
-}
-
-/** DIR/<person>/... : every subfolder is a person, every image below it one of their photos. */
-async function peopleIn(dir: string, dbPath: string): Promise<PersonPhotos[]> {
-  let names: string[];
-  // The gallery's own folder may sit inside DIR (e.g. `build-db . --db db/gallery.json`): not a person.
-  const dbDir = resolve(dirname(dbPath));
-  try {
-    names = readdirSync(dir, { withFileTypes: true })
-      // a symbolic link to a folder is a person too
-      .filter((d) => (d.isDirectory() || (d.isSymbolicLink() && isDirectorySync(join(dir, d.name)))) && !d.name.startsWith('.') && resolve(dir, d.name) !== dbDir)
-      .map((d) => d.name).sort();
-  } catch (err) {
-    throw fsError(err, dir);
-  }
-  if (names.length === 0) {
-    const loose = readdirSync(dir).filter(isImagePath).length;
-    throw new FacekitError('no_images',
-      `no person folders here: build-db expects DIR/<person>/*.jpg${loose ? ` (found ${loose} images directly in DIR; put each person's photos in a folder named after them)` : ''}`, dir);
-  }
-  const people: PersonPhotos[] = [];
-  for (const label of names) people.push({ label, images: await listImages(join(dir, label)) });
-  return people;
-}
-
-
-
-interface Summary {
-  db: string;
-  model: string;
-  people: number;
-  images: number;
-  added: number;
-  skipped: number;
-  resumed: number;
-  pruned: number;
-  otherFaces: number;
-  failures: { image: string; code: string; message: string }[];
-  peopleWithoutPhotos: string[];
-  galleryPeople: number;
-  galleryFaces: number;
-  seconds: number;
-}
-
 export function register(program: Command): void {
   const cmd = program
     .command('build-db')
     .description('build or update a gallery of known people from DIR/<person>/* photos (or labelled represent records)')
     .argument('<input>', 'DIR with one folder per person, or a represent records file / - (records need "label")')
-    .option('--db <file>', 'the gallery to create or update', DEFAULT_GALLERY_PATH)
+    .option('--db <file|url>', 'the gallery to create or update: a file, or postgres://user@host/dbname?gallery=NAME', defaultDb())
     .option('--model <name>', 'recognition model (default: the gallery\'s, or resnet34 for a new one)', parseModel)
     .option('--detector <name>', 'blazeface | ssd | tiny', parseDetector, DEFAULT_PLAN.detector)
     .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
@@ -121,6 +72,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
     throw new FacekitError('usage', 'build-db takes a folder of person folders (DIR/<person>/*.jpg), or records', input);
   }
 
+  if (isDbUrl(opts.db)) return buildDbInDatabase(input, fromRecords, opts, quiet, t0);
   try {
     mkdirSync(dirname(opts.db), { recursive: true });
   } catch (err) {
@@ -151,14 +103,8 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
     const gallery = existing ?? new InMemoryGallery(meta);
     if (opts.index) gallery.indexPolicy = opts.index;
 
-    const summary: Summary = {
-      db: opts.db, model, people: 0, images: 0, added: 0, skipped: 0, resumed: 0, pruned: 0, otherFaces: 0,
-      failures: [], peopleWithoutPhotos: [], galleryPeople: 0, galleryFaces: 0, seconds: 0,
-    };
-    const fail = (image: string, code: string, message: string) => {
-      summary.failures.push({ image, code, message });
-      warn(`${image}: ${message}`);
-    };
+    const summary = newSummary(opts.db, model);
+    const fail = failWith(summary);
 
     // What an earlier, interrupted run finished.
     const resumed = readJournal(opts.db, meta);
@@ -185,63 +131,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
       summary.added++;
     };
 
-    if (fromRecords) {
-      await addFromRecords(input, meta, opts, summary, isDone, accept, fail);
-    } else {
-      const people = await peopleIn(input, opts.db);
-      summary.people = people.length;
-      for (const p of people) if (p.images.length === 0) {
-        summary.peopleWithoutPhotos.push(p.label);
-        fail(join(input, p.label), 'no_images', 'person folder holds no images');
-      }
-      const todo: { label: string; image: string; hash: string }[] = [];
-      for (const p of people) {
-        for (const image of p.images) {
-          summary.images++;
-          let hash: string;
-          try {
-            hash = await fileSha256(image);
-          } catch (err) {
-            fail(image, 'unreadable', err instanceof FacekitError ? err.message : String(err));
-            continue;
-          }
-          const done = isDone(hash);
-          if (done === 'in') summary.skipped++;
-          else if (!done) todo.push({ label: p.label, image, hash });
-        }
-      }
-      const engine = engineFor(opts);
-      const plan = buildPlan({
-        upTo: 'represent', model, detector: meta.detector as PipelinePlan['detector'], minScore: opts.minScore,
-        flip: meta.flip, maxPixels: opts.maxPixels, largestOnly: !opts.allFaces,
-      });
-      const jobs: ImageJob[] = todo.map((t) => ({ image: t.image, plan }));
-      const byImage = new Map(todo.map((t) => [t.image, t]));
-      const progress = new Progress(jobs.length);
-      await engine.runImages(jobs, {
-        shouldStop: () => interrupted,
-        onResult: (job, records) => {
-          progress.tick();
-          const t = byImage.get(job.image)!;
-          const faces = records.filter((r) => r.embedding);
-          const others = records.filter((r) => !r.embedding && !r.error && r.face !== null);
-          const error = records.find((r) => r.error);
-          if (faces.length === 0) {
-            fail(job.image, error?.error?.code ?? 'no_face', error?.error?.message ?? 'no face found');
-            return;
-          }
-          for (const f of faces) {
-            accept({ label: t.label, image: job.image, hash: t.hash, face: f.face ?? 0, box: f.box }, f.embedding!.vector);
-          }
-          if (others.length > 0) {
-            summary.otherFaces += others.length;
-            warn(`${job.image}: holds ${others.length + faces.length} faces; kept the largest as ${t.label} (--all-faces keeps all)`);
-          }
-        },
-        onCrash: (job, stack) => { if (opts.debug) process.stderr.write(`${job.image}: ${stack}\n`); },
-      });
-      progress.end();
-    }
+    await collectFaces(input, fromRecords, { meta, model, opts, summary, isDone, accept, fail, stopped: () => interrupted });
 
     if (interrupted) {
       journal.close();
@@ -268,59 +158,28 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
   }
 }
 
-/** Labelled represent records (from a file or stdin) into the gallery. */
-async function addFromRecords(input: string, meta: GalleryMeta, opts: BuildOptions, summary: Summary,
-  isDone: (hash: string) => 'in' | 'resumed' | false, accept: (e: GalleryEntry, v: number[]) => void,
-  fail: (image: string, code: string, message: string) => void): Promise<void> {
-  const [recs] = await readInputs([input], { recordsOnly: opts.records });
-  if (!recs || recs.kind !== 'records') throw new FacekitError('usage', 'expected represent records (NDJSON with "embedding" and "label")', input);
-  // Streamed: memory holds the gallery's vectors and entries, never the input.
-  let images = 0;
-  let lastImage: string | undefined;
-  const labels = new Set<string>();
-  for await (const item of recs.lines) {
-    if (!item.ok) {
-      fail(item.where, item.error.code, item.error.message);
-      continue;
-    }
-    const { record: r, where } = item;
-    if (r.image !== lastImage) {
-      images++;
-      lastImage = r.image;
-    }
-    if (r.error) {
-      fail(r.image, r.error.code, r.error.message);
-      continue;
-    }
-    if (!opts.allFaces && r.face !== 0) {
-      if (r.face !== null) summary.otherFaces++;
-      continue;
-    }
-    if (!r.embedding) {
-      fail(where, 'missing_key', 'record has no "embedding" (run `facekit represent` first)');
-      continue;
-    }
-    // Another model's vectors would not compare with the gallery's: refuse the whole input.
-    assertSameModel(meta, { model: r.embedding.model, dim: r.embedding.dim }, where);
-    if (!r.label) {
-      fail(where, 'missing_key', 'record has no "label" (represent a DIR/<person>/ tree, or add "label")');
-      continue;
-    }
-    labels.add(r.label);
-    // Exported galleries carry each photo's hash; otherwise the photo's bytes, or its name.
-    const hash = r.imageSha256 ?? (existsSync(r.image) ? await fileSha256(r.image) : sha256(`path:${r.image}`));
-    const done = isDone(hash);
-    if (done) {
-      // a photo's faces go in together: one of them in means all of them are (counted once)
-      if (done === 'in' && (r.face ?? 0) === 0) summary.skipped++;
-      continue;
-    }
-    accept({ label: r.label, image: r.image, hash, face: r.face ?? 0, box: r.box }, r.embedding.vector);
+async function buildDbInDatabase(input: string, fromRecords: boolean, opts: BuildOptions, quiet: boolean, t0: number): Promise<number> {
+  const summary = newSummary(opts.db, opts.model ?? DEFAULT_RECOGNIZER);
+  const fail = failWith(summary);
+  const { interrupted } = await buildInDatabase(input, fromRecords, opts, summary, fail);
+  summary.seconds = Math.round((Date.now() - t0) / 100) / 10;
+  if (interrupted) {
+    warn(`stopped: ${summary.added} faces were committed to ${opts.db}; run build-db again to add the rest`);
+    return 130;
   }
-  if (images === 0 && summary.failures.length === 0) throw new FacekitError('usage', 'holds no records (expected represent records with "embedding" and "label")', input === '-' ? 'stdin' : input);
-  summary.images = images;
-  summary.people = labels.size;
+  report(summary, opts.json, quiet ? input : undefined);
+  return summary.failures.length > 0 ? 2 : 0;
 }
+
+const newSummary = (db: string, model: string): Summary => ({
+  db, model, people: 0, images: 0, added: 0, skipped: 0, resumed: 0, pruned: 0, otherFaces: 0,
+  failures: [], peopleWithoutPhotos: [], galleryPeople: 0, galleryFaces: 0, seconds: 0,
+});
+
+const failWith = (summary: Summary) => (image: string, code: string, message: string) => {
+  summary.failures.push({ image, code, message });
+  warn(`${image}: ${message}`);
+};
 
 const count = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 

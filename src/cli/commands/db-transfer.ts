@@ -4,17 +4,17 @@
  * A gallery moves between stores (a file here, PostgreSQL there) through them.
  */
 import type { Command } from 'commander';
-import { DEFAULT_GALLERY_PATH, type GalleryEntry } from '../../api/recognition.js';
+import { openGalleryReader, type GalleryEntry } from '../../api/recognition.js';
 import { SCHEMA_VERSION, type FaceRecord } from '../../core/records.js';
 import { DEFAULT_PLAN } from '../../api/pipeline.js';
-import { action, parseIndexPolicy, RecordWriter } from '../common.js';
+import { action, defaultDb, parseIndexPolicy, RecordWriter } from '../common.js';
 import { buildDb, type BuildOptions } from './build-db.js';
-import { openGalleryReader } from './db-open.js';
+
 
 export function registerTransfer(db: Command): void {
   db.command('export')
     .description('write every face of a gallery as represent records (NDJSON), with its label')
-    .option('--db <file|url>', 'the gallery', DEFAULT_GALLERY_PATH)
+    .option('--db <file|url>', 'the gallery', defaultDb())
     .option('--out <file>', 'write the records to this file (atomically) instead of stdout')
     .action(action(async (opts: { db: string; out?: string }) => {
       const reader = await openGalleryReader(opts.db);
@@ -35,7 +35,7 @@ export function registerTransfer(db: Command): void {
   db.command('import')
     .description('add represent records with labels (a `db export`, or `facekit represent` output) to a gallery')
     .argument('<records>', 'NDJSON records file, or - for stdin')
-    .option('--db <file|url>', 'the gallery to create or update', DEFAULT_GALLERY_PATH)
+    .option('--db <file|url>', 'the gallery to create or update', defaultDb())
     .option('--metric <name>', 'distance the gallery is searched with: cosine | euclidean | euclidean_l2 (new galleries)')
     .option('--no-flip', 'the embeddings were made without the mirror image (new galleries)')
     .option('--index <how>', 'auto | exact | hnsw (file galleries)', parseIndexPolicy)

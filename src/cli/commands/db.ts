@@ -2,9 +2,9 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FacekitError } from '../../core/errors.js';
-import { acquireLock, ANN_MIN_FACES, DEFAULT_GALLERY_PATH, loadGallery, readGalleryHeader, saveGallery, defaultThreshold, type GalleryFile, type IndexPolicy } from '../../api/recognition.js';
+import { acquireLock, ANN_MIN_FACES, isDbUrl, loadAnyGallery, loadGallery, openDbGallery, type PgGallery, readGalleryHeader, saveGallery, defaultThreshold, type GalleryFile, type IndexPolicy } from '../../api/recognition.js';
 import { VERSION } from '../../core/version.js';
-import { action, parseIndexPolicy } from '../common.js';
+import { action, defaultDb, parseIndexPolicy } from '../common.js';
 import { plainTable } from '../output.js';
 import { registerTransfer } from './db-transfer.js';
 
@@ -23,18 +23,10 @@ Examples:
 
   db.command('info')
     .description('model, metric, threshold, people and faces of a gallery')
-    .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
+    .option('--db <file|url>', 'the gallery (a file, or postgres://…?gallery=NAME; default $FACEKIT_DB or db/gallery.json)', defaultDb())
     .option('--json', 'print JSON', false)
     .action(action(async (opts: { db: string; json: boolean }) => {
-      // The header alone: a gallery of millions of faces answers at once.
-      const h = await readGalleryHeader(opts.db);
-      const inline = Array.isArray(h.file.entries) ? h.file.entries : undefined;
-      const people = h.people ?? (inline ? new Set(inline.map((e) => e.label)).size : (await loadGallery(opts.db)).labels().size);
-      const info = {
-        db: opts.db, model: h.model, dim: h.dim, metric: h.metric, flip: h.flip, detector: h.detector,
-        threshold: safeThreshold(h.model, h.metric), people, faces: h.count, created: h.created,
-        search: searchOf(h.file.index, h.count),
-      };
+      const info = isDbUrl(opts.db) ? await dbInfo(opts.db) : await fileInfo(opts.db);
       if (opts.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
       else {
         const t = plainTable([]);
@@ -45,10 +37,10 @@ Examples:
 
   db.command('list')
     .description('the people in a gallery and how many faces each has')
-    .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
+    .option('--db <file|url>', 'the gallery (a file, or postgres://…?gallery=NAME; default $FACEKIT_DB or db/gallery.json)', defaultDb())
     .option('--json', 'print JSON (every entry)', false)
     .action(action(async (opts: { db: string; json: boolean }) => {
-      const g = await loadGallery(opts.db);
+      const g = await loadAnyGallery(opts.db);
       if (opts.json) {
         process.stdout.write(JSON.stringify(g.entries.map((e) => ({ ...e, missing: !existsSync(e.image) })), null, 1) + '\n');
         return;
@@ -63,20 +55,25 @@ Examples:
   db.command('remove')
     .description('remove a person (every face with this label)')
     .argument('<label>', 'the person')
-    .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
-    .action(action(async (label: string, opts: { db: string }) => edit(opts.db, (g) => {
-      const n = g.removePerson(label);
-      if (n === 0) throw new FacekitError('usage', `no one called "${label}" in the gallery (see \`facekit db list\`)`, opts.db);
-      process.stderr.write(`facekit: removed ${label} (${n} faces) from ${opts.db}\n`);
-    })));
+    .option('--db <file|url>', 'the gallery (a file, or postgres://…?gallery=NAME; default $FACEKIT_DB or db/gallery.json)', defaultDb())
+    .action(action(async (label: string, opts: { db: string }) => {
+      const removed = (n: number) => {
+        if (n === 0) throw new FacekitError('usage', `no one called "${label}" in the gallery (see \`facekit db list\`)`, opts.db);
+        process.stderr.write(`facekit: removed ${label} (${n} faces) from ${opts.db}\n`);
+      };
+      return isDbUrl(opts.db) ? editDb(opts.db, async (g) => removed(await g.removePerson(label))) : edit(opts.db, (g) => removed(g.removePerson(label)));
+    }));
 
   registerTransfer(db);
 
   db.command('reindex')
     .description('rebuild the search index (or change how the gallery is searched)')
-    .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
+    .option('--db <file|url>', 'the gallery (a file, or postgres://…?gallery=NAME; default $FACEKIT_DB or db/gallery.json)', defaultDb())
     .option('--index <how>', `auto (an HNSW graph from ${ANN_MIN_FACES.toLocaleString('en')} faces) | exact | hnsw (default: as it is)`, parseIndexPolicy)
-    .action(action(async (opts: { db: string; index?: IndexPolicy }) => edit(opts.db, (g) => {
+    .action(action(async (opts: { db: string; index?: IndexPolicy }) => isDbUrl(opts.db) ? editDb(opts.db, async (g) => {
+      await g.ensureIndex();
+      process.stderr.write(`facekit: ${g.where}: PostgreSQL keeps its HNSW index up to date itself; it is there\n`);
+    }) : edit(opts.db, (g) => {
       if (opts.index) g.indexPolicy = opts.index;
       g.ann = undefined; // built anew from the vectors when saved
       process.stderr.write(`facekit: ${opts.db}: ${g.wantsGraph() ? `building an HNSW graph of ${g.size} faces` : 'exact search, no graph'} (index: ${g.indexPolicy})\n`);
@@ -86,12 +83,39 @@ Examples:
     .description('give a person another name')
     .argument('<old>', 'current label')
     .argument('<new>', 'new label')
-    .option('--db <file>', 'the gallery', DEFAULT_GALLERY_PATH)
+    .option('--db <file|url>', 'the gallery (a file, or postgres://…?gallery=NAME; default $FACEKIT_DB or db/gallery.json)', defaultDb())
     .option('--merge', 'NEW already exists and is the same person: merge the two', false)
-    .action(action(async (from: string, to: string, opts: { db: string; merge: boolean }) => edit(opts.db, (g) => {
-      const n = g.renamePerson(from, to, { merge: opts.merge, where: opts.db });
-      process.stderr.write(`facekit: renamed ${from} to ${to} (${n} ${n === 1 ? 'face' : 'faces'})\n`);
-    })));
+    .action(action(async (from: string, to: string, opts: { db: string; merge: boolean }) => {
+      const renamed = (n: number): void => void process.stderr.write(`facekit: renamed ${from} to ${to} (${n} ${n === 1 ? 'face' : 'faces'})\n`);
+      const how = { merge: opts.merge, where: opts.db };
+      return isDbUrl(opts.db) ? editDb(opts.db, async (g) => renamed(await g.renamePerson(from, to, how))) : edit(opts.db, (g) => renamed(g.renamePerson(from, to, how)));
+    }));
+}
+
+/** The header alone: a gallery of millions of faces answers at once. */
+async function fileInfo(dbPath: string): Promise<Record<string, unknown>> {
+  const h = await readGalleryHeader(dbPath);
+  const inline = Array.isArray(h.file.entries) ? h.file.entries : undefined;
+  const people = h.people ?? (inline ? new Set(inline.map((e) => e.label)).size : (await loadGallery(dbPath)).labels().size);
+  return {
+    db: dbPath, model: h.model, dim: h.dim, metric: h.metric, flip: h.flip, detector: h.detector,
+    threshold: safeThreshold(h.model, h.metric), people, faces: h.count, created: h.created,
+    search: searchOf(h.file.index, h.count),
+  };
+}
+
+async function dbInfo(spec: string): Promise<Record<string, unknown>> {
+  const g = await openDbGallery(spec);
+  try {
+    const m = g.meta;
+    return {
+      db: g.where, model: m.model, dim: m.dim, metric: m.metric, flip: m.flip, detector: m.detector,
+      threshold: safeThreshold(m.model, m.metric), people: (await g.labels()).size, faces: await g.count(), created: g.created,
+      search: 'PostgreSQL + pgvector (HNSW index)',
+    };
+  } finally {
+    await g.client.close();
+  }
 }
 
 /** How a gallery is searched, from its header, in words. */
@@ -121,5 +145,16 @@ async function edit(dbPath: string, change: (g: Awaited<ReturnType<typeof loadGa
     return 0;
   } finally {
     release();
+  }
+}
+
+/** A change to a database gallery: one transaction, no lock file. */
+async function editDb(spec: string, change: (g: PgGallery) => Promise<void>): Promise<number> {
+  const g = await openDbGallery(spec);
+  try {
+    await change(g);
+    return 0;
+  } finally {
+    await g.client.close();
   }
 }

@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_RECOGNIZER } from '../../api/models.js';
-import { DEFAULT_GALLERY_PATH, loadGallery } from '../../api/recognition.js';
+import { isDbUrl, loadGallery, redactUrl } from '../../api/recognition.js';
 import { FacekitError } from '../../core/errors.js';
 import { SERVER_MAX_PIXELS } from '../../core/image.js';
-import { action, addCommonOptions, addWorkersOption, parseNumber, warn, type BatchOptions } from '../common.js';
+import { action, defaultDb, addCommonOptions, addWorkersOption, parseNumber, warn, type BatchOptions } from '../common.js';
 
 export type { ServerHandle, StartServer } from '../../api/server-options.js';
 import type { StartServer } from '../../api/server-options.js';
@@ -31,7 +31,7 @@ export function register(program: Command, startServer?: StartServer): void {
   const cmd = program
     .command('serve')
     .description('the pipeline as an HTTP API (JSON) and a web page: detect, represent, compare, verify, gallery')
-    .option('--db <file>', 'the gallery to verify against and add to (created on the first add)', DEFAULT_GALLERY_PATH)
+    .option('--db <file>', 'the gallery to verify against and add to (created on the first add)', defaultDb())
     .option('--host <address>', 'address to listen on (loopback: only this machine; 0.0.0.0 opens it to the network)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', parseNumber('--port', { min: 0, max: 65535, integer: true }), 8080)
     .option('--body-limit <MB>', 'largest request body, in megabytes', parseNumber('--body-limit', { min: 0.001 }), 10)
@@ -68,9 +68,10 @@ async function serve(opts: ServeOptions, startServer: StartServer): Promise<numb
     bodyLimit: Math.round(opts.bodyLimit * 1e6), timeoutMs: Math.round(opts.timeout * 1000), queue: opts.queue, maxBatch: opts.maxBatch,
     debug: opts.debug, apiKey: opts.apiKey, cors: opts.cors, compat: opts.compat === true, log: (line) => warn(`serve: ${line}`),
   });
-  const g = existsSync(opts.db) ? await loadGallery(opts.db) : undefined;
-  const summary = g ? `${g.labels().size} people, ${g.size} faces, ${g.meta.model}` : `0 people, 0 faces, ${DEFAULT_RECOGNIZER}`;
-  warn(`serve: listening on ${server.url} (gallery ${opts.db}: ${summary}; ${server.backend} backend)`);
+  const inDb = isDbUrl(opts.db);
+  const g = !inDb && existsSync(opts.db) ? await loadGallery(opts.db) : undefined;
+  const summary = inDb ? 'in PostgreSQL' : g ? `${g.labels().size} people, ${g.size} faces, ${g.meta.model}` : `0 people, 0 faces, ${DEFAULT_RECOGNIZER}`;
+  warn(`serve: listening on ${server.url} (gallery ${inDb ? redactUrl(opts.db) : opts.db}: ${summary}; ${server.backend} backend)`);
   if (opts.host !== '127.0.0.1' && opts.host !== '::1' && opts.host !== 'localhost' && !server.keyRequired) {
     warn(`serve: listening on ${opts.host}: anyone who can reach this machine can use the API and change the gallery (no API key: see --api-key)`);
   }

@@ -10,7 +10,7 @@ import { basename, dirname, extname, relative, sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, isDetectorId, isMetric, isRecognizerId, type Metric, type RecognizerId } from '../../api/models.js';
 import { embedImages, resolveCacheDir, type EmbedSettings, DEFAULT_PLAN, type PipelinePlan } from '../../api/pipeline.js';
-import { loadGallery, l2normalize } from '../../api/recognition.js';
+import { isDbUrl, loadAnyGallery, loadGallery, l2normalize, type InMemoryGallery } from '../../api/recognition.js';
 import { displayName, plotFormat, scatterSvg, writePlot, type ScatterPoint, checkPerplexity, defaultPerplexity, EXACT_LIMIT, matrixFrom, MIN_ITERATIONS, pca, points2d, tsne, type TsneAlgorithm } from '../../api/analysis.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { listImages } from '../../core/image.js';
@@ -175,14 +175,27 @@ interface Loaded {
   metric: Metric;
 }
 
+/** A gallery (file or database) as the points to plot. */
+function fromGallery(g: InMemoryGallery, source: string, dirSettings: EmbedSettings, opts: TsneCommandOptions): Loaded {
+  if (g.size === 0) throw new FacekitError('bad_gallery', 'gallery is empty', source);
+  if (!isRecognizerId(g.meta.model)) throw new FacekitError('model_mismatch', `gallery model "${g.meta.model}" is unknown to this facekit`, source);
+  const items: Item[] = g.entries.map((e, i) => ({ vector: g.vector(i), label: e.label, image: e.image, face: e.face, query: false }));
+  return {
+    items,
+    settings: { ...dirSettings, model: g.meta.model, flip: g.meta.flip, detector: isDetectorId(g.meta.detector) ? g.meta.detector : opts.detector },
+    metric: g.meta.metric,
+  };
+}
+
 async function loadSource(source: string, opts: TsneCommandOptions): Promise<Loaded> {
+  const dirSettings: EmbedSettings = { model: opts.model, flip: opts.flip, skipDetect: opts.skipDetect, detector: opts.detector, minScore: opts.minScore };
+  if (isDbUrl(source)) return fromGallery(await loadAnyGallery(source), source, dirSettings, opts);
   let st;
   try {
     st = statSync(source);
   } catch (err) {
     throw fsError(err, source);
   }
-  const dirSettings: EmbedSettings = { model: opts.model, flip: opts.flip, skipDetect: opts.skipDetect, detector: opts.detector, minScore: opts.minScore };
   if (st.isDirectory()) return loadFolder(source, dirSettings, opts);
   const ext = extname(source).toLowerCase();
   let text: string;
@@ -191,17 +204,7 @@ async function loadSource(source: string, opts: TsneCommandOptions): Promise<Loa
   } catch (err) {
     throw fsError(err, source);
   }
-  if (ext === '.json' && /"format"\s*:\s*"facekit-gallery"/.test(text.slice(0, 4096))) {
-    const g = await loadGallery(source);
-    if (g.size === 0) throw new FacekitError('bad_gallery', 'gallery is empty', source);
-    if (!isRecognizerId(g.meta.model)) throw new FacekitError('model_mismatch', `gallery model "${g.meta.model}" is unknown to this facekit`, source);
-    const items: Item[] = g.entries.map((e, i) => ({ vector: g.vector(i), label: e.label, image: e.image, face: e.face, query: false }));
-    return {
-      items,
-      settings: { ...dirSettings, model: g.meta.model, flip: g.meta.flip, detector: isDetectorId(g.meta.detector) ? g.meta.detector : opts.detector },
-      metric: g.meta.metric,
-    };
-  }
+  if (ext === '.json' && /"format"\s*:\s*"facekit-gallery"/.test(text.slice(0, 4096))) return fromGallery(await loadGallery(source), source, dirSettings, opts);
   if (!['.ndjson', '.jsonl', '.json'].includes(ext)) {
     throw new FacekitError('usage', 'expected a gallery (.json), records (.ndjson / .jsonl) or a folder of people', source);
   }

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { RECOGNIZERS, type RecognizerId } from '../../api/models.js';
-import { assertSameModel, decideThreshold, DEFAULT_GALLERY_PATH, identify, loadGallery, type FaceAnswer } from '../../api/recognition.js';
+import { assertSameModel, decideThreshold, DEFAULT_GALLERY_PATH, identifyAsync, isDbUrl, loadGallery, openDbGallery, PgGallery, type FaceAnswer, type InMemoryGallery } from '../../api/recognition.js';
 import { DEFAULT_PLAN, defaultCacheDir, type PipelinePlan } from '../../api/pipeline.js';
 import { buildDb } from './build-db.js';
 import { FacekitError } from '../../core/errors.js';
 import { errorRecord, type FaceRecord } from '../../core/records.js';
 import {
-  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, readInputs, engineFor, warn,
+  action, defaultDb, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, readInputs, engineFor, warn,
   type BatchOptions, type ImageInput, type Input,
   parseMetricOption, plainTable, isDirectorySync,
 } from '../common.js';
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .command('verify')
     .description('who is this? each face of the query against the gallery (or two photos against each other)')
     .argument('<query...>', 'image(s), folder, represent records (file or -); or exactly two images for a 1:1 check')
-    .option('--db <file|dir>', `the gallery (default ${DEFAULT_GALLERY_PATH}), or a folder of people (DIR/<person>/*.jpg) whose gallery is built and cached; giving it forces gallery mode`)
+    .option('--db <file|dir|url>', `the gallery (default $FACEKIT_DB or ${DEFAULT_GALLERY_PATH}; postgres://…?gallery=NAME for a database), or a folder of people (DIR/<person>/*.jpg) whose gallery is built and cached; giving it forces gallery mode`)
     .option('--threshold <t>', 'largest distance that counts as the same person (default: calibrated per model and metric)', parseNumber('--threshold', { min: 0 }))
     .option('--metric <name>', 'cosine | euclidean | euclidean_l2 (default: the gallery\'s)')
     .option('--top-k <k>', 'candidates to list per face', parseNumber('--top-k', { min: 1, integer: true }), 3)
@@ -75,9 +75,19 @@ async function galleryForFolder(dir: string, opts: VerifyOptions): Promise<strin
 }
 
 async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<number> {
-  const dbPath = opts.db !== undefined && isDirectorySync(opts.db) ? await galleryForFolder(opts.db, opts) : opts.db ?? DEFAULT_GALLERY_PATH;
-  const gallery = await loadGallery(dbPath);
-  if (gallery.size === 0) throw new FacekitError('bad_gallery', 'gallery is empty', dbPath);
+  const dbPath = opts.db !== undefined && isDirectorySync(opts.db) ? await galleryForFolder(opts.db, opts) : opts.db ?? defaultDb();
+  // A database gallery is searched where it lives; a file gallery is loaded whole.
+  const gallery = isDbUrl(dbPath) ? await openDbGallery(dbPath) : await loadGallery(dbPath);
+  try {
+    return await answerAll(inputs, opts, gallery, dbPath);
+  } finally {
+    if (gallery instanceof PgGallery) await gallery.client.close();
+  }
+}
+
+async function answerAll(inputs: Input[], opts: VerifyOptions, gallery: InMemoryGallery | PgGallery, dbPath: string): Promise<number> {
+  const size = gallery instanceof PgGallery ? await gallery.count() : gallery.size;
+  if (size === 0) throw new FacekitError('bad_gallery', 'gallery is empty', dbPath);
   if (opts.model && opts.model !== gallery.meta.model) assertSameModel(gallery.meta, { model: opts.model, dim: RECOGNIZERS[opts.model].dim }, dbPath);
   const metric = parseMetricOption(opts.metric, gallery.meta.metric)!;
   const decision = decideThreshold(gallery.meta.model, metric, opts.threshold);
@@ -95,12 +105,12 @@ async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<numb
       if (!item.ok) {
         warn(item.error.line());
         face = errorRecord(input.source, { code: item.error.code, message: `line ${item.line}: ${item.error.message}` });
-        await out.add(identify(gallery, [face], ask), true);
+        await out.add(await identifyAsync(gallery, [face], ask), true);
         continue;
       } else if (!item.record.error && !item.record.embedding) {
         face = { ...item.record, error: { code: 'missing_key', message: `${item.where}: record has no "embedding" (run \`facekit represent\` first)` } };
       } else face = item.record;
-      await out.add(identify(gallery, [face], ask));
+      await out.add(await identifyAsync(gallery, [face], ask));
     }
     if (seen === 0) {
       warn(`${input.source}: holds no records`);
@@ -113,7 +123,7 @@ async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<numb
   });
   const images = inputs.filter((i): i is ImageInput => i.kind === 'image');
   await engine.runImages(images.map((i) => ({ image: i.path, plan, bytes: i.bytes })), {
-    onResult: async (_job, records) => out.add(identify(gallery, records, ask)),
+    onResult: async (_job, records) => out.add(await identifyAsync(gallery, records, ask)),
   });
   await out.end();
   if (out.errors > 0) return 2;

@@ -1,0 +1,306 @@
+/**
+ * The one SQL interface the PostgreSQL gallery store needs, with two implementations: a `pg` pool
+ * for a PostgreSQL server, and PGlite (PostgreSQL in WebAssembly, in-process) with its pgvector
+ * build, for tests and embedded use. Both drivers are imported only when a database is opened:
+ * the CLI does not pay for them at start-up.
+ *
+ * A gallery on PostgreSQL is named by a URL: `postgres://user@host:port/dbname?gallery=NAME`
+ * (`postgresql://` too), or `pglite:` (in memory) / `pglite:/some/dir?gallery=NAME`.
+ *
+ * Also here: pgvector's text format, its set-up, and the distances as InMemoryGallery computes them.
+ *
+ * Every driver error that a user can cause (server down, wrong password, no such database, no
+ * pgvector) becomes a one-line FacekitError whose `where` is the URL without its password.
+ */
+import type { PGliteInterface } from '@electric-sql/pglite';
+import { FacekitError, type ErrorCode } from '../../core/errors.js';
+
+export interface SqlResult<T> {
+  rows: T[];
+}
+
+export interface SqlClient {
+  /** the database, for messages: the URL without its password */
+  readonly where: string;
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<SqlResult<T>>;
+  /** Run `fn` in one transaction (BEGIN/COMMIT, ROLLBACK when it throws); inside one, just runs it. */
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Database failures a user can cause. */
+export type DbErrorCode = Extract<ErrorCode, `db_${string}`>;
+
+export function dbError(code: DbErrorCode, message: string, where?: string): FacekitError {
+  return new FacekitError(code, message, where);
+}
+
+/** The SQLSTATE of a driver error, or of the error a FacekitError made by mapDbError wraps. */
+export function sqlState(err: unknown): string | undefined {
+  const e = err instanceof FacekitError ? err.cause : err;
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+export const GALLERY_NAME = /^[a-z][a-z0-9_]{0,40}$/;
+export const DEFAULT_GALLERY_NAME = 'gallery';
+
+export type DbTarget =
+  | { kind: 'postgres'; /** for pg: without the gallery parameter */ url: string; gallery: string; where: string }
+  | { kind: 'pglite'; /** undefined: in memory */ dataDir: string | undefined; gallery: string; where: string };
+
+/** Whether a --db value names a database rather than a gallery file. */
+export function isDbUrl(spec: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(spec) || /^pglite:/i.test(spec);
+}
+
+export function checkGalleryName(name: string, where?: string): string {
+  if (!GALLERY_NAME.test(name)) {
+    throw new FacekitError('usage', `gallery name "${name}" must be a lower-case letter then up to 40 lower-case letters, digits or _`, where);
+  }
+  return name;
+}
+
+/** The URL without its password (nor a `password` parameter): safe to print. */
+export function redactUrl(spec: string): string {
+  try {
+    const u = new URL(spec);
+    if (u.password) u.password = '';
+    u.searchParams.delete('password');
+    return u.toString();
+  } catch {
+    return spec.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1@');
+  }
+}
+
+export function parseDbUrl(spec: string): DbTarget {
+  if (/^pglite:/i.test(spec)) {
+    const rest = spec.slice('pglite:'.length);
+    const q = rest.indexOf('?');
+    const path = q < 0 ? rest : rest.slice(0, q);
+    const params = new URLSearchParams(q < 0 ? '' : rest.slice(q + 1));
+    const gallery = checkGalleryName(params.get('gallery') ?? DEFAULT_GALLERY_NAME, spec);
+    const dataDir = path === '' || path === 'memory' || path === '//memory' ? undefined : path;
+    return { kind: 'pglite', dataDir, gallery, where: spec };
+  }
+  if (!/^postgres(ql)?:\/\//i.test(spec)) {
+    throw new FacekitError('usage', 'a database URL starts with postgres://, postgresql:// or pglite:', spec);
+  }
+  const where = redactUrl(spec);
+  let u: URL;
+  try {
+    u = new URL(spec);
+  } catch {
+    throw new FacekitError('usage', 'not a valid URL (postgres://user@host:port/dbname?gallery=NAME)', where);
+  }
+  const gallery = checkGalleryName(u.searchParams.get('gallery') ?? DEFAULT_GALLERY_NAME, where);
+  u.searchParams.delete('gallery');
+  return { kind: 'postgres', url: u.toString(), gallery, where };
+}
+
+/** Open the client a parsed URL names. */
+export function openDb(target: DbTarget): Promise<SqlClient> {
+  return target.kind === 'postgres' ? connectPostgres(target.url, target.where) : openPglite(target.dataDir);
+}
+
+/** Connection failures, by Node's error code. */
+const UNREACHABLE: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: is the PostgreSQL server running, on this host and port?',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name could not be resolved (DNS)',
+  ETIMEDOUT: 'the connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'the server closed the connection',
+  EPIPE: 'the server closed the connection',
+};
+
+/** A driver error as a one-line FacekitError (the original kept as `cause`); other errors as they are. */
+export function mapDbError(err: unknown, where: string): unknown {
+  if (err instanceof FacekitError || !(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  const msg = err.message.split('\n')[0]!;
+  const make = (c: DbErrorCode, m: string) => {
+    const e = dbError(c, m, where);
+    (e as { cause?: unknown }).cause = err;
+    return e;
+  };
+  if (typeof code === 'string' && UNREACHABLE[code]) return make('db_unreachable', `cannot reach the database server: ${UNREACHABLE[code]}`);
+  if (/timeout expired|connection timeout|Connection terminated unexpectedly/i.test(msg)) {
+    return make('db_unreachable', `cannot reach the database server: ${/timeout/i.test(msg) ? 'no answer within 5 s' : msg}`);
+  }
+  if (/SASL|client password must be a string/.test(msg)) return make('db_auth', 'the server asks for a password and none was given (put it in the URL, PGPASSWORD or ~/.pgpass)');
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return err;
+  if (code.startsWith('08') || code === '57P01' || code === '57P03' || code === '53300') return make('db_unreachable', `the database server is not available: ${msg}`);
+  if (code.startsWith('28')) return make('db_auth', `${msg} (check the user and password: URL, PGPASSWORD or ~/.pgpass)`);
+  if (code === '3D000') {
+    const name = /database "(.*)" does not exist/.exec(msg)?.[1] ?? 'NAME';
+    return make('db_missing', `${msg}: create it first (createdb ${name}, or CREATE DATABASE ${name})`);
+  }
+  if (/extension "vector"|type "vector" does not exist/.test(msg)) return make('db_no_pgvector', `${msg}: ${PGVECTOR_HINT}`);
+  if (code === '42501') return make('db_permission', msg);
+  return make('db_error', `${msg} (SQLSTATE ${code})`);
+}
+
+export const PGVECTOR_HINT =
+  'the pgvector package must be installed on the server (e.g. apt install postgresql-17-pgvector, or build it from github.com/pgvector/pgvector), then CREATE EXTENSION vector in the database';
+
+/** `pg` keeps int8 and numeric as strings; our queries cast what they need. */
+export async function connectPostgres(url: string, where = redactUrl(url), opts: { max?: number; connectTimeoutMs?: number } = {}): Promise<SqlClient> {
+  const { default: pg } = await import('pg');
+  const u = new URL(url);
+  u.searchParams.delete('gallery');
+  const pool = new pg.Pool({
+    connectionString: u.toString(),
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+    max: opts.max ?? 4,
+    application_name: 'facekit',
+  });
+  // An idle connection that the server drops must not crash the process: the next query reports it.
+  pool.on('error', () => {});
+  type Queryable = { query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }> };
+  const wrap = (q: Queryable, inTx: boolean): SqlClient => {
+    const self: SqlClient = {
+      where,
+      async query<T>(text: string, params?: unknown[]) {
+        try {
+          const r = await q.query(text, params);
+          return { rows: r.rows as T[] };
+        } catch (e) {
+          throw mapDbError(e, where);
+        }
+      },
+      async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+        if (inTx) return fn(self);
+        let c: import('pg').PoolClient;
+        try {
+          c = await pool.connect();
+        } catch (e) {
+          throw mapDbError(e, where);
+        }
+        let broken: Error | undefined;
+        try {
+          await c.query('BEGIN');
+          const r = await fn(wrap(c, true));
+          await c.query('COMMIT');
+          return r;
+        } catch (e) {
+          await c.query('ROLLBACK').catch((re: Error) => { broken = re; });
+          throw mapDbError(e, where);
+        } finally {
+          c.release(broken);
+        }
+      },
+      async close() {
+        if (!inTx) await pool.end();
+      },
+    };
+    return self;
+  };
+  const client = wrap(pool, false);
+  try {
+    await client.query('SELECT 1');
+  } catch (e) {
+    await pool.end().catch(() => {});
+    throw e;
+  }
+  return client;
+}
+
+/** An existing PGlite instance as a SqlClient (it must have the pgvector extension to hold galleries). */
+export function pgliteClient(db: PGliteInterface, where: string, closeDb = true): SqlClient {
+  type Q = Pick<PGliteInterface, 'query'>;
+  const wrap = (q: Q, inTx: boolean): SqlClient => {
+    const self: SqlClient = {
+      where,
+      async query<T>(text: string, params?: unknown[]) {
+        try {
+          const r = await q.query<T>(text, params);
+          return { rows: r.rows };
+        } catch (e) {
+          throw mapDbError(e, where);
+        }
+      },
+      async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+        if (inTx) return fn(self);
+        try {
+          return await db.transaction((tx) => fn(wrap(tx, true)));
+        } catch (e) {
+          throw mapDbError(e, where);
+        }
+      },
+      async close() {
+        if (!inTx && closeDb && !db.closed) await db.close();
+      },
+    };
+    return self;
+  };
+  return wrap(db, false);
+}
+
+/**
+ * PGlite with pgvector: in memory without `dataDir`, else kept in that directory. One process
+ * only: two PGlite instances on one directory corrupt it. Queries on one instance run one at a
+ * time, and a transaction holds the whole database until it ends.
+ */
+export async function openPglite(dataDir?: string): Promise<SqlClient> {
+  const where = dataDir === undefined ? 'pglite:' : `pglite:${dataDir}`;
+  const [{ PGlite }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
+  let db: PGliteInterface;
+  try {
+    db = await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), extensions: { vector } });
+  } catch (e) {
+    throw dbError('db_error', `cannot open the PGlite database: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, where);
+  }
+  return pgliteClient(db, where);
+}
+
+/** A Postgres array literal of text elements (`{"a","b\"c",NULL}`): both drivers pass it as is. */
+export function textArray(items: readonly (string | null | undefined)[]): string {
+  return `{${items.map((s) => (s == null ? 'NULL' : `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
+}
+
+// pgvector
+
+/** A vector as pgvector's text input: 9 significant digits give back the float32 exactly. */
+export function vectorLiteral(v: ArrayLike<number>): string {
+  let s = '[';
+  for (let i = 0; i < v.length; i++) s += (i ? ',' : '') + Math.fround(v[i]!).toPrecision(9);
+  return s + ']';
+}
+
+/** pgvector's text output ('[1,2.5,-3e-05]', as both drivers return it) into `out` at `offset`. */
+export function parseVector(text: string, out: Float32Array, offset: number, dim: number): void {
+  const parts = text.slice(1, -1).split(',');
+  if (parts.length !== dim) throw new FacekitError('bad_gallery', `a stored vector has ${parts.length} values, not ${dim}`);
+  for (let k = 0; k < dim; k++) out[offset + k] = +parts[k]!;
+}
+
+/** pgvector ≥ 0.8 (hnsw.iterative_scan), from its extversion. */
+export function iterativeScan(version: string | null | undefined): boolean {
+  const [maj, min] = (version ?? '0.0').split('.').map(Number);
+  return maj! > 0 || min! >= 8;
+}
+
+/** `CREATE EXTENSION vector` unless it is there, with a clear message when it cannot be. */
+export async function ensurePgvector(tx: SqlClient): Promise<void> {
+  const r = await tx.query<{ installed: string | null; available: boolean; db: string; usr: string; ver: string }>(
+    `SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS installed,
+            EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') AS available,
+            current_database() AS db, current_user AS usr, current_setting('server_version_num') AS ver`);
+  const s = r.rows[0]!;
+  if (s.installed) return;
+  if (!s.available) {
+    const major = Math.floor(Number(s.ver) / 10000);
+    throw dbError('db_no_pgvector', `this PostgreSQL server has no pgvector: ${PGVECTOR_HINT.replace('postgresql-17-pgvector', `postgresql-${major}-pgvector`)}`, tx.where);
+  }
+  try {
+    await tx.query('CREATE EXTENSION IF NOT EXISTS vector');
+  } catch (e) {
+    if (sqlState(e) === '42501') {
+      throw dbError('db_no_pgvector',
+        `pgvector is installed on the server but not enabled in database "${s.db}", and user "${s.usr}" may not enable it: ask a superuser to run CREATE EXTENSION vector in it`, tx.where);
+    }
+    throw e;
+  }
+}
