@@ -3,7 +3,9 @@
 // spread like resnet34's on LFW (bench/synthetic-records.mjs), ten per identity, built through
 // `facekit build-db -` from records; then load time, search time per query (p50/p99) and how often
 // the indexed search names the same identity as the exact search, over fresh faces of known people.
-//   node bench/gallery-scale.mjs [--sizes 100000,1000000] [--queries 500] [--keep DIR]
+// With --pg URL, the same faces also go into PostgreSQL + pgvector (a gallery scale_<N> there,
+// dropped afterwards) and are searched there.
+//   node bench/gallery-scale.mjs [--sizes 100000,1000000] [--queries 500] [--keep DIR] [--pg postgres://…]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,12 +13,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadGallery } from '../dist/recognition/gallery-file.js';
 import { InMemoryGallery } from '../dist/recognition/gallery.js';
+import { openDbGallery } from '../dist/recognition/store/open.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const sizes = opt('--sizes', '100000').split(',').map(Number);
 const nQueries = Number(opt('--queries', 500));
+const pg = opt('--pg', undefined);
 const fmt = (x, d = 1) => Number(x).toFixed(d);
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
@@ -76,5 +80,28 @@ for (const n of sizes) {
     `files ${fmt(bytes / 2 ** 20)} MiB; load ${fmt(load, 0)} ms (${g.ann ? 'with its HNSW graph' : 'exact search, no graph'})`);
   console.log(`  search: p50 ${fmt(pct(times, 0.5), 2)} ms, p99 ${fmt(pct(times, 0.99), 2)} ms per query; ` +
     `exact scan: p50 ${fmt(pct(exactTimes, 0.5), 2)} ms, p99 ${fmt(pct(exactTimes, 0.99), 2)} ms; same top-1 identity as exact: ${same}/${qs.length} (${fmt((100 * same) / qs.length, 1)}%)`);
+  if (pg) await inPostgres(n, qs, exact);
   if (!args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
+}
+
+/** The same faces in PostgreSQL: build-db's time (load, then the HNSW index), search p50/p99, agreement. */
+async function inPostgres(n, qs, exact) {
+  const url = `${pg}${pg.includes('?') ? '&' : '?'}gallery=scale_${n}`;
+  const b = await build(n, `'${url}'`);
+  const g = await openDbGallery(url);
+  try {
+    const times = [];
+    let same = 0;
+    for (const q of qs) {
+      const t = performance.now();
+      const a = await g.search(q, g.meta.metric, 5);
+      times.push(performance.now() - t);
+      if (a[0].label === exact.search(q, g.meta.metric, 5)[0].label) same++;
+    }
+    console.log(`  PostgreSQL + pgvector: build-db - ${fmt(b.secs)} s (rows, then the HNSW index); search: p50 ${fmt(pct(times, 0.5), 2)} ms, ` +
+      `p99 ${fmt(pct(times, 0.99), 2)} ms; same top-1 identity as exact: ${same}/${qs.length} (${fmt((100 * same) / qs.length, 1)}%)`);
+    await g.drop();
+  } finally {
+    await g.client.close();
+  }
 }

@@ -16,6 +16,8 @@ export interface Served {
 export interface ServeEnv {
   /** more environment variables for the server (FACEKIT_API_KEY) */
   env?: Record<string, string>;
+  /** the server's working folder (where a database gallery keeps added photos: db/photos) */
+  cwd?: string;
 }
 
 /** Start `facekit serve --port 0 ...args`; resolves once it says where it listens. */
@@ -61,7 +63,7 @@ function start(argv: string[], opts: ServeEnv): Promise<Served> {
     // a key in the tester's own environment must not lock the servers of other tests
     const env = { ...process.env };
     delete env.FACEKIT_API_KEY;
-    const proc = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...opts.env } });
+    const proc = spawn(process.execPath, argv, { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...opts.env } });
     let err = '';
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
     const timer = setTimeout(() => reject(new Error(`serve did not start in 90 s:\n${err}`)), 90_000);

@@ -10,7 +10,7 @@ import { assertSameModel, defaultMetaFor, InMemoryGallery, type GalleryMeta } fr
 import { storePhotos, WriteQueue, type AddResult, type GalleryStore, type NewFace, type StoreDefaults } from '../gallery-store.js';
 import { openDbGallery, openOrCreateDbGallery } from './open.js';
 import type { PgGallery } from './pg.js';
-import { redactUrl } from './sql-client.js';
+import { redactUrl, textArray } from './sql-client.js';
 
 export class DbGalleryStore implements GalleryStore {
   private readonly writes = new WriteQueue();
@@ -62,9 +62,10 @@ export class DbGalleryStore implements GalleryStore {
     return this.writes.run(async () => {
       this.pg ??= await openOrCreateDbGallery(this.spec, this.defaults);
       assertSameModel(this.pg.meta, model, this.dbPath);
-      const known = new Map<string, string>();
-      const hashes = new Set(faces.map((f) => f.hash));
-      for await (const b of this.pg.rows(10_000)) for (const e of b.entries) if (hashes.has(e.hash)) known.set(e.hash, e.label);
+      // Who already has these photos (by content), asked of the database, not of a copy.
+      const r = await this.pg.client.query<{ hash: string; label: string }>(
+        `SELECT DISTINCT ON (hash) hash, label FROM ${this.pg.table} WHERE hash = ANY($1::text[])`, [textArray(faces.map((f) => f.hash))]);
+      const known = new Map(r.rows.map((x) => [x.hash, x.label]));
       const { items, result, written } = await storePhotos(faces, known, this.photosDir);
       try {
         if (items.length) await this.pg.add(items);
