@@ -5,9 +5,10 @@
 // the indexed search names the same identity as the exact search, over fresh faces of known people.
 // With --pg URL, the same faces also go into PostgreSQL + pgvector (a gallery scale_<N> there,
 // dropped afterwards) and are searched there.
+// --keep DIR keeps the galleries, and reuses one that is there.
 //   node bench/gallery-scale.mjs [--sizes 100000,1000000] [--queries 500] [--keep DIR] [--pg postgres://…]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +54,8 @@ console.log(`# large galleries (${new Date().toISOString()}, node ${process.vers
 for (const n of sizes) {
   const dir = opt('--keep', undefined) ?? mkdtempSync(join(tmpdir(), 'facekit-scale-'));
   const db = join(dir, `g${n}.json`);
-  const b = await build(n, db);
+  // --keep DIR with a gallery of this size already in it: measured again without building it anew
+  const b = args.includes('--keep') && existsSync(db) ? { secs: NaN, rssMiB: NaN } : await build(n, db);
   const bytes = readdirSync(dir).filter((f) => f.startsWith(`g${n}.`)).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
   const t0 = performance.now();
   const g = await loadGallery(db);

@@ -271,3 +271,25 @@ export function plainTable(head: string[], columns: () => number = outputColumns
   });
   return table;
 }
+
+/**
+ * Ctrl-C or SIGTERM during batch work: say `message` once, and let the work see `stopped()` and
+ * finish cleanly; `off()` when the work is done.
+ */
+export function onInterrupt(message: string): { stopped: () => boolean; off: () => void } {
+  let interrupted = false;
+  const handler = () => {
+    if (interrupted) return;
+    interrupted = true;
+    warn(message);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    stopped: () => interrupted,
+    off: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}

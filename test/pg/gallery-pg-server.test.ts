@@ -5,34 +5,17 @@
  * Each test works in a gallery of its own (random suffix) and drops it at the end.
  */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { InMemoryGallery, type GalleryEntry, type GalleryMeta } from '../../src/recognition/gallery.js';
+import { InMemoryGallery, type GalleryMeta } from '../../src/recognition/gallery.js';
 import { PgGallery } from '../../src/recognition/store/pg.js';
 import { connectPostgres, type SqlClient } from '../../src/recognition/store/sql-client.js';
 import { FacekitError } from '../../src/core/errors.js';
 import type { Metric } from '../../src/models/catalogue.js';
+import { seededRandom, syntheticFaces } from '../helpers/synthetic.js';
 
 const SERVER = process.env.FACEKIT_TEST_PG;
 const suffix = Math.floor(Math.random() * 1e9).toString(36);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function faces(n: number, dim: number, people: number, seed: number, prefix = 'img') {
-  const rand = mulberry32(seed);
-  const centres = Array.from({ length: people }, () => Array.from({ length: dim }, () => rand() - 0.5));
-  return Array.from({ length: n }, (_, i) => ({
-    entry: { label: `p${i % people}`, image: `${prefix}${i}.jpg`, hash: `${prefix}h${i}`, face: 0 } as GalleryEntry,
-    vector: centres[i % people]!.map((c) => c + 0.6 * (rand() - 0.5)),
-  }));
-}
+const faces = (n: number, dim: number, people: number, seed: number, prefix = 'img') => syntheticFaces(n, dim, people, seed, { prefix });
 
 const meta = (metric: Metric): GalleryMeta => ({ model: 'dlib', dim: 128, metric, flip: false, detector: 'blazeface' });
 
@@ -83,7 +66,7 @@ describe.skipIf(!SERVER)('PgGallery on a PostgreSQL server (FACEKIT_TEST_PG)', (
     await g.add(items);
     const mem = new InMemoryGallery(meta(gm));
     mem.addMany(items);
-    const rand = mulberry32(5);
+    const rand = seededRandom(5);
     for (const metric of ['cosine', 'euclidean', 'euclidean_l2'] as const) {
       for (let i = 0; i < 10; i++) {
         const q = items[i * 131]!.vector.map((x) => x + 0.2 * (rand() - 0.5));

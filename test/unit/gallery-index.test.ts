@@ -6,28 +6,23 @@ import { loadGallery, saveGallery } from '../../src/recognition/gallery-file.js'
 import { NATIVE_SCAN_MIN_FACES } from '../../src/recognition/vector-index.js';
 import type { Metric } from '../../src/models/catalogue.js';
 import { tempDir } from '../helpers/cli.js';
+import { gaussian, seededRandom } from '../helpers/synthetic.js';
 
-// mulberry32, and faces spread as resnet34's are on LFW (see bench/synthetic-records.mjs)
-function prng(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Faces as resnet34's are spread (see bench/synthetic-records.mjs): a common direction, a centre
+// per person about 0.34 from it, each face about 0.2 from its centre.
 const DIM = 128;
 function faces(n: number, people: number, seed: number, metric: Metric = 'euclidean_l2') {
-  const r = prng(seed);
-  const g = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-  const centres = Array.from({ length: people }, (_, p) => { const c = prng(1000 + p); return Array.from({ length: DIM }, (_, i) => (i === 0 ? 0.9 : 0) + 0.03 * Math.sqrt(-2 * Math.log(c() + 1e-12)) * Math.cos(2 * Math.PI * c())); });
+  const noise = gaussian(seededRandom(seed));
+  const centres = Array.from({ length: people }, (_, p) => {
+    const c = gaussian(seededRandom(1000 + p));
+    return Array.from({ length: DIM }, (_, i) => (i === 0 ? 0.9 : 0) + 0.03 * c());
+  });
   const gallery = new InMemoryGallery({ model: 'resnet34', dim: DIM, metric, flip: true, detector: 'blazeface' });
   const items = Array.from({ length: n }, (_, i) => ({
     entry: { label: `p${i % people}`, image: `p${i % people}/${i}.jpg`, hash: `h${i}`, face: 0 },
-    vector: centres[i % people]!.map((x) => x + 0.018 * g()),
+    vector: centres[i % people]!.map((x) => x + 0.018 * noise()),
   }));
-  return { gallery, items, query: (p: number) => centres[p]!.map((x) => x + 0.018 * g()) };
+  return { gallery, items, query: (p: number) => centres[p]!.map((x) => x + 0.018 * noise()) };
 }
 
 const exactCopy = (g: InMemoryGallery) => {

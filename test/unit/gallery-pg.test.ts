@@ -7,28 +7,9 @@ import {
 import { FacekitError } from '../../src/core/errors.js';
 import type { Metric } from '../../src/models/catalogue.js';
 import { tempDir } from '../helpers/cli.js';
+import { seededRandom, syntheticFaces } from '../helpers/synthetic.js';
 
-/** mulberry32: a small PRNG with good 32-bit output. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** n faces of `people` identities: a centre per person plus noise, so that people are told apart. */
-function faces(n: number, dim: number, people: number, seed: number, prefix = 'img') {
-  const rand = mulberry32(seed);
-  const centres = Array.from({ length: people }, () => Array.from({ length: dim }, () => rand() - 0.5));
-  return Array.from({ length: n }, (_, i) => ({
-    entry: { label: `p${i % people}`, image: `${prefix}${i}.jpg`, hash: `${prefix}h${i}`, face: i % 3, ...(i % 2 ? { box: [i, 2, 30, 40] as [number, number, number, number] } : {}) } as GalleryEntry,
-    vector: centres[i % people]!.map((c) => c + 0.6 * (rand() - 0.5)),
-  }));
-}
+const faces = (n: number, dim: number, people: number, seed: number, prefix = 'img') => syntheticFaces(n, dim, people, seed, { prefix, varied: true });
 
 const meta = (metric: Metric): GalleryMeta => ({ model: 'dlib', dim: 128, metric, flip: false, detector: 'blazeface' });
 
@@ -129,7 +110,7 @@ describe('PgGallery on PGlite + pgvector', () => {
     const items = faces(300, 128, 30, 2);
     const mem = new InMemoryGallery(meta(galleryMetric));
     mem.addMany(items);
-    const rand = mulberry32(99);
+    const rand = seededRandom(99);
     const queries = [
       ...Array.from({ length: 8 }, (_, i) => items[i * 37]!.vector.map((x) => x + 0.2 * (rand() - 0.5))),
       ...Array.from({ length: 4 }, () => Array.from({ length: 128 }, () => rand() - 0.5)),

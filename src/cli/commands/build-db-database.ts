@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, type Metric, type RecognizerId } from '../../api/models.js';
 import { assertSameModel, defaultMetaFor, openDbGallery, openOrCreateDbGallery, type GalleryEntry, type PgGallery } from '../../api/recognition.js';
 import { FacekitError } from '../../core/errors.js';
-import { warn } from '../common.js';
+import { onInterrupt, warn } from '../common.js';
 import type { BuildOptions } from './build-db.js';
 import { collectFaces, type Summary } from './build-db-sources.js';
 
@@ -33,14 +33,7 @@ export async function buildInDatabase(input: string, fromRecords: boolean, opts:
   // A new gallery is loaded first and indexed after (15x faster than indexing face by face).
   const gallery = await openOrCreateDbGallery(opts.db, existing?.meta ?? defaultMetaFor(model, metric, opts.flip, opts.detector), { deferIndex: !existing });
   summary.model = gallery.meta.model;
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) return;
-    interrupted = true;
-    warn('interrupted: committing the faces under way, then stopping (what is committed stays)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signal = onInterrupt('interrupted: committing the faces under way, then stopping (what is committed stays)');
   try {
     const known = await gallery.hashes();
     let pending: { entry: GalleryEntry; vector: number[] }[] = [];
@@ -59,9 +52,10 @@ export async function buildInDatabase(input: string, fromRecords: boolean, opts:
         pending.push({ entry, vector });
         if (pending.length >= BATCH) await flush();
       },
-      stopped: () => interrupted,
+      stopped: signal.stopped,
     });
     await flush();
+    const interrupted = signal.stopped();
     if (opts.prune && !interrupted) {
       const gone: string[] = [];
       for await (const b of gallery.rows(10_000)) for (const e of b.entries) if (!existsSync(e.image)) gone.push(e.hash);
@@ -76,8 +70,7 @@ export async function buildInDatabase(input: string, fromRecords: boolean, opts:
     summary.galleryFaces = await gallery.count();
     return { interrupted, gallery };
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signal.off();
     await gallery.client.close();
   }
 }

@@ -10,7 +10,7 @@ import { VERSION } from '../../core/version.js';
 import { collectFaces, type Summary } from './build-db-sources.js';
 import { buildInDatabase } from './build-db-database.js';
 import {
-  action, defaultDb, addCommonOptions, addWorkersOption, parseDetector, parseIndexPolicy, parseModel, parseNumber, warn,
+  action, defaultDb, addCommonOptions, addWorkersOption, parseDetector, parseIndexPolicy, parseModel, parseNumber, onInterrupt, warn,
   type BatchOptions,
 } from '../common.js';
 
@@ -79,14 +79,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
     throw fsError(err, dirname(opts.db));
   }
   const release = acquireLock(opts.db);
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) return;
-    interrupted = true;
-    warn('interrupted: finishing the photos under way, then stopping (the previous gallery is kept)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signal = onInterrupt('interrupted: finishing the photos under way, then stopping (the previous gallery is kept)');
   const journal = new Journal(journalPath(opts.db));
   try {
     // An existing gallery fixes the model; a damaged one is never overwritten.
@@ -131,9 +124,9 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
       summary.added++;
     };
 
-    await collectFaces(input, fromRecords, { meta, model, opts, summary, isDone, accept, fail, stopped: () => interrupted });
+    await collectFaces(input, fromRecords, { meta, model, opts, summary, isDone, accept, fail, stopped: signal.stopped });
 
-    if (interrupted) {
+    if (signal.stopped()) {
       journal.close();
       warn(`stopped: ${summary.added + summary.resumed} faces are kept in ${journalPath(opts.db)}; run build-db again to resume`);
       return 130;
@@ -152,8 +145,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
     return summary.failures.length > 0 ? 2 : 0;
   } finally {
     journal.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signal.off();
     release();
   }
 }
