@@ -1,8 +1,25 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * vitest's order (the slowest files of the last run first; on a first run, the largest files
+ * first), except that the end-to-end files always come before the unit files: the short unit
+ * files then fill the end of the run instead of a long e2e file running alone on one core.
+ */
+class EndToEndFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const e2e = (f: TestSpecification) => (/[\\/]test[\\/]e2e[\\/]/.test(f.moduleId) ? 0 : 1);
+    return sorted.map((f, i) => ({ f, i })).sort((a, b) => e2e(a.f) - e2e(b.f) || a.i - b.i).map(({ f }) => f);
+  }
+}
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // a folder per run for the work several files share (test/helpers/shared.ts)
+    globalSetup: ['test/helpers/global-setup.ts'],
+    sequence: { sequencer: EndToEndFirst },
     testTimeout: 120_000,
     hookTimeout: 300_000,
     // e2e tests start whole CLI processes that use both cores themselves
@@ -10,6 +27,8 @@ export default defineConfig({
     maxWorkers: 2,
     // Two test files already run at once on the two cores: a CLI they start uses one worker
     // thread unless a test asks for more (--workers 2), instead of loading the models twice more.
-    env: { FACEKIT_WORKERS: '1' },
+    // A progress line comes every 5 s of a long run: on a slow, busy machine a short run would
+    // add one to the stderr that tests read. Tests of progress lines set their own.
+    env: { FACEKIT_WORKERS: '1', FACEKIT_PROGRESS_EVERY: '3600' },
   },
 });

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as facekit from '../../dist/index.js';
 import { Facekit, FacekitError, Gallery } from '../../dist/index.js';
 import { ROOT, DEMO, FIXTURES, records, runCli, tempDir } from '../helpers/cli.js';
+import { cliOnce } from '../helpers/shared.js';
 
 const P1 = join(DEMO, 'sample1.jpg'); // 3 faces
 const P2 = join(DEMO, 'sample2.jpg'); // 3 faces too
@@ -21,7 +22,7 @@ afterAll(async () => {
 
 describe('the library API', () => {
   it('detect() gives the records `facekit detect` prints, from a path, a Buffer or decoded pixels', async () => {
-    const cli = records((await runCli(['detect', P1])).stdout);
+    const cli = records((await cliOnce(['detect', P1])).stdout); // `facekit detect sample1.jpg`, run once for the files that use it
     const fromPath = await facekit.detect(P1);
     expect(JSON.parse(JSON.stringify(fromPath))).toEqual(cli);
     const fromBuffer = await facekit.detect(readFileSync(P1), { name: 'group' });
@@ -35,7 +36,7 @@ describe('the library API', () => {
   });
 
   it('represent() gives the vectors of `facekit represent`; verify() the 1:1 answer of `facekit verify a b`', async () => {
-    const cli = records((await runCli(['represent', P2])).stdout) as Rec[];
+    const cli = records((await cliOnce(['represent', P2])).stdout) as Rec[];
     const api = await facekit.represent(P2);
     expect(api[0]!.embedding!.vector).toEqual(cli[0]!.embedding.vector);
     const v = await facekit.verify(P2, P2);
@@ -133,7 +134,7 @@ describe('the library API', () => {
 
 describe('defects fixed on the way', () => {
   it('a record whose landmarks cannot be aligned becomes a bad_record error; the batch goes on', async () => {
-    const det = records((await runCli(['detect', P1])).stdout) as Rec[];
+    const det = records((await cliOnce(['detect', P1])).stdout) as Rec[];
     const broken = { ...det[1], landmarks: Object.fromEntries(Object.keys(det[1]!.landmarks).map((k) => [k, [10, 10]])) };
     const input = [det[0], broken, det[2]].map((r) => JSON.stringify(r)).join('\n') + '\n';
     const dir = tempDir();

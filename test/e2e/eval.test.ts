@@ -4,15 +4,17 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { EvalReport } from '../../src/cli/commands/eval.js';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, hasLfw, LFW, oneLine, runCli, tempDir } from '../helpers/cli.js';
+import { artistsEmbeddings, copyDir, demoEmbeddings } from '../helpers/shared.js';
 
 const evalDir = join(FIXTURES, 'eval');
 const json = (stdout: string) => JSON.parse(stdout) as EvalReport;
 
 describe('facekit eval on a CSV of pairs', () => {
   it('names the bad line, evaluates the rest, exits 2; a second run takes every embedding from the cache', async () => {
-    const cache = tempDir();
-    const out = tempDir();
-    const first = await runCli(['eval', join(evalDir, 'demo-pairs.csv'), '--cache', cache, '--json', '--roc', join(out, 'roc.svg'), '--workers', '2']);
+    // `facekit eval demo-pairs.csv --cache CACHE --json --roc roc.svg --workers 2` on an empty
+    // cache, run once per test run (tsne.test.ts places these photos from a copy of the cache)
+    const demo = await demoEmbeddings();
+    const first = demo.run;
     expect(first.code).toBe(2);
     expect(first.stderr).toMatch(/demo-pairs.csv line 9: "maybe" is not yes\/no, 1\/0 or true\/false; line skipped/);
     expect(first.stderr).not.toMatch(/\n\s+at /);
@@ -24,9 +26,9 @@ describe('facekit eval on a CSV of pairs', () => {
     expect(r.auc).toBe(1);
     expect(r.tarAtFar).toHaveLength(2);
     for (const k of ['accuracy', 'eer', 'bestThreshold', 'defaultThreshold']) expect(r).toHaveProperty(k);
-    expect(readFileSync(join(out, 'roc.svg'), 'utf8')).toMatch(/^<svg[\s\S]*ROC: demo-pairs.csv[\s\S]*<\/svg>\n$/);
+    expect(readFileSync(demo.roc, 'utf8')).toMatch(/^<svg[\s\S]*ROC: demo-pairs.csv[\s\S]*<\/svg>\n$/);
 
-    const second = await runCli(['eval', join(evalDir, 'demo-pairs.csv'), '--cache', cache, '--json']);
+    const second = await runCli(['eval', join(evalDir, 'demo-pairs.csv'), '--cache', copyDir(demo.cache), '--json']);
     const r2 = json(second.stdout);
     expect(r2.images).toMatchObject({ total: 6, fromCache: 6, computed: 0 });
     expect(r2.bestThreshold).toEqual(r.bestThreshold);
@@ -136,10 +138,20 @@ if (!hasLfw) console.warn('skipping the LFW eval test: ../shared/datasets/lfw-al
 
 describe.skipIf(!hasArtists)('facekit eval on the artists folder', () => {
   it('scores every pair and leave-one-out identification', async () => {
+    // The embeddings are computed once per test run, by `facekit eval ARTISTS --cache CACHE --json
+    // --workers 2` on an empty cache (tsne.test.ts reads them from it as well): check that run...
+    const computed = await artistsEmbeddings();
+    expect(computed.run.code, computed.run.stderr).toBe(0);
+    const first = json(computed.run.stdout);
+    expect(first.images).toMatchObject({ fromCache: 0, computed: first.images.total });
+    // ...then this run, on a copy of that cache, takes every embedding from it and gives the same figures
     const dir = tempDir();
-    const res = await runCli(['eval', ARTISTS, '--cache', join(dir, 'cache'), '--json', '--roc', join(dir, 'roc.png'), '--workers', '2']);
+    const res = await runCli(['eval', ARTISTS, '--cache', copyDir(computed.cache), '--json', '--roc', join(dir, 'roc.png'), '--workers', '2']);
     expect(res.code).toBe(0);
     const r = json(res.stdout);
+    expect(r.images).toMatchObject({ total: first.images.total, embedded: first.images.embedded, fromCache: first.images.total, computed: 0 });
+    const figures = ({ images: _, ...rest }: EvalReport) => rest;
+    expect(figures(r)).toEqual(figures(first));
     expect(r.kind).toBe('folder');
     expect(r.pairs.scored).toBeGreaterThanOrEqual(2850); // 2926 when all 77 photos give a face
     expect(r.pairs.same).toBeGreaterThanOrEqual(210);

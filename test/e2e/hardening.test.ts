@@ -4,6 +4,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEMO, ROOT, oneLine, runCli, tempDir } from '../helpers/cli.js';
+import { cliOnce } from '../helpers/shared.js';
 
 describe('non-regular files', () => {
   it('refuses a FIFO given as an image, a records file or a gallery, instead of waiting forever', async () => {
@@ -40,7 +41,7 @@ describe('files that records point to', () => {
     const n1 = await runCli(['normalize', '-', '--out-dir', join(dir, 'n')], { input: first.stdout });
     await runCli(['normalize', '-', '--scheme', 'facenet', '--out-dir', join(dir, 'n')], { input: first.stdout });
     const staged = await runCli(['represent', '-'], { input: n1.stdout });
-    const oneShot = await runCli(['represent', photo]);
+    const oneShot = await cliOnce(['represent', photo]);
     const v = (out: string) => (JSON.parse(out.split('\n')[0]!) as { embedding: { vector: number[] } }).embedding.vector;
     const diff = Math.max(...v(staged.stdout).map((x, i) => Math.abs(x - v(oneShot.stdout)[i]!)));
     expect(diff).toBeLessThan(1e-6);
@@ -147,7 +148,7 @@ describe('very large photos', () => {
     const dir = tempDir();
     const big = join(dir, 'big.jpg');
     await sharp(join(DEMO, 'sample1.jpg')).resize(6000, 4000).jpeg({ quality: 90 }).toFile(big);
-    const small = (await runCli(['detect', join(DEMO, 'sample1.jpg')])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { box: number[]; width: number });
+    const small = (await cliOnce(['detect', join(DEMO, 'sample1.jpg')])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { box: number[]; width: number });
     const res = await runCli(['represent', big, '--out', join(dir, 'big.ndjson')]);
     expect(res.code).toBe(0);
     const recs = (await import('node:fs')).readFileSync(join(dir, 'big.ndjson'), 'utf8').trim().split('\n')
@@ -156,7 +157,7 @@ describe('very large photos', () => {
     expect([recs[0]!.width, recs[0]!.height]).toEqual([6000, 4000]);
     const k = 6000 / small[0]!.width;
     for (let i = 0; i < 4; i++) expect(Math.abs(recs[0]!.box[i]! - small[0]!.box[i]! * k)).toBeLessThan(0.03 * 6000);
-    const one = (await runCli(['represent', join(DEMO, 'sample1.jpg')])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { embedding: { vector: number[] } });
+    const one = (await cliOnce(['represent', join(DEMO, 'sample1.jpg')])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { embedding: { vector: number[] } });
     const a = recs[0]!.embedding.vector, b = one[0]!.embedding.vector;
     const na = Math.hypot(...a), nb = Math.hypot(...b);
     const d = Math.sqrt(a.reduce((s, x, i) => s + (x / na - b[i]! / nb) ** 2, 0));

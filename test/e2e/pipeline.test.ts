@@ -1,9 +1,10 @@
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/core/npy.js';
 import { DEMO, oneLine, records, runCli, tempDir } from '../helpers/cli.js';
+import { cliOnce, demoPeople } from '../helpers/shared.js';
 
 const photo = join(DEMO, 'sample1.jpg');
 type Rec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -11,14 +12,14 @@ type Rec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 describe('align, normalize, represent', () => {
   it('reaches the same embedding stage by stage as in one shot', async () => {
     const dir = tempDir();
-    const det = await runCli(['detect', photo]);
+    const det = await cliOnce(['detect', photo]); // `facekit detect sample1.jpg`, run once for the files that use it
     const al = await runCli(['align', '-', '--out-dir', join(dir, 'aligned')], { input: det.stdout });
     expect(al.code).toBe(0);
     const no = await runCli(['normalize', '-', '--out-dir', join(dir, 'norm')], { input: al.stdout });
     expect(no.code).toBe(0);
     const staged = await runCli(['represent', '-'], { input: no.stdout });
     expect(staged.code).toBe(0);
-    const oneShot = await runCli(['represent', photo]);
+    const oneShot = await cliOnce(['represent', photo]);
     const a = records(staged.stdout) as Rec[], b = records(oneShot.stdout) as Rec[];
     expect(a).toHaveLength(3);
     expect(b).toHaveLength(3);
@@ -69,7 +70,7 @@ describe('align, normalize, represent', () => {
   });
 
   it('offers faceres as a second model', async () => {
-    const res = await runCli(['represent', join(DEMO, 'sample2.jpg'), '--model', 'faceres', '--no-flip']);
+    const res = await cliOnce(['represent', join(DEMO, 'sample2.jpg'), '--model', 'faceres', '--no-flip']); // once for the files that use it
     expect(res.code).toBe(0);
     const r = (records(res.stdout) as Rec[])[0]!;
     expect(r.embedding).toMatchObject({ model: 'faceres', dim: 1024 });
@@ -77,13 +78,13 @@ describe('align, normalize, represent', () => {
 
   it('labels faces from a DIR/<person>/ tree, and embeds pre-aligned crops with --skip-detect', async () => {
     const dir = tempDir();
-    for (const [person, file] of [['ana', 'sample2.jpg'], ['bea', 'sample3.jpg']] as const) {
-      mkdirSync(join(dir, 'people', person), { recursive: true });
-      copyFileSync(join(DEMO, file), join(dir, 'people', person, file));
-    }
-    const res = await runCli(['represent', join(dir, 'people'), '--workers', '2']);
-    expect(res.code).toBe(0);
-    expect(new Set((records(res.stdout) as Rec[]).map((r) => r.label))).toEqual(new Set(['ana', 'bea']));
+    // people/{ana,bruno,carla}/ through `facekit represent people --out FILE --workers 2`, run once
+    // for the test files that use it (tsne.test.ts plots these records)
+    const demo = await demoPeople();
+    expect(demo.run.code).toBe(0);
+    const recs = records(readFileSync(demo.records, 'utf8')) as Rec[];
+    expect(new Set(recs.map((r) => r.label))).toEqual(new Set(['ana', 'bruno', 'carla']));
+    for (const r of recs) expect(r.image).toContain(`/people/${r.label}/`);
     // an aligned crop: cut the ArcFace-template region of the first face
     const al = (records((await runCli(['align', join(DEMO, 'sample2.jpg'), '--out-dir', dir])).stdout) as Rec[])[0]!;
     const crop = join(dir, 'crop.png');
@@ -109,7 +110,7 @@ describe('align, normalize, represent on bad input', () => {
   });
 
   it('names the missing key and the stage that makes it', async () => {
-    const det = await runCli(['detect', join(DEMO, 'sample2.jpg')]);
+    const det = await cliOnce(['detect', join(DEMO, 'sample2.jpg')]);
     const res = await runCli(['normalize', '-'], { input: det.stdout });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/face 0: record has no "aligned" \(run `facekit align` first\)/);

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, DEMO, records, runCli, tempDir } from '../helpers/cli.js';
+import { cliOnce } from '../helpers/shared.js';
 
 const line = (o: unknown) => JSON.stringify(o) + '\n';
 
@@ -52,7 +53,7 @@ describe('records stream', () => {
     expect(out[1]).toMatchObject({ verdict: 'error', error: { code: 'bad_record' } });
     expect(out[2]).toMatchObject({ image: 'q2.jpg', verdict: 'unknown' });
     // and in a stage: align keeps the records after the broken one
-    const det = (await runCli(['detect', join(DEMO, 'sample2.jpg')])).stdout.trim().split('\n');
+    const det = (await cliOnce(['detect', join(DEMO, 'sample2.jpg')])).stdout.trim().split('\n');
     const al = await runCli(['align', '-', '--out-dir', tempDir()], { input: `${det[0]}\nnot json\n${det[1]}\n` });
     const recs = records(al.stdout);
     expect(recs.map((r) => (r.error ? (r.error as { message: string }).message : 'ok'))).toEqual(['ok', expect.stringMatching(/^line 2: not valid JSON/), 'ok']);

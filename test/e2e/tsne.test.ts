@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { textWidth, writePlot } from '../../src/analysis/plot/index.js';
 import { overlaps } from '../../src/analysis/plot/svg.js';
 import type { PlacedPoint } from '../../src/cli/commands/tsne.js';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, oneLine, records, runCli as run, tempDir } from '../helpers/cli.js';
+import { artistsEmbeddings, copyDir, demoEmbeddings, demoPeople } from '../helpers/shared.js';
 
 const points = (stdout: string) => records(stdout) as unknown as PlacedPoint[];
 // query photos go through the embedding cache: keep it out of the user's ~/.cache
@@ -13,18 +14,15 @@ const env = { XDG_CACHE_HOME: tempDir('facekit-cache-') };
 const runCli = (args: string[]) => run(args, { env });
 
 describe('facekit tsne on represent records', () => {
-  // three "people": the faces of two demo photos each (labels from the folder names)
+  // three "people": the faces of two demo photos each (labels from the folder names), from
+  // `facekit represent people/ --out faces.ndjson --workers 2`, run once for the test files that use them
   const dir = tempDir();
-  const recs = join(dir, 'faces.ndjson');
+  let recs = '';
   let faces = 0;
   beforeAll(async () => {
-    const people = join(dir, 'people');
-    for (const [person, photos] of [['ana', ['sample1.jpg', 'sample2.jpg']], ['bruno', ['sample3.jpg', 'sample4.jpg']], ['carla', ['sample5.jpg', 'sample6.jpg']]] as const) {
-      mkdirSync(join(people, person), { recursive: true });
-      for (const p of photos) copyFileSync(join(DEMO, p), join(people, person, p));
-    }
-    const res = await runCli(['represent', people, '--out', recs, '--workers', '2']);
-    expect(res.code).toBe(0);
+    const demo = await demoPeople();
+    expect(demo.run.code).toBe(0);
+    recs = demo.records;
     faces = readFileSync(recs, 'utf8').trim().split('\n').length;
     expect(faces).toBeGreaterThanOrEqual(20);
   });
@@ -77,6 +75,9 @@ describe('facekit tsne on represent records', () => {
 
   it('places many query photos: their labels never overlap; a query with no room is numbered and listed in the legend', async () => {
     const queries = ['sample1.jpg', 'sample2.jpg', 'sample3.jpg', 'sample4.jpg', 'sample5.jpg', 'sample6.jpg'].map((f) => join(DEMO, f));
+    // their embeddings from the cache that one `facekit eval` of these photos filled (eval.test.ts
+    // checks that run); the test above computed one itself
+    cpSync((await demoEmbeddings()).cache, join(env.XDG_CACHE_HOME, 'facekit'), { recursive: true });
     const res = await runCli(['tsne', recs, '--query', ...queries, '--labels', '--out', join(dir, 'many.svg')]);
     expect(res.code).toBe(0);
     expect(points(res.stdout).filter((p) => p.query)).toHaveLength(6);
@@ -141,8 +142,12 @@ describe('facekit tsne on bad sources', () => {
 describe.skipIf(!hasArtists)('facekit tsne on the artists', () => {
   it('plots a gallery folder with an unknown face among them', async () => {
     const dir = tempDir();
+    // the artists' and the query photo's embeddings from the caches that one `facekit eval` each
+    // filled (eval.test.ts checks those runs)
+    const cache = copyDir((await artistsEmbeddings()).cache);
+    cpSync((await demoEmbeddings()).cache, cache, { recursive: true });
     const res = await runCli(['tsne', ARTISTS, '--query', join(DEMO, 'sample2.jpg'), '--labels', '--out', join(dir, 'artists.png'),
-      '--cache', join(dir, 'cache'), '--workers', '2']);
+      '--cache', cache, '--workers', '2']);
     expect(res.code).toBe(0);
     const pts = points(res.stdout);
     expect(pts.length).toBeGreaterThanOrEqual(77);
