@@ -1,0 +1,77 @@
+/**
+ * onnxruntime-node: the native engine for the models facekit has as ONNX graphs (shipped as .onnx
+ * or built in memory from other formats). It is loaded lazily, the first time such a model runs,
+ * and one thread per session: batch work gets its parallelism from worker threads, as with WASM.
+ * Where the native library cannot load, `ortAvailable()` says so and callers fall back or explain.
+ */
+import { createRequire } from 'node:module';
+import { FacekitError } from '../core/errors.js';
+
+type Ort = typeof import('onnxruntime-node');
+
+const require = createRequire(import.meta.url);
+let ort: Ort | undefined;
+let loadError: string | undefined;
+
+function loadOrt(): Ort | undefined {
+  if (ort || loadError) return ort;
+  try {
+    ort = require('onnxruntime-node') as Ort;
+  } catch (e) {
+    loadError = (e as Error).message.split('\n')[0];
+  }
+  return ort;
+}
+
+/** Whether onnxruntime-node loads on this machine (its native library is inside the package). */
+export function ortAvailable(): boolean {
+  return loadOrt() !== undefined;
+}
+
+/** Why onnxruntime-node could not load, when it could not. */
+export function ortLoadError(): string | undefined {
+  loadOrt();
+  return loadError;
+}
+
+/** A float32 tensor as plain data: what goes into and comes out of a session. */
+export interface FloatTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+export interface OrtSession {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  /** Run with one float32 input per input name; returns every output. */
+  run(inputs: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
+}
+
+export interface SessionOptions {
+  /** Threads inside one forward pass (default 1: parallelism comes from worker threads). */
+  threads?: number;
+}
+
+/** A session over an ONNX model given as a file path or as the model's bytes. */
+export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<OrtSession> {
+  const o = loadOrt();
+  if (!o) throw new FacekitError('backend', `onnxruntime-node cannot load here (${loadError}); reinstall with npm ci`);
+  const threads = opts.threads ?? 1;
+  const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
+  const session = typeof model === 'string' ? await o.InferenceSession.create(model, options) : await o.InferenceSession.create(model, options);
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(inputs) {
+      const feeds: Record<string, InstanceType<Ort['Tensor']>> = {};
+      for (const [name, t] of Object.entries(inputs)) feeds[name] = new o.Tensor('float32', t.data, t.dims);
+      const out = await session.run(feeds);
+      const result: Record<string, FloatTensor> = {};
+      for (const [name, t] of Object.entries(out)) {
+        if (t.type !== 'float32') throw new FacekitError('internal', `model output ${name} is ${t.type}, expected float32`);
+        result[name] = { data: t.data as Float32Array, dims: t.dims.map(Number) };
+      }
+      return result;
+    },
+  };
+}
