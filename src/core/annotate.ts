@@ -2,7 +2,7 @@
  * Draw what detect found onto the image: boxes, landmarks and scores, as an SVG overlay that
  * sharp composites. The output format follows the file name (.jpg, .png, .webp).
  */
-import sharp from 'sharp';
+import { sharp } from './sharp.js';
 import { decodeScale, type RgbImage } from './image.js';
 import { scaleRecord } from './geometry.js';
 import type { FaceRecord } from './records.js';

@@ -5,7 +5,8 @@
  */
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata } from 'sharp';
+import { sharp } from './sharp.js';
 import { FacekitError, fsError } from './errors.js';
 import { readRegularFile } from './files.js';
 
@@ -109,7 +110,7 @@ export async function decodeImage(bytes: Uint8Array, where: string, opts: Decode
     return img;
   } catch (err) {
     if (err instanceof FacekitError) throw err;
-    throw sharpError(err, where);
+    throw sharpError(err, where, true);
   }
 }
 
@@ -161,8 +162,15 @@ function looksLikeBmp(b: Uint8Array): boolean {
   return b.length > 26 && b[0] === 0x42 && b[1] === 0x4d && b[14] !== undefined && [12, 40, 52, 56, 108, 124].includes(b[14]);
 }
 
-function sharpError(err: unknown, where: string): FacekitError {
+/**
+ * sharp's error as one line. `headerRead`: the header was already read, so a failure now can only
+ * mean damaged pixel data. That holds even when libvips loses its message: its error buffer is
+ * shared between threads, and with several worker threads a truncated JPEG sometimes reports only
+ * "Unknown error".
+ */
+export function sharpError(err: unknown, where: string, headerRead = false): FacekitError {
   const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  const known = msg !== '' && !/^unknown error$/i.test(msg.trim());
   if (/unsupported image format/i.test(msg)) {
     return new FacekitError('not_an_image', 'not an image (unknown format; expected JPEG, PNG, WebP, TIFF, GIF or AVIF)', where);
   }
@@ -170,7 +178,8 @@ function sharpError(err: unknown, where: string): FacekitError {
   if (/premature end|truncated|corrupt|bogus|invalid|bad|unexpected end|not enough data|read error|decode/i.test(msg)) {
     return new FacekitError('corrupt_image', `image data is damaged or truncated (${msg.replace(/^Input (buffer|file) has corrupt header: /, '')})`, where);
   }
-  return new FacekitError('corrupt_image', `cannot decode image (${msg})`, where);
+  if (headerRead) return new FacekitError('corrupt_image', `image data is damaged or truncated${known ? ` (${msg})` : ''}`, where);
+  return new FacekitError('corrupt_image', known ? `cannot decode image (${msg})` : 'cannot decode image', where);
 }
 
 /** Encode RGB pixels as PNG (lossless, so that stages chained through files compute the same numbers). */

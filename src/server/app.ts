@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyReply, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';
-import sharp from 'sharp';
+import { sharp } from '../core/sharp.js';
 import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, packageDir, type RecognizerId } from '../api/models.js';
 import { openGalleryStore } from '../api/recognition.js';
 import { Facekit } from '../api/engine.js';

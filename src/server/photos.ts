@@ -4,7 +4,7 @@
  * ever reaches the file system.
  */
 import { readFile, stat } from 'node:fs/promises';
-import sharp from 'sharp';
+import { sharp } from '../core/sharp.js';
 import { sha256, type InMemoryGallery } from '../api/recognition.js';
 import { imageFormat } from '../core/image.js';
 import { HttpError } from './http-errors.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64Image, decodeImage, looksLikeImageBytes } from '../../src/core/image.js';
+import { decodeBase64Image, decodeImage, looksLikeImageBytes, sharpError } from '../../src/core/image.js';
 import { FacekitError } from '../../src/core/errors.js';
 import { FIXTURES } from '../helpers/cli.js';
 
@@ -19,6 +19,15 @@ async function failure(bytes: Uint8Array, opts = {}): Promise<string> {
 const solid = (channels: 3 | 4, background: string | { r: number; g: number; b: number; alpha?: number }) => sharp({ create: { width: 8, height: 6, channels, background } });
 
 describe('decodeImage', () => {
+  it('calls a failure after the header was read damaged data, even when libvips lost its message', () => {
+    // With several worker threads libvips sometimes reports a truncated JPEG as "Unknown error".
+    const lost = sharpError(new Error('Unknown error'), 'b.jpg', true);
+    expect(lost.code).toBe('corrupt_image');
+    expect(lost.message).toBe('image data is damaged or truncated');
+    expect(sharpError(new Error('VipsJpeg: Premature end of JPEG file'), 'b.jpg', true).message).toBe('image data is damaged or truncated (VipsJpeg: Premature end of JPEG file)');
+    expect(sharpError(new Error('Unknown error'), 'b.jpg').message).toBe('cannot decode image');
+  });
+
   it('gives 8-bit RGB for every input kind', async () => {
     const inputs = await Promise.all([
       solid(3, '#ff0000').jpeg().toBuffer(),

@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
-import sharp from 'sharp';
+import { sharp } from '../../core/sharp.js';
 import { FacekitError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/files.js';
 

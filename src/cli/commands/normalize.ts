@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import sharp from 'sharp';
+import { sharp } from '../../core/sharp.js';
 import { RECOGNIZERS, type SchemeId } from '../../api/models.js';
 import { buildPlan, artifactStem, prepareDirs, isSchemeId, previewTensor, SCHEMES, type Scheme } from '../../api/pipeline.js';
 import { FacekitError } from '../../core/errors.js';

@@ -7,7 +7,7 @@
  * image is letterboxed, each face is cut out already rotated upright (a 192x192 warp), and points
  * stay in floating point.
  */
-import sharp from 'sharp';
+import { sharp } from '../../core/sharp.js';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { Detector, DetectedFace, DetectorOptions } from './detector.js';
 import { meanPoint, pt } from './detector.js';
