@@ -1,5 +1,6 @@
 // In-process benchmarks, run by bench/run.mjs: search over a synthetic 100 000-face gallery, and
-// the time of each stage per face on the artists photos (one thread, WASM backend).
+// the time of each stage per face on the artists photos (one thread; tfjs on WASM, ONNX models on
+// onnxruntime-node), with the default model and each recognizer's own forward time.
 //   node bench/inprocess.mjs ARTISTS_DIR RUNS search,stages
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { detectFaces, detectionRecords } from '../dist/stages/detection.js';
 import { alignFace, TEMPLATES } from '../dist/stages/alignment.js';
 import { normalizeCrop } from '../dist/stages/normalization.js';
 import { loadRecognizer } from '../dist/models/recognizers/index.js';
+import { DEFAULT_RECOGNIZER, RECOGNIZERS } from '../dist/models/catalogue.js';
 import { represent } from '../dist/stages/representation.js';
 
 const [artists, runsArg, onlyArg] = process.argv.slice(2);
@@ -61,11 +63,12 @@ if (only.includes('search')) {
 }
 
 if (only.includes('stages')) {
-  console.log('\n## time per stage on the artists photos (one thread, WASM), median over runs');
+  const model = RECOGNIZERS[DEFAULT_RECOGNIZER];
+  console.log(`\n## time per stage on the artists photos (one thread, default model ${model.id}), median over runs`);
   await initBackend('wasm');
   const files = readdirSync(artists).sort().flatMap((p) => readdirSync(join(artists, p)).sort().map((f) => join(artists, p, f)));
-  const rec = await loadRecognizer('resnet34');
-  const t = TEMPLATES['dlib-150'];
+  const rec = await loadRecognizer(model.id);
+  const t = TEMPLATES[model.template];
   const per = { decode: [], detect: [], align: [], normalize: [], represent: [], representNoFlip: [], chain: [] };
   for (let run = 0; run < runs; run++) {
     const sums = { decode: 0, detect: 0, align: 0, normalize: 0, represent: 0, representNoFlip: 0 };
@@ -84,7 +87,7 @@ if (only.includes('stages')) {
         const a = alignFace(img, r, t);
         sums.align += now() - t0;
         t0 = now();
-        const n = normalizeCrop(a.crop, 'dlib');
+        const n = normalizeCrop(a.crop, model.scheme);
         sums.normalize += now() - t0;
         t0 = now();
         await represent(rec, [n.data], { flip: true });
@@ -120,15 +123,22 @@ if (only.includes('stages')) {
   };
   const bf = await fwd('@vladmandic/human', 'models/blazeface.json', [1, 256, 256, 3]);
   const fm = await fwd('@vladmandic/human', 'models/facemesh.json', [1, 192, 192, 3]);
-  const x = new Float32Array(150 * 150 * 3);
-  const rs = [];
-  for (let i = 0; i < 20; i++) {
-    const t0 = now();
-    await rec.embed([x]);
-    rs.push(now() - t0);
+  const forward = {};
+  for (const info of Object.values(RECOGNIZERS)) {
+    const r = await loadRecognizer(info.id);
+    const x = new Float32Array(info.size[0] * info.size[1] * 3).map(() => Math.random() - 0.5);
+    for (let i = 0; i < 3; i++) await r.embed([x]);
+    const rs = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = now();
+      await r.embed([x]);
+      rs.push(now() - t0);
+    }
+    forward[info.id] = median(rs);
   }
-  const sum = bf + 2 * fm + 2 * median(rs);
-  console.log(`model forward times: blazeface ${fmt(bf, 1)} ms, facemesh ${fmt(fm, 1)} ms (x2 passes), resnet34 ${fmt(median(rs), 1)} ms (x2 with flip): sum ${fmt(sum, 1)} ms per one-face image = ${fmt(1000 / sum, 1)} images/s per core at best`);
+  const sum = bf + 2 * fm + 2 * forward[model.id];
+  console.log(`model forward times: blazeface ${fmt(bf, 1)} ms, facemesh ${fmt(fm, 1)} ms (x2 passes); recognizers, one face: ${Object.entries(forward).map(([id, ms]) => `${id} ${fmt(ms, 1)} ms`).join(', ')}`);
+  console.log(`sum for a one-face image with ${model.id} (x2 with flip): ${fmt(sum, 1)} ms = ${fmt(1000 / sum, 1)} images/s per core at best; the whole chain above is ${fmt(median(per.chain) - sum, 1)} ms more`);
 }
 
 /** Bytes of a gallery's header and entries file (schema 2), or of its JSON (schema 1). */

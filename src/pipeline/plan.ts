@@ -8,13 +8,13 @@ import { createHash } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import { FacekitError } from '../core/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../core/image.js';
+import { SCHEMES, isSchemeId } from '../stages/normalization.js';
 import {
   DETECTORS, RECOGNIZERS, isDetectorId, isRecognizerId, type DetectorId, type RecognizerId, type SchemeId,
 } from '../models/catalogue.js';
 
 export type StageName = 'detect' | 'align' | 'normalize' | 'represent';
 const ORDER: StageName[] = ['detect', 'align', 'normalize', 'represent'];
-const SCHEME_IDS: readonly SchemeId[] = ['dlib', 'raw', 'unit', 'vggface', 'facenet', 'arcface'];
 
 export interface PipelinePlan {
   /** the last stage to run */
@@ -92,7 +92,7 @@ export function buildPlan(choice: PlanChoice = {}): PipelinePlan {
   if (!isRecognizerId(model)) throw new FacekitError('usage', `unknown model "${model}" (one of ${Object.keys(RECOGNIZERS).join(', ')})`);
   const info = RECOGNIZERS[model];
   const scheme = choice.scheme ?? info.scheme;
-  if (!(SCHEME_IDS as readonly string[]).includes(scheme)) throw new FacekitError('usage', `unknown scheme "${scheme}" (one of ${SCHEME_IDS.join(', ')})`);
+  if (!isSchemeId(scheme)) throw new FacekitError('usage', `unknown scheme "${scheme}" (one of ${Object.keys(SCHEMES).join(', ')})`);
   const plan: PipelinePlan = { ...DEFAULT_PLAN, ...stripUndefined(choice), detector, model, scheme: scheme as SchemeId };
   if (!ORDER.includes(plan.upTo)) throw new FacekitError('usage', `unknown stage "${String(plan.upTo)}"`);
   checkNumber('min score', plan.minScore, 0, 1);

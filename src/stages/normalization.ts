@@ -73,6 +73,12 @@ export const SCHEMES: Record<SchemeId, Scheme> = {
     range: { lo: -3, hi: 3, note: 'z-scores, clipped at 3 std' },
   },
   arcface: { id: 'arcface', description: "ArcFace's (x - 127.5) / 128", apply: perChannel([127.5, 127.5, 127.5], 128), range: linearRange([127.5, 127.5, 127.5], 128) },
+  faceplugin: {
+    id: 'faceplugin',
+    description: "faceplugin's (x - 127) / 128 (its own JS does this)",
+    apply: perChannel([127, 127, 127], 128),
+    range: linearRange([127, 127, 127], 128),
+  },
   dlib: {
     id: 'dlib',
     description: "dlib ResNet's per-channel mean (R 122.78, G 117.00, B 104.30) subtracted, / 255",

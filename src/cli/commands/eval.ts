@@ -14,7 +14,7 @@ import { defaultThreshold, distance } from '../../api/recognition.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { listImages } from '../../core/image.js';
 import {
-  action, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, Progress, warn, type BatchOptions,
+  action, addCommonOptions, addWorkersOption, MODEL_CHOICES, parseDetector, parseModel, parseNumber, Progress, warn, type BatchOptions,
 } from '../common.js';
 import { plainTable } from '../output.js';
 
@@ -65,7 +65,7 @@ export function register(program: Command): void {
     .description('measure verification (and identification) accuracy on LFW pairs, a CSV of pairs, or a folder of people')
     .argument('<input>', "LFW's pairs.txt, a CSV of image_a,image_b,same, or DIR/<person>/*.jpg")
     .option('--images <dir>', "pairs.txt: the folder holding <Name>/<Name>_0001.jpg (default: images/ beside it); CSV: where relative paths start (default: the CSV's folder)")
-    .option('--model <name>', 'recognition model: resnet34 | faceres', parseModel, DEFAULT_RECOGNIZER)
+    .option('--model <name>', `recognition model: ${MODEL_CHOICES}`, parseModel, DEFAULT_RECOGNIZER)
     .option('--metric <name>', `distance: ${METRICS.join(' | ')}`, DEFAULT_METRIC)
     .option('--skip-detect', 'the images are already aligned face crops (as the LFW crops): no detector', false)
     .option('--detector <name>', 'blazeface | ssd | tiny', parseDetector, DEFAULT_PLAN.detector)
