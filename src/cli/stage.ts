@@ -3,7 +3,7 @@
  * themselves (on every core); given records they carry each record one stage further.
  */
 import type { Command } from 'commander';
-import { DEFAULT_RECOGNIZER } from '../api/models.js';
+import { DEFAULT_RECOGNIZER, RECOGNIZERS } from '../api/models.js';
 import { DEFAULT_PLAN, type PipelinePlan, type StageName, type ImageJob } from '../api/pipeline.js';
 import { errorRecord, type FaceRecord } from '../core/records.js';
 import {
@@ -23,7 +23,7 @@ export interface StageOptions extends BatchOptions {
 /** Options for the stages before this one, used when the input is images. */
 export function addStageOptions(cmd: Command): Command {
   cmd
-    .option('--model <name>', 'recognition model whose template / input this prepares: resnet34 | faceres', parseModel, DEFAULT_RECOGNIZER)
+    .option('--model <name>', `recognition model whose template / input this prepares: ${Object.keys(RECOGNIZERS).join(' | ')}`, parseModel, DEFAULT_RECOGNIZER)
     .option('--detector <name>', 'detector used when given images: blazeface | ssd | tiny', parseDetector, DEFAULT_PLAN.detector)
     .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
     .option('--max-faces <n>', 'most faces per image', parseNumber('--max-faces', { min: 1, integer: true }), DEFAULT_PLAN.maxFaces)

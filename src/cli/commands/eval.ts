@@ -7,7 +7,7 @@ import { readRegularFile } from '../../core/files.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, isMetric, type Metric, type RecognizerId } from '../../api/models.js';
+import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, RECOGNIZERS, isMetric, type Metric, type RecognizerId } from '../../api/models.js';
 import { embedImages, resolveCacheDir, type EmbedSettings, type EmbedStats, type Embedded, DEFAULT_PLAN, type PipelinePlan } from '../../api/pipeline.js';
 import { accuracyAt, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, parseCsvPairs, parseLfwPairs, precisionRecall, verificationSummary, type ParsedPairs, type Rank1Result, type Scored, type VerificationSummary, plotFormat, rocSvg, writePlot, seededRandom } from '../../api/analysis.js';
 import { defaultThreshold, distance } from '../../api/recognition.js';
@@ -65,7 +65,7 @@ export function register(program: Command): void {
     .description('measure verification (and identification) accuracy on LFW pairs, a CSV of pairs, or a folder of people')
     .argument('<input>', "LFW's pairs.txt, a CSV of image_a,image_b,same, or DIR/<person>/*.jpg")
     .option('--images <dir>', "pairs.txt: the folder holding <Name>/<Name>_0001.jpg (default: images/ beside it); CSV: where relative paths start (default: the CSV's folder)")
-    .option('--model <name>', 'recognition model: resnet34 | faceres', parseModel, DEFAULT_RECOGNIZER)
+    .option('--model <name>', `recognition model: ${Object.keys(RECOGNIZERS).join(' | ')}`, parseModel, DEFAULT_RECOGNIZER)
     .option('--metric <name>', `distance: ${METRICS.join(' | ')}`, DEFAULT_METRIC)
     .option('--skip-detect', 'the images are already aligned face crops (as the LFW crops): no detector', false)
     .option('--detector <name>', 'blazeface | ssd | tiny', parseDetector, DEFAULT_PLAN.detector)

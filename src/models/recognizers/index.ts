@@ -1,6 +1,7 @@
 /** The recognition networks by id, each loaded once per process on first use. */
 import { RECOGNIZERS, type RecognizerId, type RecognizerInfo } from '../catalogue.js';
 import { loadFaceres } from './faceres.js';
+import { loadMobilefacenet } from './mobilefacenet.js';
 import { loadResnet34 } from './resnet34.js';
 import type { Recognizer } from './recognizer.js';
 
@@ -9,6 +10,7 @@ export type { Recognizer } from './recognizer.js';
 const loaders: Record<RecognizerId, (info: RecognizerInfo) => Promise<Recognizer>> = {
   resnet34: loadResnet34,
   faceres: loadFaceres,
+  mobilefacenet: loadMobilefacenet,
 };
 const recognizers = new Map<RecognizerId, Promise<Recognizer>>();
 
