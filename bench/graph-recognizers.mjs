@@ -42,6 +42,24 @@ if (ortAvailable()) {
 }
 console.log(`mobilefacenet: read ${tRead.toFixed(0)} ms, fuse PReLU ${tFuse.toFixed(0)} ms, convert to ONNX ${tConvert.toFixed(0)} ms (${(onnx.bytes.length / 1e6).toFixed(1)} MB), ORT session ${tSession.toFixed(0)} ms`);
 
+// The converter's two ways to write PReLU, on ORT alone, alternating so that load hits both alike.
+if (ortAvailable()) {
+  const variants = {};
+  for (const prelu of ['relu-min', 'PRelu']) {
+    const c = tfliteToOnnx(fused, 'mobilefacenet', { prelu });
+    variants[prelu] = { session: await createSession(c.bytes), c, times: [] };
+  }
+  const x = Float32Array.from({ length: 112 * 112 * 3 }, () => Math.random() * 2 - 1);
+  for (let i = 0; i < runs + 3; i++) {
+    for (const v of Object.values(variants)) {
+      const s = performance.now();
+      await v.session.run({ [v.c.inputName]: { data: x, dims: [1, 112, 112, 3] } });
+      if (i >= 3) v.times.push(performance.now() - s);
+    }
+  }
+  console.log(`ORT, batch 1, PReLU written as: ${Object.entries(variants).map(([k, v]) => `${k} ${median(v.times).toFixed(1)} ms`).join(', ')}`);
+}
+
 const face = () => Float32Array.from({ length: 112 * 112 * 3 }, () => Math.random() * 2 - 1);
 const engines = ortAvailable() ? ['ort', 'tfjs'] : ['tfjs'];
 if (engines.includes('tfjs')) console.log(`tfjs backend: ${await initBackend('wasm')}`);

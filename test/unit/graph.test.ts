@@ -114,13 +114,19 @@ describe.skipIf(!hasModel)('MobileFaceNet.tflite through src/models/graph', () =
 
   it.skipIf(!ortAvailable())('converts to ONNX with one Transpose and a dynamic batch; ORT agrees with tfjs', async () => {
     const onnx = tfliteToOnnx(fused, 'mobilefacenet');
-    expect(Object.fromEntries(onnx.nodeCounts)).toEqual({ Transpose: 1, Conv: 52, PRelu: 33, Add: 12, Reshape: 1 });
-    const s = await createSession(onnx.bytes);
+    // each PReLU as relu(x) + slope * min(x, 0)
+    expect(Object.fromEntries(onnx.nodeCounts)).toEqual({ Transpose: 1, Conv: 52, Relu: 33, Min: 33, Mul: 33, Add: 45, Reshape: 1 });
+    const asPrelu = tfliteToOnnx(fused, 'mobilefacenet', { prelu: 'PRelu' });
+    expect(Object.fromEntries(asPrelu.nodeCounts)).toEqual({ Transpose: 1, Conv: 52, PRelu: 33, Add: 12, Reshape: 1 });
+    const sessions = [await createSession(onnx.bytes), await createSession(asPrelu.bytes)];
     for (const n of [1, 3]) {
       const x = pattern(n);
-      const out = (await s.run({ [onnx.inputName]: { data: x, dims: [n, 112, 112, 3] } }))[onnx.outputName]!;
-      expect(out.dims).toEqual([n, 192]);
-      expect(maxAbsDiff(out.data, await runTfjs(fused, x, n))).toBeLessThan(2e-4);
+      const expected = await runTfjs(fused, x, n);
+      for (const s of sessions) {
+        const out = (await s.run({ [onnx.inputName]: { data: x, dims: [n, 112, 112, 3] } }))[onnx.outputName]!;
+        expect(out.dims).toEqual([n, 192]);
+        expect(maxAbsDiff(out.data, expected)).toBeLessThan(2e-4);
+      }
     }
   });
 

@@ -53,11 +53,21 @@ export interface OnnxConversion {
   nodeCounts: Map<string, number>;
 }
 
+export interface ConvertOptions {
+  /**
+   * How a PRELU becomes ONNX: 'relu-min' is relu(x) + slope * min(x, 0) (the default: on
+   * onnxruntime's CPU provider, one thread, MobileFaceNet ran about 30% faster this way than with
+   * its PRelu operator, whose per-channel broadcast is slow); 'PRelu' is the one operator.
+   */
+  prelu?: 'relu-min' | 'PRelu';
+}
+
 /**
  * Convert a single-input, single-output TFLite graph whose input is NHWC float32. The batch
  * dimension (dimension 0, as exported) becomes the symbolic 'N' of the ONNX input and output.
  */
-export function tfliteToOnnx(graph: TfliteGraph, name = 'converted'): OnnxConversion {
+export function tfliteToOnnx(graph: TfliteGraph, name = 'converted', opts: ConvertOptions = {}): OnnxConversion {
+  const preluAs = opts.prelu ?? 'relu-min';
   if (graph.inputs.length !== 1 || graph.outputs.length !== 1) throw new FacekitError('unreadable', `${name}: only graphs with one input and one output convert`);
   const inputIndex = graph.inputs[0]!;
   const outputIndex = graph.outputs[0]!;
@@ -148,6 +158,7 @@ export function tfliteToOnnx(graph: TfliteGraph, name = 'converted'): OnnxConver
     emit({ op: 'Conv', inputs, name: baseName[out]!, attributes }, o.activation, produced(out, 'nchw'));
   };
 
+  let zero: string | undefined;
   produced(inputIndex, 'nhwc');
   for (const op of graph.ops) {
     const out = op.outputs[0]!;
@@ -177,7 +188,14 @@ export function tfliteToOnnx(graph: TfliteGraph, name = 'converted'): OnnxConver
       case 'PRELU': {
         const layout = layoutOf(op.inputs[0]!);
         const slope = layout === 'nchw' ? constantNchw(op.inputs[1]!) : constantPlain(op.inputs[1]!);
-        nodes.push({ op: 'PRelu', inputs: [activation(op.inputs[0]!, layout), slope], outputs: [produced(out, layout)] });
+        const x = activation(op.inputs[0]!, layout);
+        if (preluAs === 'PRelu') nodes.push({ op: 'PRelu', inputs: [x, slope], outputs: [produced(out, layout)] });
+        else {
+          zero ??= initializer('zero', [], Float32Array.of(0));
+          const [r, m, ms] = ['relu', 'min', 'scaled'].map((k) => unique(`${baseName[out]}/${k}`)) as [string, string, string];
+          nodes.push({ op: 'Relu', inputs: [x], outputs: [r] }, { op: 'Min', inputs: [x, zero], outputs: [m] }, { op: 'Mul', inputs: [m, slope], outputs: [ms] });
+          nodes.push({ op: 'Add', inputs: [r, ms], outputs: [produced(out, layout)] });
+        }
         break;
       }
       case 'RESHAPE': {
