@@ -298,13 +298,13 @@ describe('facekit serve --compat: the APIs it replaces', () => {
     const r = await get('/api/health');
     expect(r.status).toBe(200);
     expect(Object.keys(r.body as object)).toEqual(['status', 'models_loaded', 'milvus_connected']);
-    expect(r.body).toEqual({ status: 'healthy', models_loaded: ['cosface_resnet50', 'mobilenetv3_large', 'resnet34', 'faceres'], milvus_connected: true });
+    expect(r.body).toEqual({ status: 'healthy', models_loaded: ['cosface_resnet50', 'mobilenetv3_large', 'resnet34', 'faceres', 'mobilefacenet'], milvus_connected: true });
   });
 
   it('Flask GET /api/models lists their names as aliases of facekit\'s models', async () => {
     const r = await get('/api/models');
     const models = (r.body as { models: { name: string; embedding_dim: number; description: string }[] }).models;
-    expect(models.map((m) => [m.name, m.embedding_dim])).toEqual([['cosface_resnet50', 128], ['mobilenetv3_large', 128], ['resnet34', 128], ['faceres', 1024]]);
+    expect(models.map((m) => [m.name, m.embedding_dim])).toEqual([['cosface_resnet50', 128], ['mobilenetv3_large', 128], ['resnet34', 128], ['faceres', 1024], ['mobilefacenet', 192]]);
     for (const m of models) expect(Object.keys(m)).toEqual(['name', 'embedding_dim', 'description']);
     expect(models[0]!.description).toMatch(/alias of facekit's resnet34/);
     expect(models[1]!.description).toMatch(/alias of facekit's resnet34/);
