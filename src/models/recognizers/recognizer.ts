@@ -13,9 +13,8 @@ export interface Recognizer {
   embed(batch: Float32Array[]): Promise<Float32Array[]>;
 }
 
-/** Run `forward` on a batch of [h, w, 3] tensors and split its [n, dim] output per face. */
-export async function runBatch(batch: Float32Array[], info: RecognizerInfo, forward: (x: TfCore.Tensor4D) => TfCore.Tensor2D): Promise<Float32Array[]> {
-  const t = tf();
+/** Pack [h, w, 3] tensors into one NHWC batch, checking each one's size. */
+export function packBatch(batch: Float32Array[], info: RecognizerInfo): Float32Array {
   const [w, h] = info.size;
   const per = w * h * 3;
   const flat = new Float32Array(batch.length * per);
@@ -23,6 +22,14 @@ export async function runBatch(batch: Float32Array[], info: RecognizerInfo, forw
     if (b.length !== per) throw new FacekitError('bad_tensor', `tensor has ${b.length} values, ${info.id} needs ${h}x${w}x3 = ${per}`);
     flat.set(b, i * per);
   });
+  return flat;
+}
+
+/** Run `forward` on a batch of [h, w, 3] tensors and split its [n, dim] output per face. */
+export async function runBatch(batch: Float32Array[], info: RecognizerInfo, forward: (x: TfCore.Tensor4D) => TfCore.Tensor2D): Promise<Float32Array[]> {
+  const t = tf();
+  const [w, h] = info.size;
+  const flat = packBatch(batch, info);
   const out = t.tidy(() => forward(t.tensor4d(flat, [batch.length, h, w, 3])));
   const data = (await out.data()) as Float32Array;
   out.dispose();

@@ -6,7 +6,7 @@
  * Its model names are taken as aliases of facekit's models: both stand for resnet34, facekit's
  * most accurate model and the default gallery's, so that whichever name a client sends, its
  * embeddings compare with the gallery's and its inserts go into the one gallery. facekit's own
- * names (resnet34, faceres) are taken too; any other name is a 400.
+ * names (resnet34, faceres, mobilefacenet) are taken too; any other name is a 400.
  */
 import { basename, extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
