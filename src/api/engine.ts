@@ -37,7 +37,7 @@ export interface DetectOptions {
 }
 
 export interface RepresentOptions extends Omit<DetectOptions, 'mesh'> {
-  /** recognition model (default resnet34) */
+  /** recognition model (default mobilefacenet) */
   model?: RecognizerId;
   /** average with the mirror image's embedding (default true) */
   flip?: boolean;

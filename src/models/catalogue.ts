@@ -137,7 +137,7 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
 };
 
 export const DEFAULT_DETECTOR: DetectorId = 'blazeface';
-export const DEFAULT_RECOGNIZER: RecognizerId = 'resnet34';
+export const DEFAULT_RECOGNIZER: RecognizerId = 'mobilefacenet';
 export const DEFAULT_METRIC: Metric = 'euclidean_l2';
 
 export function isDetectorId(s: string): s is DetectorId {

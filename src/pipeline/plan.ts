@@ -10,7 +10,7 @@ import { FacekitError } from '../core/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../core/image.js';
 import { SCHEMES, isSchemeId } from '../stages/normalization.js';
 import {
-  DETECTORS, RECOGNIZERS, isDetectorId, isRecognizerId, type DetectorId, type RecognizerId, type SchemeId,
+  DEFAULT_RECOGNIZER, DETECTORS, RECOGNIZERS, isDetectorId, isRecognizerId, type DetectorId, type RecognizerId, type SchemeId,
 } from '../models/catalogue.js';
 
 export type StageName = 'detect' | 'align' | 'normalize' | 'represent';
@@ -64,9 +64,9 @@ export const DEFAULT_PLAN: Readonly<PipelinePlan> = Object.freeze({
   maxFaces: 20,
   mesh: false,
   skipDetect: false,
-  model: 'resnet34',
+  model: DEFAULT_RECOGNIZER,
   rotate: true,
-  scheme: RECOGNIZERS.resnet34.scheme,
+  scheme: RECOGNIZERS[DEFAULT_RECOGNIZER].scheme,
   anyScheme: false,
   flip: true,
   maxPixels: DEFAULT_MAX_PIXELS,

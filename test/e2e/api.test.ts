@@ -40,7 +40,7 @@ describe('the library API', () => {
     const api = await facekit.represent(P2);
     expect(api[0]!.embedding!.vector).toEqual(cli[0]!.embedding.vector);
     const v = await facekit.verify(P2, P2);
-    expect(v).toMatchObject({ verified: true, distance: 0, threshold: 0.4, metric: 'euclidean_l2', model: 'resnet34' });
+    expect(v).toMatchObject({ verified: true, distance: 0, threshold: 1.12, metric: 'euclidean_l2', model: 'mobilefacenet' });
     const cliPair = JSON.parse((await runCli(['verify', P1, P2, '--json'])).stdout) as Rec;
     const apiPair = await facekit.verify(P1, P2);
     expect({ verified: apiPair.verified, distance: apiPair.distance, threshold: apiPair.threshold }).toEqual({
@@ -71,7 +71,7 @@ describe('the library API', () => {
     const again = await Gallery.open(path);
     expect([...again.people()]).toEqual([['ana', 1], ['group-lead', 1]]);
     const [who] = await again.identify(P2, { topK: 2 });
-    expect(who).toMatchObject({ identity: 'ana', verdict: 'match', threshold: 0.4 });
+    expect(who).toMatchObject({ identity: 'ana', verdict: 'match', threshold: 1.12 });
     expect(who!.candidates).toHaveLength(2);
     const [byVector] = await again.identify(new Float32Array(me!.embedding!.vector));
     expect(byVector!.identity).toBe('group-lead');
@@ -98,7 +98,7 @@ describe('the library API', () => {
       expect(pool.replaced).toBe(1);
       expect(pool.threads()).toHaveLength(2);
       const after = await Promise.all([pool.run({ image: P2, plan }), pool.run({ image: P2, plan })]);
-      for (const r of after) expect(r[0]!.embedding!.dim).toBe(128);
+      for (const r of after) expect(r[0]!.embedding!.dim).toBe(192);
 
       // A job given up on (a request past its deadline) stops its worker, which is replaced.
       const job = { image: P1, plan };
@@ -108,7 +108,7 @@ describe('the library API', () => {
       await expect(running).rejects.toThrow(/cancelled/);
       expect(pool.replaced).toBe(1); // a cancel is not a crash
       expect(pool.threads()).toHaveLength(2);
-      expect((await pool.run({ image: P2, plan }))[0]!.embedding!.dim).toBe(128);
+      expect((await pool.run({ image: P2, plan }))[0]!.embedding!.dim).toBe(192);
     } finally {
       await engine.close();
     }

@@ -305,25 +305,25 @@ describe('facekit serve --compat: the APIs it replaces', () => {
   it('Flask GET /api/models lists their names as aliases of facekit\'s models', async () => {
     const r = await get('/api/models');
     const models = (r.body as { models: { name: string; embedding_dim: number; description: string }[] }).models;
-    expect(models.map((m) => [m.name, m.embedding_dim])).toEqual([['cosface_resnet50', 128], ['mobilenetv3_large', 128], ...Object.values(RECOGNIZERS).map((m) => [m.id, m.dim])]);
+    expect(models.map((m) => [m.name, m.embedding_dim])).toEqual([['cosface_resnet50', 192], ['mobilenetv3_large', 192], ...Object.values(RECOGNIZERS).map((m) => [m.id, m.dim])]);
     for (const m of models) expect(Object.keys(m)).toEqual(['name', 'embedding_dim', 'description']);
-    expect(models[0]!.description).toMatch(/alias of facekit's resnet34/);
-    expect(models[1]!.description).toMatch(/alias of facekit's resnet34/);
+    expect(models[0]!.description).toMatch(/alias of facekit's mobilefacenet/);
+    expect(models[1]!.description).toMatch(/alias of facekit's mobilefacenet/);
   });
 
   it('Flask POST /api/embedding answers the embedding of the largest face, under the model name asked for', async () => {
     const r = await flask('/api/embedding', { image: `@${QUERY}`, model: 'cosface_resnet50' });
     expect(r.status).toBe(200);
     expect(Object.keys(r.body as object)).toEqual(['success', 'model', 'embedding', 'embedding_dim']);
-    expect(r.body).toMatchObject({ success: true, model: 'cosface_resnet50', embedding_dim: 128 });
-    expect(r.body.embedding).toHaveLength(128);
+    expect(r.body).toMatchObject({ success: true, model: 'cosface_resnet50', embedding_dim: 192 });
+    expect(r.body.embedding).toHaveLength(192);
     const plain = await flask('/api/embedding', { image: `@${QUERY}` });
-    expect(plain.body).toMatchObject({ success: true, model: 'resnet34', embedding_dim: 128 });
+    expect(plain.body).toMatchObject({ success: true, model: 'mobilefacenet', embedding_dim: 192 });
     // an alias is the model it stands for: the same vector
     expect(plain.body.embedding).toEqual(r.body.embedding);
     const bad: [Record<string, string | string[]>, number, string][] = [
       [{ image: `@${QUERY}`, model: 'mobilenetv2' }, 400, 'bad_request'],
-      [{ model: 'resnet34' }, 400, 'bad_request'],
+      [{ model: 'mobilefacenet' }, 400, 'bad_request'],
       [{ photo: `@${QUERY}` }, 400, 'unknown_field'],
       [{ image: [`@${QUERY}`, `@${SAMPLE}`] }, 400, 'bad_request'],
       [{ image: `@${join(BAD, 'text.jpg')}` }, 415, 'not_an_image'],
@@ -345,7 +345,7 @@ describe('facekit serve --compat: the APIs it replaces', () => {
     expect(r.body).toMatchObject({ success: true, model: 'mobilenetv3_large', total: 6, successful: 2, failed: 4 });
     const results = r.body.results as { filename: string; embedding: number[] | null; success: boolean; error?: string }[];
     expect(results.map((x) => [x.filename, x.success])).toEqual(files.map((f, i) => [basename(f), i === 0 || i === 5]));
-    expect(results[0]!.embedding).toHaveLength(128);
+    expect(results[0]!.embedding).toHaveLength(192);
     expect(Object.keys(results[0]!)).toEqual(['filename', 'embedding', 'success']);
     for (const failed of results.filter((x) => !x.success)) {
       expect(Object.keys(failed)).toEqual(['filename', 'embedding', 'success', 'error']);
@@ -355,7 +355,7 @@ describe('facekit serve --compat: the APIs it replaces', () => {
       expect.stringMatching(/^not an image/), 'no face found', expect.stringMatching(/^image is empty/), expect.stringMatching(/damaged or truncated/),
     ]);
     for (const [fields, status, code] of [
-      [{ model: 'resnet34' }, 400, 'bad_request'],
+      [{ model: 'mobilefacenet' }, 400, 'bad_request'],
       [{ images: `@${QUERY}`, model: 'arcface' }, 400, 'bad_request'],
       [{ image: `@${QUERY}` }, 400, 'unknown_field'],
       [{ images: Array.from({ length: 17 }, () => `@${QUERY}`) }, 413, 'too_large'],
@@ -372,11 +372,11 @@ describe('facekit serve --compat: the APIs it replaces', () => {
     expect(known.status).toBe(200);
     expect(Object.keys(known.body as object)).toEqual(['name', 'distance']);
     expect(known.body.name).toBe(P1);
-    expect(known.body.distance).toBeLessThanOrEqual(0.4);
+    expect(known.body.distance).toBeLessThanOrEqual(1.12);
     const other = await workshop('/deteccao-facial-api/recognize-face', { base64: b64(STRANGER) });
     expect(other.status).toBe(200);
     expect(other.body.name).toBe(hasArtists ? 'unknown' : expect.any(String));
-    if (hasArtists) expect(other.body.distance).toBeGreaterThan(0.4);
+    if (hasArtists) expect(other.body.distance).toBeGreaterThan(1.12);
     for (const [body, status, code] of [
       [{ base64: b64(join(BAD, 'no-face.jpg')) }, 422, 'no_face'],
       [{ base64: b64(join(BAD, 'text.jpg')) }, 415, 'not_an_image'],
@@ -403,7 +403,7 @@ describe('facekit serve --compat: the APIs it replaces', () => {
     const diff = await call(PEOPLE[P1]![0]!, PEOPLE[P2]![0]!);
     for (const r of [same, diff]) {
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ similarity: expect.any(Number), same_signature: expect.any(Boolean), threshold: expect.any(Number), model: 'resnet34' });
+      expect(r.body).toMatchObject({ similarity: expect.any(Number), same_signature: expect.any(Boolean), threshold: expect.any(Number), model: 'mobilefacenet' });
       expect(r.body.similarity).toBeGreaterThanOrEqual(0);
       expect(r.body.similarity).toBeLessThanOrEqual(1);
       expect(r.body.same_signature).toBe(r.body.verified); // facekit's own fields are all still there

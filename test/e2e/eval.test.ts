@@ -19,7 +19,7 @@ describe('facekit eval on a CSV of pairs', () => {
     expect(first.stderr).toMatch(/demo-pairs.csv line 9: "maybe" is not yes\/no, 1\/0 or true\/false; line skipped/);
     expect(first.stderr).not.toMatch(/\n\s+at /);
     const r = json(first.stdout);
-    expect(r).toMatchObject({ kind: 'csv-pairs', model: 'resnet34', metric: 'euclidean_l2' });
+    expect(r).toMatchObject({ kind: 'csv-pairs', model: 'mobilefacenet', metric: 'euclidean_l2' });
     expect(r.pairs).toMatchObject({ scored: 8, same: 4, different: 4, badLines: 1, unscored: 0 });
     expect(r.images).toMatchObject({ total: 6, embedded: 6, fromCache: 0, computed: 6 });
     // a photo against itself is at distance 0, different people far: everything separates
@@ -44,7 +44,7 @@ describe('facekit eval on a CSV of pairs', () => {
     const res = await runCli(['eval', csv, '--no-cache', '--folds', '3'], { env: { COLUMNS: '80', FACEKIT_PROGRESS_EVERY: '3600' } });
     expect(res.code).toBe(0);
     for (const line of res.stdout.trimEnd().split('\n')) expect([...line].length, line).toBeLessThanOrEqual(80);
-    for (const row of ['accuracy (3-fold)', 'ROC AUC', 'equal error rate', 'TAR at FAR 1%', 'TAR at FAR 0.1%', 'best threshold', 'precision / recall', 'at the default 0.4']) {
+    for (const row of ['accuracy (3-fold)', 'ROC AUC', 'equal error rate', 'TAR at FAR 1%', 'TAR at FAR 0.1%', 'best threshold', 'precision / recall', 'at the default 1.12']) {
       expect(res.stdout).toContain(row);
     }
     expect(res.stdout).toContain('3 computed');
@@ -85,7 +85,7 @@ describe('facekit eval on bad input', () => {
     [['eval', join(evalDir, 'demo-pairs.csv'), '--metric', 'manhattan'], /--metric must be one of cosine, euclidean, euclidean_l2; got "manhattan"/],
     [['eval', join(evalDir, 'demo-pairs.csv'), '--roc', 'roc.gif'], /--roc must name a .svg or .png file, got "roc.gif"/],
     [['eval', join(evalDir, 'demo-pairs.csv'), '--folds', '1'], /--folds must be at least 2, got 1/],
-    [['eval', join(evalDir, 'demo-pairs.csv'), '--model', 'vgg'], /--model must be one of resnet34, faceres, mobilefacenet; got "vgg"/],
+    [['eval', join(evalDir, 'demo-pairs.csv'), '--model', 'vgg'], /--model must be one of resnet34, faceres, mobilefacenet, faceplugin; got "vgg"/],
   ])('%j: one line, exit 2', async (args, message) => {
     const res = await runCli(args as string[]);
     expect(res.code).toBe(2);

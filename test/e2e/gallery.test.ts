@@ -81,8 +81,8 @@ describe('build-db and verify on bad input (no dataset needed)', () => {
     const five = await runCli(['verify', q, '--db', db, '--threshold', '5']);
     expect(five.code).toBe(2);
     expect(oneLine(five.stderr)).toMatch(/threshold 5 makes no sense for euclidean_l2: it must be between 0 and 2/);
-    const loose = await runCli(['verify', q, '--db', db, '--metric', 'cosine', '--threshold', '0.9', '--json']);
-    expect(loose.stderr).toMatch(/threshold 0.9 is far looser than the calibrated 0.08 for resnet34 with cosine/);
+    const loose = await runCli(['verify', q, '--db', db, '--metric', 'cosine', '--threshold', '1.5', '--json']);
+    expect(loose.stderr).toMatch(/threshold 1.5 is far looser than the calibrated 0.63 for mobilefacenet with cosine/);
   });
 
   it('db rename refuses to merge two people unless --merge says so', async () => {
@@ -128,18 +128,18 @@ describe.skipIf(!hasArtists)('build-db and verify on the artists gallery', () =>
     const db = join(dir, 'db', 'gallery.json');
     const b = await runCli(['build-db', dir, '--db', db, '--workers', '2']);
     expect(b.code).toBe(0);
-    expect(b.stderr).toMatch(/3 people, 12 faces \(resnet34\)/);
+    expect(b.stderr).toMatch(/3 people, 12 faces \(mobilefacenet\)/);
     const g = gallery(db);
-    expect(g).toMatchObject({ format: 'facekit-gallery', schema: 2, model: 'resnet34', dim: 128, metric: 'euclidean_l2', people: 3 });
+    expect(g).toMatchObject({ format: 'facekit-gallery', schema: 2, model: 'mobilefacenet', dim: 192, metric: 'euclidean_l2', people: 3 });
     expect(g.entries).toMatchObject({ format: 'jsonl', count: 12 });
     expect(entriesOf(db)[0]).toEqual(expect.objectContaining({ label: expect.any(String), image: expect.any(String), hash: expect.stringMatching(/^[0-9a-f]{64}$/), face: 0, box: expect.any(Array) }));
-    expect(readFileSync(join(dir, 'db', g.vectors.file)).length).toBe(12 * 128 * 4);
+    expect(readFileSync(join(dir, 'db', g.vectors.file)).length).toBe(12 * 192 * 4);
 
     const [name, photos] = Object.entries(held)[0]!;
     const known = await runCli(['verify', join(ARTISTS, name, photos[0]!), '--db', db, '--json']);
     expect(known.code).toBe(0);
     const answer = records(known.stdout)[0] as Json;
-    expect(answer).toMatchObject({ identity: name, verdict: 'match', metric: 'euclidean_l2', threshold: 0.4 });
+    expect(answer).toMatchObject({ identity: name, verdict: 'match', metric: 'euclidean_l2', threshold: 1.12 });
     expect(answer.candidates).toHaveLength(3);
 
     const stranger = readdirSync(ARTISTS).sort()[5]!;
@@ -156,7 +156,7 @@ describe.skipIf(!hasArtists)('build-db and verify on the artists gallery', () =>
     expect(oneLine(noFace.stderr)).toMatch(/no-face.jpg: no face found/);
 
     const info = await runCli(['db', 'info', '--db', db, '--json']);
-    expect(JSON.parse(info.stdout)).toMatchObject({ people: 3, faces: 12, model: 'resnet34' });
+    expect(JSON.parse(info.stdout)).toMatchObject({ people: 3, faces: 12, model: 'mobilefacenet' });
     const rm = await runCli(['db', 'remove', name, '--db', db]);
     expect(rm.code).toBe(0);
     expect(entriesOf(db)).toHaveLength(8);
@@ -169,7 +169,7 @@ describe.skipIf(!hasArtists)('build-db and verify on the artists gallery', () =>
     const photo = (n: string, i: number) => join(ARTISTS, n, readdirSync(join(ARTISTS, n)).sort()[i]!);
     const same = await runCli(['verify', photo(names[2]!, 0), photo(names[2]!, 1), '--json']);
     expect(same.code).toBe(0);
-    expect(JSON.parse(same.stdout)).toMatchObject({ verified: true, model: 'resnet34', metric: 'euclidean_l2' });
+    expect(JSON.parse(same.stdout)).toMatchObject({ verified: true, model: 'mobilefacenet', metric: 'euclidean_l2' });
     const diff = await runCli(['verify', photo(names[2]!, 0), photo(names[3]!, 0)]);
     expect(diff.code).toBe(1);
     expect(diff.stdout).toMatch(/different people/);
@@ -197,7 +197,7 @@ describe.skipIf(!hasArtists)('build-db and verify on the artists gallery', () =>
       const buf = readFileSync(join(dir, g.vectors.file));
       const byImage = new Map<string, number[]>();
       const entries = readFileSync(join(dir, g.entries.file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Json);
-      entries.forEach((e, i) => byImage.set(e.image as string, Array.from(new Float32Array(buf.buffer, buf.byteOffset + i * 512, 128))));
+      entries.forEach((e, i) => byImage.set(e.image as string, Array.from(new Float32Array(buf.buffer, buf.byteOffset + i * 192 * 4, 192))));
       void file;
       return byImage;
     };
@@ -209,7 +209,7 @@ describe.skipIf(!hasArtists)('build-db and verify on the artists gallery', () =>
     const other = await cliOnce(['represent', join(DEMO, 'sample2.jpg'), '--model', 'faceres', '--no-flip']);
     const refused = await runCli(['build-db', '-', '--db', db], { input: other.stdout.split('\n')[0] + '\n' });
     expect(refused.code).toBe(2);
-    expect(oneLine(refused.stderr)).toMatch(/gallery was built with resnet34 \(128-d embeddings\), not faceres \(1024-d\)/);
+    expect(oneLine(refused.stderr)).toMatch(/gallery was built with mobilefacenet \(192-d embeddings\), not faceres \(1024-d\)/);
   });
 
   it('reports a person folder without usable photos and goes on', async () => {

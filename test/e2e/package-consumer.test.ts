@@ -127,13 +127,13 @@ describe('the packed package, installed into a fresh project', () => {
     expect(out.detect.first).toMatchObject({ face: 0, detector: 'blazeface' });
 
     expect(out.represent.faces).toBeGreaterThanOrEqual(1);
-    expect(out.represent).toMatchObject({ image: '<buffer>', dim: 128, length: 128 });
+    expect(out.represent).toMatchObject({ image: '<buffer>', model: 'mobilefacenet', dim: 192, length: 192 });
 
     expect(out.verify.verified).toBe(true);
     expect(out.verify.distance).toBeLessThan(0.01);
 
     expect(out.gallery).toMatchObject({ added: 1, skipped: 0, failed: 0, othersAdded: 2, size: 3, people: { person: 1, others: 2 }, identity: 'person', verdict: 'match' });
-    expect(out.gallery.meta).toMatchObject({ dim: 128 });
+    expect(out.gallery.meta).toMatchObject({ model: 'mobilefacenet', dim: 192 });
     expect(out.gallery.distance).toBeLessThan(0.01);
     expect(existsSync(join(scratch, 'js-gallery', 'gallery.json'))).toBe(true);
 
@@ -163,7 +163,7 @@ describe('the packed package, installed into a fresh project', () => {
     expect(out.resolved).toBe(pathToFileURL(join(project, 'node_modules', 'facekit', 'dist', 'index.js')).href);
     expect(out.detect.faces).toBeGreaterThanOrEqual(3);
     expect(out.detect.leftEye).toHaveLength(2);
-    expect(out.represent).toMatchObject({ image: 'sample2', length: 128 });
+    expect(out.represent).toMatchObject({ image: 'sample2', length: 192 });
     // two different photos: a real distance, under the model's calibrated threshold or not
     expect(out.verify.image2).toBe('sample2');
     expect(out.verify.distance).toBeGreaterThan(0);

@@ -26,8 +26,8 @@ describe('align, normalize, represent', () => {
     for (let i = 0; i < 3; i++) {
       // the staged record keeps its history
       expect(Object.keys(a[i]!)).toEqual(expect.arrayContaining(['box', 'landmarks', 'aligned', 'normalized', 'embedding']));
-      expect(a[i]!.embedding.model).toBe('resnet34');
-      expect(a[i]!.embedding.dim).toBe(128);
+      expect(a[i]!.embedding.model).toBe('mobilefacenet');
+      expect(a[i]!.embedding.dim).toBe(192);
       const va = a[i]!.embedding.vector as number[], vb = b[i]!.embedding.vector as number[];
       const maxDiff = Math.max(...va.map((v, k) => Math.abs(v - vb[k]!)));
       expect(maxDiff).toBeLessThan(1e-6);
@@ -38,15 +38,17 @@ describe('align, normalize, represent', () => {
     const dir = tempDir();
     const res = await runCli(['align', photo, '--out-dir', dir]);
     const recs = records(res.stdout) as Rec[];
-    expect(recs[0]!.aligned).toMatchObject({ size: [150, 150], template: 'dlib-150', rotated: true });
+    expect(recs[0]!.aligned).toMatchObject({ size: [112, 112], template: 'arcface-112', rotated: true });
     const meta = await sharp(recs[0]!.aligned.path).metadata();
-    expect([meta.format, meta.width, meta.height]).toEqual(['png', 150, 150]);
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 112, 112]);
     // the demo faces are tilted: some rotation was needed
     expect(Math.max(...recs.map((r) => Math.abs(r.aligned.angle as number)))).toBeGreaterThan(5);
     const flat = records((await runCli(['align', photo, '--out-dir', dir, '--no-rotate'])).stdout) as Rec[];
     expect(flat.every((r) => r.aligned.angle === 0 && r.aligned.rotated === false)).toBe(true);
     const fr = records((await runCli(['align', photo, '--out-dir', dir, '--model', 'faceres'])).stdout) as Rec[];
     expect(fr[0]!.aligned).toMatchObject({ size: [224, 224], template: 'faceres-224' });
+    const dl = records((await runCli(['align', photo, '--out-dir', dir, '--model', 'resnet34'])).stdout) as Rec[];
+    expect(dl[0]!.aligned).toMatchObject({ size: [150, 150], template: 'dlib-150' });
   });
 
   it("normalizes with the model's scheme, warns for another, previews", async () => {
@@ -54,17 +56,17 @@ describe('align, normalize, represent', () => {
     const res = await runCli(['normalize', photo, '--out-dir', join(dir, 'n'), '--preview', join(dir, 'p')]);
     expect(res.code).toBe(0);
     const r = (records(res.stdout) as Rec[])[0]!;
-    expect(r.normalized).toMatchObject({ scheme: 'dlib', shape: [1, 150, 150, 3] });
+    expect(r.normalized).toMatchObject({ scheme: 'arcface', shape: [1, 112, 112, 3] });
     expect(r.normalized.mean).toHaveLength(3);
     expect(readFileSync(r.normalized.path).subarray(1, 6).toString()).toBe('NUMPY');
     expect(existsSync(join(dir, 'p'))).toBe(true);
     const other = await runCli(['normalize', photo, '--out-dir', join(dir, 'n2'), '--scheme', 'facenet']);
     expect(other.code).toBe(0);
-    expect(other.stderr).toMatch(/scheme "facenet" is not what resnet34 was trained with \("dlib"\)/);
+    expect(other.stderr).toMatch(/scheme "facenet" is not what mobilefacenet was trained with \("arcface"\)/);
     // represent refuses a tensor of the wrong scheme unless asked
     const refused = await runCli(['represent', '-'], { input: other.stdout });
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/normalized with scheme "facenet", resnet34 needs "dlib"/);
+    expect(refused.stderr).toMatch(/normalized with scheme "facenet", mobilefacenet needs "arcface"/);
     const forced = await runCli(['represent', '-', '--any-scheme'], { input: other.stdout });
     expect(forced.code).toBe(0);
   });
@@ -91,7 +93,7 @@ describe('align, normalize, represent', () => {
     await sharp(al.aligned.path).resize(112, 112).toFile(crop);
     const skip = await runCli(['represent', crop, '--skip-detect']);
     expect(skip.code).toBe(0);
-    expect((records(skip.stdout) as Rec[])[0]).toMatchObject({ detector: 'skip', face: 0, embedding: { dim: 128 } });
+    expect((records(skip.stdout) as Rec[])[0]).toMatchObject({ detector: 'skip', face: 0, embedding: { model: 'mobilefacenet', dim: 192 } });
   });
 });
 
@@ -121,17 +123,17 @@ describe('align, normalize, represent on bad input', () => {
     const dir = tempDir();
     const rec = { schema: 1, image: photo, face: 0, normalized: { path: join(dir, 'bad.npy'), scheme: 'dlib', shape: [1, 112, 112, 3], mean: [0, 0, 0], std: [1, 1, 1] } };
     writeFileSync(join(dir, 'bad.npy'), encodeNpy({ shape: [1, 112, 112, 3], data: new Float32Array(112 * 112 * 3) }));
-    const shape = await runCli(['represent', '-'], { input: JSON.stringify(rec) });
+    const shape = await runCli(['represent', '-', '--model', 'resnet34'], { input: JSON.stringify(rec) });
     expect(shape.code).toBe(2);
     expect(oneLine(shape.stderr)).toMatch(/bad.npy: tensor shape is \(1, 112, 112, 3\), resnet34 needs \(1, 150, 150, 3\)/);
     const f64 = Buffer.from(encodeNpy({ shape: [1, 150, 150, 3], data: new Float32Array(150 * 150 * 3) }).toString('latin1').replace("'<f4'", "'<f8'"), 'latin1');
     writeFileSync(join(dir, 'bad.npy'), f64);
-    const dtype = await runCli(['represent', '-'], { input: JSON.stringify(rec) });
+    const dtype = await runCli(['represent', '-', '--model', 'resnet34'], { input: JSON.stringify(rec) });
     expect(oneLine(dtype.stderr)).toMatch(/dtype is <f8, expected float32/);
     const al = await runCli(['align', photo, '--out-dir', join(dir, 'al')]);
     rmSync(join(dir, 'al'), { recursive: true });
     const gone = await runCli(['normalize', '-', '--out-dir', join(dir, 'n')], { input: al.stdout });
     expect(gone.code).toBe(2);
-    expect(gone.stderr).toMatch(/al\/sample1-[0-9a-f]{8}-f0-dlib-150.png: no such file or directory/);
+    expect(gone.stderr).toMatch(/al\/sample1-[0-9a-f]{8}-f0-arcface-112.png: no such file or directory/);
   });
 });

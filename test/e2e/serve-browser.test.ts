@@ -174,9 +174,9 @@ describe.skipIf(!hasChromium)('facekit serve: the web page in chromium', () => {
     expect(await result.getAttribute('data-verdict')).toBe('same');
     // the verdict and the distance; a percentage only as the calibrated match score, never "similarity"
     const text = (await result.textContent())!;
-    expect(text).toMatch(/Same person.*distance (0\.\d+) \(threshold 0\.4, euclidean_l2\) · match score (\d+)%/s);
+    expect(text).toMatch(/Same person.*distance (\d\.\d+) \(threshold 1\.12, euclidean_l2\) · match score (\d+)%/s);
     expect(text).not.toMatch(/similarity/i);
-    const numbers = /distance (0\.\d+) \(threshold (0\.\d+)[^)]*\) · match score (\d+)%/.exec(text)!;
+    const numbers = /distance (\d\.\d+) \(threshold (\d\.\d+)[^)]*\) · match score (\d+)%/.exec(text)!;
     expect(Number(numbers[3])).toBe(Math.round(100 * matchScore(Number(numbers[1]), Number(numbers[2]))));
     expect(Number(numbers[3])).toBeGreaterThanOrEqual(50);
     expect(await page.locator('#tab-compare .box').count()).toBe(2);

@@ -15,7 +15,7 @@ const line = (o: unknown) => JSON.stringify(o) + '\n';
 async function smallGallery(): Promise<{ db: string; vector: number[] }> {
   const { Gallery } = await import('../../dist/index.js');
   const db = join(tempDir(), 'g.json');
-  const g = await Gallery.open(db, { create: true });
+  const g = await Gallery.open(db, { create: { model: 'resnet34' } });
   let seed = 3;
   const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
   for (let p = 0; p < 20; p++) g.addEmbedding(`p${p}`, Array.from({ length: 128 }, rnd));

@@ -17,7 +17,7 @@ describe('normalization schemes', () => {
     const f = normalizeCrop(img, 'facenet');
     const mean = Array.from(f.data).reduce((a, b) => a + b, 0) / 6;
     expect(mean).toBeCloseTo(0, 6);
-    expect(Object.keys(SCHEMES).sort()).toEqual(['arcface', 'dlib', 'facenet', 'raw', 'unit', 'vggface']);
+    expect(Object.keys(SCHEMES).sort()).toEqual(['arcface', 'dlib', 'facenet', 'faceplugin', 'raw', 'unit', 'vggface']);
   });
   it('reports shape and per-channel statistics', () => {
     const n = normalizeCrop(img, 'raw');
@@ -67,7 +67,7 @@ describe('normalization schemes', () => {
 
   it('facekit normalize --preview writes the range under the picture', async () => {
     const dir = tempDir();
-    const res = await runCli(['normalize', join(DEMO, 'sample2.jpg'), '--max-faces', '1', '--scheme', 'dlib', '--out-dir', join(dir, 'n'), '--preview', join(dir, 'p')]);
+    const res = await runCli(['normalize', join(DEMO, 'sample2.jpg'), '--max-faces', '1', '--model', 'resnet34', '--scheme', 'dlib', '--out-dir', join(dir, 'n'), '--preview', join(dir, 'p')]);
     expect(res.code).toBe(0);
     const files = readdirSync(join(dir, 'p')).sort();
     expect(files).toHaveLength(4); // the picture and R, G, B

@@ -6,7 +6,8 @@ import { decideThreshold, defaultThreshold, parseMetric } from '../../src/recogn
 describe('buildPlan', () => {
   it('derives the scheme from the model', () => {
     expect(buildPlan({ model: 'faceres' }).scheme).toBe('raw');
-    expect(buildPlan().scheme).toBe('dlib');
+    expect(buildPlan().scheme).toBe('arcface'); // mobilefacenet's
+    expect(buildPlan({ model: 'resnet34' }).scheme).toBe('dlib');
     expect(buildPlan({ detector: 'ssd', upTo: 'detect' })).toMatchObject({ ...DEFAULT_PLAN, detector: 'ssd', upTo: 'detect' });
   });
 

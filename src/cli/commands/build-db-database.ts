@@ -9,7 +9,7 @@ import { assertSameModel, defaultMetaFor, openDbGallery, openOrCreateDbGallery, 
 import { FacekitError } from '../../core/errors.js';
 import { onInterrupt, warn } from '../common.js';
 import type { BuildOptions } from './build-db.js';
-import { collectFaces, type Summary } from './build-db-sources.js';
+import { collectFaces, openRecords, peekRecordsModel, recordsModel, type Summary } from './build-db-sources.js';
 
 /** Faces per transaction: small enough that an interruption loses little, large enough to be fast. */
 const BATCH = 500;
@@ -21,7 +21,8 @@ export async function buildInDatabase(input: string, fromRecords: boolean, opts:
     if (err instanceof FacekitError && err.code === 'not_found') return undefined;
     throw err;
   });
-  const model: RecognizerId = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? DEFAULT_RECOGNIZER;
+  const peeked = fromRecords && !existing && !opts.model ? await peekRecordsModel(await openRecords(input, opts)) : undefined;
+  const model: RecognizerId = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? recordsModel(peeked) ?? DEFAULT_RECOGNIZER;
   const metric: Metric = (opts.metric as Metric | undefined) ?? existing?.meta.metric ?? DEFAULT_METRIC;
   if (existing) {
     await existing.client.close();
@@ -53,7 +54,7 @@ export async function buildInDatabase(input: string, fromRecords: boolean, opts:
         if (pending.length >= BATCH) await flush();
       },
       stopped: signal.stopped,
-    });
+    }, peeked?.records);
     await flush();
     const interrupted = signal.stopped();
     if (opts.prune && !interrupted) {

@@ -5,13 +5,15 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { RecognizerId } from '../../api/models.js';
+import { isRecognizerId, type RecognizerId } from '../../api/models.js';
 import { buildPlan, type ImageJob, type PipelinePlan } from '../../api/pipeline.js';
 import { assertSameModel, type GalleryEntry, type GalleryMeta } from '../../api/recognition.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { fileSha256, sha256 } from '../../core/files.js';
 import { isImagePath, listImages } from '../../core/image.js';
 import { engineFor, isDirectorySync, Progress, readInputs, warn } from '../common.js';
+import type { RecordsInput } from '../inputs.js';
+import type { RecordLine } from '../../core/record-stream.js';
 import type { BuildOptions } from './build-db.js';
 
 export interface Summary {
@@ -45,8 +47,8 @@ export interface Collector {
   stopped(): boolean;
 }
 
-export async function collectFaces(input: string, fromRecords: boolean, c: Collector): Promise<void> {
-  if (fromRecords) return addFromRecords(input, c);
+export async function collectFaces(input: string, fromRecords: boolean, c: Collector, opened?: RecordsInput): Promise<void> {
+  if (fromRecords) return addFromRecords(input, c, opened);
     const people = await peopleIn(input, c.opts.db);
     c.summary.people = people.length;
     for (const p of people) if (p.images.length === 0) {
@@ -130,11 +132,51 @@ async function peopleIn(dir: string, dbPath: string): Promise<PersonPhotos[]> {
   return people;
 }
 
-/** Labelled represent records (from a file or stdin) into the gallery. */
-async function addFromRecords(input: string, c: Collector): Promise<void> {
-  const { meta, opts, summary, isDone, fail } = c;
+export async function openRecords(input: string, opts: BuildOptions): Promise<RecordsInput> {
   const [recs] = await readInputs([input], { recordsOnly: opts.records });
   if (!recs || recs.kind !== 'records') throw new FacekitError('usage', 'expected represent records (NDJSON with "embedding" and "label")', input);
+  return recs;
+}
+
+/**
+ * The model of the first embedding in the records, and the records again from their start: a new
+ * gallery fed with records takes their model (a `db export` of a resnet34 gallery imports as one).
+ * Reads ahead at most `limit` lines (errors, records without embeddings) before giving up.
+ */
+export async function peekRecordsModel(recs: RecordsInput, limit = 1000): Promise<{ model?: string; records: RecordsInput }> {
+  const it = recs.lines[Symbol.asyncIterator]();
+  const seen: RecordLine[] = [];
+  let model: string | undefined;
+  let done = false;
+  while (seen.length < limit) {
+    const next = await it.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    seen.push(next.value);
+    if (next.value.ok && next.value.record.embedding) {
+      model = next.value.record.embedding.model;
+      break;
+    }
+  }
+  async function* replay(): AsyncGenerator<RecordLine> {
+    yield* seen;
+    if (done) return;
+    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+  }
+  return { model, records: { ...recs, lines: replay() } };
+}
+
+/** A new gallery fed with records takes the model they were embedded with (when facekit has it). */
+export function recordsModel(peeked: { model?: string } | undefined): RecognizerId | undefined {
+  return peeked?.model !== undefined && isRecognizerId(peeked.model) ? peeked.model : undefined;
+}
+
+/** Labelled represent records (from a file or stdin) into the gallery. */
+async function addFromRecords(input: string, c: Collector, opened?: RecordsInput): Promise<void> {
+  const { meta, opts, summary, isDone, fail } = c;
+  const recs = opened ?? await openRecords(input, opts);
   // Streamed: memory holds the gallery's vectors and entries, never the input.
   let images = 0;
   let lastImage: string | undefined;

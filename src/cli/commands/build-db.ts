@@ -7,7 +7,7 @@ import { DEFAULT_PLAN, type PipelinePlan } from '../../api/pipeline.js';
 import { acquireLock, ANN_MIN_FACES, assertSameModel, defaultMetaFor, InMemoryGallery, isDbUrl, Journal, VectorRows, journalPath, loadGallery, readJournal, saveGallery, type GalleryEntry, type GalleryMeta, type IndexPolicy } from '../../api/recognition.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { VERSION } from '../../core/version.js';
-import { collectFaces, type Summary } from './build-db-sources.js';
+import { collectFaces, openRecords, peekRecordsModel, recordsModel, type Summary } from './build-db-sources.js';
 import { buildInDatabase } from './build-db-database.js';
 import {
   action, defaultDb, addCommonOptions, addWorkersOption, parseDetector, parseIndexPolicy, parseModel, parseNumber, onInterrupt, warn,
@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .description('build or update a gallery of known people from DIR/<person>/* photos (or labelled represent records)')
     .argument('<input>', 'DIR with one folder per person, or a represent records file / - (records need "label")')
     .option('--db <file|url>', 'the gallery to create or update: a file, or postgres://user@host/dbname?gallery=NAME', defaultDb())
-    .option('--model <name>', 'recognition model (default: the gallery\'s, or resnet34 for a new one)', parseModel)
+    .option('--model <name>', `recognition model (default: the gallery's, or ${DEFAULT_RECOGNIZER} for a new one)`, parseModel)
     .option('--detector <name>', 'blazeface | ssd | tiny', parseDetector, DEFAULT_PLAN.detector)
     .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
     .option('--metric <name>', 'distance the gallery is searched with: cosine | euclidean | euclidean_l2 (new galleries)')
@@ -84,7 +84,8 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
   try {
     // An existing gallery fixes the model; a damaged one is never overwritten.
     const existing = existsSync(opts.db) ? await loadGallery(opts.db) : undefined;
-    const model: RecognizerId = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? DEFAULT_RECOGNIZER;
+    const peeked = fromRecords && !existing && !opts.model ? await peekRecordsModel(await openRecords(input, opts)) : undefined;
+    const model: RecognizerId = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? recordsModel(peeked) ?? DEFAULT_RECOGNIZER;
     const metric: Metric = (opts.metric as Metric | undefined) ?? existing?.meta.metric ?? DEFAULT_METRIC;
     const meta: GalleryMeta = existing ? { ...existing.meta } : defaultMetaFor(model, metric, opts.flip, opts.detector);
     if (existing) {
@@ -124,7 +125,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
       summary.added++;
     };
 
-    await collectFaces(input, fromRecords, { meta, model, opts, summary, isDone, accept, fail, stopped: signal.stopped });
+    await collectFaces(input, fromRecords, { meta, model, opts, summary, isDone, accept, fail, stopped: signal.stopped }, peeked?.records);
 
     if (signal.stopped()) {
       journal.close();
@@ -198,4 +199,3 @@ function report(s: Summary, json: boolean, quietFor?: string): void {
   }
   process.stderr.write(lines.map((l) => `facekit: ${l}`).join('\n') + '\n');
 }
-

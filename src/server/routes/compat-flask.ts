@@ -3,14 +3,14 @@
  * health, models, an embedding, a batch of embeddings, and "milvus/insert", which adds faces to
  * the facekit gallery (the gallery file stands in for the Milvus collection).
  *
- * Its model names are taken as aliases of facekit's models: both stand for resnet34, facekit's
- * most accurate model and the default gallery's, so that whichever name a client sends, its
+ * Its model names are taken as aliases of facekit's models: both stand for facekit's default
+ * (its most accurate model, and the default gallery's), so that whichever name a client sends, its
  * embeddings compare with the gallery's and its inserts go into the one gallery. facekit's own
- * names (resnet34, faceres, mobilefacenet) are taken too; any other name is a 400.
+ * names (resnet34, faceres, mobilefacenet, faceplugin) are taken too; any other name is a 400.
  */
 import { basename, extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { RECOGNIZERS, isRecognizerId, type RecognizerId } from '../../api/models.js';
+import { DEFAULT_RECOGNIZER, RECOGNIZERS, isRecognizerId, type RecognizerId } from '../../api/models.js';
 import type { InMemoryGallery } from '../../api/recognition.js';
 import { badRequest, fromFacekit, tooManyImages } from '../http-errors.js';
 import { bytesProblem, uploadsOf, type OptionValue } from '../inputs.js';
@@ -19,8 +19,8 @@ import { imageFailure, one, planFor, read, runUploads, type Context } from '../c
 
 /** The Flask API's model names, and the facekit model each stands for. */
 export const MODEL_ALIASES: Readonly<Record<string, RecognizerId>> = {
-  cosface_resnet50: 'resnet34',
-  mobilenetv3_large: 'resnet34',
+  cosface_resnet50: DEFAULT_RECOGNIZER,
+  mobilenetv3_large: DEFAULT_RECOGNIZER,
 };
 /** The routes that run models (refused at once when the queue is full). */
 export const FLASK_MODEL_ROUTES = ['/api/embedding', '/api/embeddings/batch', '/api/milvus/insert'];
