@@ -91,6 +91,8 @@ describe('db export and db import', () => {
     const a = join(dir, 'a.json');
     const b = join(dir, 'b', 'b.json');
     expect((await runCli(['db', 'import', '-', '--db', a], { input: synthetic(300, 30) })).code).toBe(0);
+    // a new gallery takes the records' model (resnet34 here), not facekit's default
+    expect(JSON.parse((await runCli(['db', 'info', '--db', a, '--json'])).stdout)).toMatchObject({ model: 'resnet34', dim: 128 });
     const out = await runCli(['db', 'export', '--db', a]);
     expect(out.code).toBe(0);
     expect(oneLine(out.stderr)).toBe(`facekit: exported 300 faces of ${a}`);
