@@ -200,6 +200,22 @@ export function checkRecord(value: unknown, where: string): FaceRecord {
   return value as unknown as FaceRecord;
 }
 
+/**
+ * Why `--anti-spoof` refuses a record read back from a file (verify -, build-db -): its face was
+ * judged a spoof by `facekit analyze`, or it was never judged (no `analysis.spoof`).
+ */
+export function spoofRefusal(r: FaceRecord): ErrorInfo | undefined {
+  const s = r.analysis?.spoof;
+  if (!s) return { code: 'missing_key', message: 'record has no "analysis.spoof" (--anti-spoof: run `facekit analyze --actions spoof` on the detect records, or give the image)' };
+  if (!s.real) return spoofError(s);
+  return undefined;
+}
+
+/** The error a face judged a spoof gets (the same wording wherever it is refused). */
+export function spoofError(s: SpoofVerdict): ErrorInfo {
+  return { code: 'spoof', message: `face looks like a spoof (a photo of a photo or of a screen): anti-spoof score ${s.score} is below ${s.threshold} (${s.model})` };
+}
+
 /** The key a stage needs, with a message that says which stage makes it. */
 export function requireKey<K extends keyof FaceRecord>(
   r: FaceRecord, key: K, madeBy: string, where: string,

@@ -7,7 +7,7 @@
 import { FacekitError, toErrorInfo } from '../core/errors.js';
 import { scaleRecord } from '../core/geometry.js';
 import { decodeImage, decodeScale, originalSize, readInputFile, type RgbImage } from '../core/image.js';
-import type { FaceRecord } from '../core/records.js';
+import { spoofError, type FaceRecord } from '../core/records.js';
 import { analyzeFaces } from '../stages/analysis.js';
 import type { PipelinePlan } from './plan.js';
 
@@ -31,12 +31,7 @@ export async function analyzeDetected(img: RgbImage, records: FaceRecord[], plan
     const analysis = results[k]!;
     const rec: FaceRecord = { ...r, analysis: { ...r.analysis, ...analysis } };
     const spoof = analysis.spoof;
-    if (plan.refuseSpoofs && spoof && !spoof.real) {
-      rec.error = {
-        code: 'spoof',
-        message: `face looks like a spoof (a photo of a photo or of a screen): anti-spoof score ${spoof.score} is below ${spoof.threshold} (${spoof.model})`,
-      };
-    }
+    if (plan.refuseSpoofs && spoof && !spoof.real) rec.error = spoofError(spoof);
     out[i] = rec;
   });
   return out;
