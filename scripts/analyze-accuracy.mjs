@@ -5,7 +5,8 @@
  * Each photo's largest face is detected once; every model of every task then runs on it.
  * - gender: accuracy against fixtures/analysis/artists-gender.json, per model;
  * - age: no ground truth here: the estimates per person (min / median / max), per model;
- * - emotion: the dominant emotion's counts per model (no labels: no accuracy);
+ * - emotion: against fixtures/analysis/artists-expression.json (smiling or not, labelled by eye):
+ *   a confusion table (label x dominant emotion) and happy-vs-the-rest accuracy, per model;
  * - spoof: each model's realness scores on the real photos and, with --spoofs DIR (made by
  *   scripts/make-spoofs.mjs: DIR/<kind>/<person>/<photo>.jpg), on the spoofs of each kind;
  *   the true-accept rate (real judged real) and true-reject rate (spoof judged spoof) at each
@@ -28,6 +29,8 @@ const jsonOut = opt('--json');
 const artists = args[0] ?? join(root, '../shared/datasets/artists');
 if (!existsSync(artists)) { console.error(`no ${artists}: nothing to measure`); process.exit(0); }
 const labels = JSON.parse(readFileSync(join(root, 'fixtures/analysis/artists-gender.json'), 'utf8')).gender;
+const expressions = JSON.parse(readFileSync(join(root, 'fixtures/analysis/artists-expression.json'), 'utf8')).expression;
+const EMOTIONS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
 const isImage = (f) => /\.(jpe?g|png|webp)$/i.test(f);
 
 /** The largest face of each photo of DIR/<person>/*, as a detect record. */
@@ -93,7 +96,21 @@ for (const id of Object.keys(EMOTION_MODELS)) {
   const res = await analyzeAll(real, { actions: ['emotion'], emotionModel: id });
   const counts = {};
   res.forEach((a) => { if (a) counts[a.dominantEmotion] = (counts[a.dominantEmotion] ?? 0) + 1; });
-  console.log(`\nemotion ${id}: dominant emotions on the artists: ${JSON.stringify(counts)}`);
+  console.log(`\nemotion ${id}: dominant emotions on all 77 artist photos: ${JSON.stringify(counts)}`);
+  // confusion table on the faces labelled by eye
+  const table = { happy: {}, not_happy: {} };
+  let right = 0, n = 0;
+  res.forEach((a, i) => {
+    const key = real[i].image.split('/').slice(-2).join('/');
+    const label = expressions[key];
+    if (!label || !a) return;
+    table[label][a.dominantEmotion] = (table[label][a.dominantEmotion] ?? 0) + 1;
+    n++;
+    if ((a.dominantEmotion === 'happy') === (label === 'happy')) right++;
+  });
+  console.log(`  labelled by eye (${n} faces): happy vs the rest ${pct(right, n)}`);
+  console.log(`  ${'label \\ predicted'.padEnd(18)}${EMOTIONS.map((e) => e.padStart(9)).join('')}`);
+  for (const [label, row] of Object.entries(table)) console.log(`  ${label.padEnd(18)}${EMOTIONS.map((e) => String(row[e] ?? 0).padStart(9)).join('')}`);
   report.emotion[id] = { counts, perPhoto: res.map((a, i) => [real[i].image.split('/').slice(-2).join('/'), a?.dominantEmotion]) };
 }
 
