@@ -287,6 +287,7 @@ function addAnalysis(file, list) {
   var fd = new FormData();
   fd.append("image", file, file.name);
   api("POST", "/analyze", fd).then(function (res) {
+    if (lastWho !== file) return; // another photo came meanwhile
     res.faces.forEach(function (f) {
       var card = list.querySelector('.face-card[data-face="' + f.face + '"] .face-head > div');
       if (card && f.analysis) card.append(analysisBadges(f.analysis));
