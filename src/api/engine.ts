@@ -175,7 +175,7 @@ export class Facekit implements AsyncDisposable {
    * Each face's age, gender, emotion and real-or-spoof verdict: the detect records with an
    * `analysis` key (the records `facekit analyze` prints); [] when there is no face.
    */
-  analyze(image: ImageInput, opts: AnalyzeOptions = {}): Promise<FaceRecord[]> {
+  async analyze(image: ImageInput, opts: AnalyzeOptions = {}): Promise<FaceRecord[]> {
     return this.one(image, this.analyzePlan(opts), opts.name);
   }
 

@@ -164,6 +164,31 @@ describe('--anti-spoof', () => {
   });
 });
 
+describe('analyze from code (dist/index.js)', () => {
+  it('gives the records the CLI prints, from a Buffer too; verify with antiSpoof rejects a spoof', async () => {
+    const facekit = await import('../../dist/index.js');
+    const engine = new facekit.Facekit({ workers: 1 });
+    try {
+      const recs = await engine.analyze(readFileSync(group), { actions: ['gender', 'emotion'], name: 'group' });
+      expect(recs).toHaveLength(3);
+      expect(recs[0]!.image).toBe('group');
+      for (const r of recs) {
+        expect(Object.keys(r.analysis!).sort()).toEqual(['dominantEmotion', 'emotion', 'gender', 'genderScore', 'models']);
+      }
+      const blank = join(dir, 'blank-api.jpg');
+      await sharp({ create: { width: 160, height: 160, channels: 3, background: '#999' } }).jpeg().toFile(blank);
+      expect(await engine.analyze(blank)).toEqual([]);
+      const spoof = await screenSpoof(single, join(dir, 'screen-api.jpg'));
+      const err = await engine.verify(single, spoof, { antiSpoof: true }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(facekit.FacekitError);
+      expect((err as InstanceType<typeof facekit.FacekitError>).code).toBe('spoof');
+      await expect(engine.analyze(group, { actions: 'race' })).rejects.toThrow(/unknown action "race"/);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
 describe('POST /analyze', () => {
   let srv: Served;
   let doc: Schema;
