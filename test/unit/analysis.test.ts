@@ -1,6 +1,7 @@
 /** The pure parts of analyze: options, the shaping of model outputs, the crops, the record checks. */
 import { describe, expect, it } from 'vitest';
-import { analysisOptions, genderOf, parseActions, spoofVerdict, summarizeEmotion } from '../../src/stages/analysis.js';
+import { analysisOptions, analyzeFaces, genderOf, parseActions, spoofVerdict, summarizeEmotion } from '../../src/stages/analysis.js';
+import { AGE_GENDER_MODELS, EMOTION_MODELS, SPOOF_MODELS } from '../../src/models/analyzers/index.js';
 import { cropRect, faceCrop, mirror, softmax, toNchw } from '../../src/models/analyzers/crop.js';
 import { ssrMerge } from '../../src/models/analyzers/faceplugin.js';
 import { checkRecord, EMOTION_LABELS, spoofRefusal, type FaceRecord } from '../../src/core/records.js';
@@ -41,6 +42,32 @@ describe('analysisOptions', () => {
     expect(buildPlan({ upTo: 'represent', refuseSpoofs: true }).analysis?.actions).toEqual(['spoof']);
     expect(buildPlan({ upTo: 'detect', analysis: { actions: 'age' }, refuseSpoofs: true }).analysis?.actions).toEqual(['age', 'spoof']);
     expect(buildPlan({ upTo: 'represent' }).analysis).toBeUndefined();
+  });
+});
+
+describe('analyzeFaces', () => {
+  it('runs only the models its actions need (stand-in models count the calls)', async () => {
+    const calls: string[] = [];
+    const saved = { ag: AGE_GENDER_MODELS.faceapi.load, em: EMOTION_MODELS.faceapi.load, sp: SPOOF_MODELS.minifasnet.load };
+    AGE_GENDER_MODELS.faceapi.load = { id: 'faceapi', estimate: async (_i, faces, want) => { calls.push(`age/gender ${want.age} ${want.gender}`); return faces.map(() => ({ age: 30.04, male: 0.2 })); } };
+    EMOTION_MODELS.faceapi.load = { id: 'faceapi', classify: async (_i, faces) => { calls.push('emotion'); return faces.map(() => ({ ...summarizeEmotion({ sad: 1 }).emotion })); } };
+    SPOOF_MODELS.minifasnet.load = { id: 'minifasnet', score: async (_i, faces) => { calls.push('spoof'); return faces.map(() => 0.1); } };
+    try {
+      const img: RgbImage = { data: new Uint8Array(30 * 30 * 3), width: 30, height: 30 };
+      const face = { box: [5, 5, 20, 20] as [number, number, number, number] };
+      const [a] = await analyzeFaces(img, [face], analysisOptions({ actions: 'gender,spoof' }));
+      expect(calls).toEqual(['age/gender false true', 'spoof']);
+      expect(a).toEqual({ gender: 'woman', genderScore: 0.8, spoof: { score: 0.1, real: false, threshold: 0.5, model: 'minifasnet' }, models: { gender: 'faceapi', spoof: 'minifasnet' } });
+      calls.length = 0;
+      const [b] = await analyzeFaces(img, [face], analysisOptions({ actions: 'emotion' }));
+      expect(calls).toEqual(['emotion']);
+      expect(b).toMatchObject({ dominantEmotion: 'sad', models: { emotion: 'faceapi' } });
+      expect(await analyzeFaces(img, [], analysisOptions())).toEqual([]);
+    } finally {
+      AGE_GENDER_MODELS.faceapi.load = saved.ag;
+      EMOTION_MODELS.faceapi.load = saved.em;
+      SPOOF_MODELS.minifasnet.load = saved.sp;
+    }
   });
 });
 
