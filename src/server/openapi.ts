@@ -14,6 +14,11 @@ const detectOptions = {
   min_score: { type: 'number', minimum: 0, maximum: 1, description: 'lowest detector confidence kept (default 0.5)' },
   max_faces: { type: 'integer', minimum: 1, maximum: 100, description: 'most faces per image (default 20)' },
 };
+const modelOption = { type: 'string', enum: Object.keys(RECOGNIZERS), description: 'recognition model (default: the gallery\'s)' };
+const metricOption = { type: 'string', enum: [...METRICS] };
+/** Only present when there is something to say, e.g. a threshold far looser than the calibrated one. */
+const warningsField: Schema = { ...arr(str), description: 'present only when the answer is to be taken with care, e.g. a threshold so loose that different people match' };
+const thresholdRange = 'above 0, and below 2 for euclidean_l2 and cosine (their largest distance); out of range is a 400 (usage)';
 const analyzeOptions = {
   actions: { type: 'string', description: `what to estimate, comma-separated: ${ANALYSIS_ACTIONS.join(',')} (default all; an unknown one is a 400 that names these)` },
   age_gender_model: { type: 'string', enum: Object.keys(AGE_GENDER_MODELS), description: 'age and gender model (default faceapi)' },
@@ -21,11 +26,6 @@ const analyzeOptions = {
   spoof_model: { type: 'string', enum: Object.keys(SPOOF_MODELS), description: 'real-or-spoof model (default minifasnet)' },
   spoof_threshold: { type: 'number', minimum: 0, maximum: 1, description: "realness score below which a face is a spoof (default: the model's own)" },
 };
-const modelOption = { type: 'string', enum: Object.keys(RECOGNIZERS), description: 'recognition model (default: the gallery\'s)' };
-const metricOption = { type: 'string', enum: [...METRICS] };
-/** Only present when there is something to say, e.g. a threshold far looser than the calibrated one. */
-const warningsField: Schema = { ...arr(str), description: 'present only when the answer is to be taken with care, e.g. a threshold so loose that different people match' };
-const thresholdRange = 'above 0, and below 2 for euclidean_l2 and cosine (their largest distance); out of range is a 400 (usage)';
 
 /** Request bodies: the same fields as multipart (files) or JSON (base64), and for one image the raw bytes. */
 function body(images: Record<string, { many?: boolean; description: string }>, options: Record<string, Schema>, required: string[], rawImage: boolean): Schema {
