@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // facekit's benchmarks (`npm run bench`): speed and memory, side by side with the face-api
 // baseline in the same run, medians of several runs. Needs ../shared/datasets/artists.
-//   node bench/run.mjs [--runs N] [--only build,cold,search,stages,gallery]
+//   node bench/run.mjs [--runs N] [--only build,cold,search,stages,analyze,gallery]
 // (gallery: bench/gallery-scale.mjs at 100 000 faces; `npm run bench:gallery -- --sizes 1000000` for a million)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ const artists = resolve(root, '..', 'shared', 'datasets', 'artists');
 const baseline = resolve(root, '..', 'shared', 'bench', 'baseline-faceapi.mjs');
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
-const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['build', 'cold', 'search', 'stages', 'gallery'];
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['build', 'cold', 'search', 'stages', 'analyze', 'gallery'];
 
 if (!existsSync(artists)) {
   console.log(`bench: ${artists} is not here; the benchmarks need the artists gallery.`);
@@ -92,6 +92,12 @@ if (only.includes('cold')) {
 if (only.includes('search') || only.includes('stages')) {
   // In-process measurements use the built modules directly.
   const r = spawnSync(process.execPath, [join(root, 'bench', 'inprocess.mjs'), artists, String(runs), only.join(',')], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+if (only.includes('analyze')) {
+  // age, gender, emotion, spoof: per face in one thread, a folder on both cores, a cold start
+  const r = spawnSync(process.execPath, [join(root, 'bench', 'analyze.mjs'), artists, String(runs)], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 

@@ -339,6 +339,7 @@ const CSV = p('eval', 'pairs.csv');
  */
 const IMAGE_COMMANDS = {
   detect: { args: (img) => ['detect', img], mode: 'batch' },
+  analyze: { args: (img) => ['analyze', img], mode: 'batch' },
   align: { args: (img) => ['align', img], mode: 'batch' },
   normalize: { args: (img) => ['normalize', img], mode: 'batch' },
   represent: { args: (img) => ['represent', img], mode: 'batch' },
@@ -537,6 +538,7 @@ function defineCliCases(b) {
   group = 'stdin';
   const STDIN_COMMANDS = {
     'detect -': { args: ['detect', '-'], mode: 'batch' },
+    'analyze -': { args: ['analyze', '-'], mode: 'batch' },
     'align -': { args: ['align', '-'], mode: 'batch' },
     'normalize -': { args: ['normalize', '-'], mode: 'batch' },
     'represent -': { args: ['represent', '-'], mode: 'batch' },
@@ -723,6 +725,7 @@ function defineCliCases(b) {
   group = 'flags and others';
   const BASE = {
     detect: { args: () => ['detect', F1], mode: 'batch' },
+    analyze: { args: () => ['analyze', F1], mode: 'batch' },
     align: { args: () => ['align', F1], mode: 'batch' },
     normalize: { args: () => ['normalize', F1], mode: 'batch' },
     represent: { args: () => ['represent', F1], mode: 'batch' },
@@ -738,9 +741,13 @@ function defineCliCases(b) {
     models: { args: () => ['models'] },
     serve: { args: (dir) => ['serve', '--port', '0', '--db', join(dir, 'gallery.json')], private: true, copyGood: true, serve: true },
   };
-  const MODEL_CMDS = ['detect', 'align', 'normalize', 'represent', 'verify', 'verify 1:1', 'build-db', 'tsne', 'eval'];
-  const WORKER_CMDS = ['detect', 'align', 'normalize', 'represent', 'verify', 'build-db', 'tsne', 'eval', 'serve'];
+  const MODEL_CMDS = ['detect', 'analyze', 'align', 'normalize', 'represent', 'verify', 'verify 1:1', 'build-db', 'tsne', 'eval'];
+  const WORKER_CMDS = ['detect', 'analyze', 'align', 'normalize', 'represent', 'verify', 'build-db', 'tsne', 'eval', 'serve'];
   const FLAG_KINDS = [
+    ['--actions race', ['--actions', 'race'], ['analyze']],
+    ['--actions empty', ['--actions', ','], ['analyze']],
+    ['--spoof-model nope', ['--spoof-model', 'nope'], ['analyze']],
+    ['--spoof-threshold 2', ['--spoof-threshold', '2'], ['analyze']],
     ['--threshold -1', ['--threshold', '-1'], ['verify', 'verify 1:1']],
     ['--threshold 5', ['--threshold', '5'], ['verify', 'verify 1:1']],
     ['--threshold abc', ['--threshold', 'abc'], ['verify', 'verify 1:1']],
@@ -982,6 +989,7 @@ function defineHttpCases(b) {
   const goodB64 = good.toString('base64');
   const ENDPOINTS = {
     '/detect': { field: 'image', extra: [] },
+    '/analyze': { field: 'image', extra: [] },
     '/represent': { field: 'image', extra: [] },
     '/compare': { field: 'image1', extra: [{ name: 'image2', filename: 'f2.jpg', type: 'image/jpeg', data: readFileSync(F2) }], json: { image2: readFileSync(F2).toString('base64') } },
     '/verify': { field: 'image', extra: [] },

@@ -7,6 +7,7 @@ import { FacekitError } from '../core/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../core/image.js';
 import type { FaceRecord } from '../core/records.js';
 import type { DetectorId, Metric, RecognizerId } from '../models/catalogue.js';
+import type { AgeGenderModelId, AnalysisAction, EmotionModelId, SpoofModelId } from '../models/analyzers/index.js';
 import { chooseBackend, initBackend, type BackendChoice } from '../models/runtime.js';
 import { buildPlan, type PipelinePlan, type PlanChoice, type StageName } from '../pipeline/plan.js';
 import { defaultWorkers, runJobs, WorkerPool, type BatchOptions, type ImageJob } from '../pipeline/pool.js';
@@ -36,6 +37,19 @@ export interface DetectOptions {
   name?: string;
 }
 
+export interface AnalyzeOptions extends Omit<DetectOptions, 'mesh'> {
+  /** which analyses to run: age, gender, emotion, spoof (default all); only their models load */
+  actions?: AnalysisAction[] | string;
+  /** age and gender model: faceapi (default) | ssrnet */
+  ageGenderModel?: AgeGenderModelId;
+  /** emotion model: faceapi (default) | human */
+  emotionModel?: EmotionModelId;
+  /** real-or-spoof model: minifasnet (default) | antispoof | liveness */
+  spoofModel?: SpoofModelId;
+  /** realness score below which a face is a spoof (default: the model's own) */
+  spoofThreshold?: number;
+}
+
 export interface RepresentOptions extends Omit<DetectOptions, 'mesh'> {
   /** recognition model (default mobilefacenet) */
   model?: RecognizerId;
@@ -43,6 +57,8 @@ export interface RepresentOptions extends Omit<DetectOptions, 'mesh'> {
   flip?: boolean;
   /** the images are already aligned face crops (ArcFace 112x112 template) */
   skipDetect?: boolean;
+  /** refuse faces the anti-spoofing model judges not real (a `spoof` error), as deepface's anti_spoofing */
+  antiSpoof?: boolean;
 }
 
 export interface VerifyOptions extends RepresentOptions {
@@ -151,8 +167,23 @@ export class Facekit implements AsyncDisposable {
 
   /** Each face's embedding (the records `facekit represent` prints); [] when there is no face. */
   represent(image: ImageInput, opts: RepresentOptions = {}): Promise<FaceRecord[]> {
-    const { name, ...choice } = opts;
-    return this.one(image, this.plan({ ...choice, upTo: 'represent' }), name);
+    const { name, antiSpoof, ...choice } = opts;
+    return this.one(image, this.plan({ ...choice, upTo: 'represent', refuseSpoofs: antiSpoof ?? false }), name);
+  }
+
+  /**
+   * Each face's age, gender, emotion and real-or-spoof verdict: the detect records with an
+   * `analysis` key (the records `facekit analyze` prints); [] when there is no face.
+   */
+  async analyze(image: ImageInput, opts: AnalyzeOptions = {}): Promise<FaceRecord[]> {
+    return this.one(image, this.analyzePlan(opts), opts.name);
+  }
+
+  /** The plan `analyze` runs (the CLI and the server build theirs here too). */
+  analyzePlan(opts: AnalyzeOptions): PipelinePlan {
+    const { actions, ageGenderModel, emotionModel, spoofModel, spoofThreshold, name, ...choice } = opts;
+    void name; // names a Buffer input's records; no part of the plan
+    return this.plan({ ...choice, upTo: 'detect', analysis: { actions, ageGenderModel, emotionModel, spoofModel, spoofThreshold } });
   }
 
   /**
@@ -160,8 +191,8 @@ export class Facekit implements AsyncDisposable {
    * calibrated threshold (or `threshold`). Throws `no_face` when an image has no face.
    */
   async verify(image1: ImageInput, image2: ImageInput, opts: VerifyOptions = {}): Promise<VerifyResult> {
-    const { names, metric: metricChoice, threshold: chosen, ...choice } = opts;
-    const plan = this.plan({ ...choice, upTo: 'represent', largestOnly: true });
+    const { names, metric: metricChoice, threshold: chosen, antiSpoof, ...choice } = opts;
+    const plan = this.plan({ ...choice, upTo: 'represent', largestOnly: true, refuseSpoofs: antiSpoof ?? false });
     const metric = parseMetric(metricChoice);
     const decision = decideThreshold(plan.model, metric, chosen);
     const warnings = decision.warning ? [decision.warning] : [];

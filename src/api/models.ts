@@ -10,3 +10,10 @@ export {
 export { BACKENDS, packageDir, type BackendChoice } from '../models/runtime.js';
 export { modelBytes, modelRows, type ModelRow } from '../models/inventory.js';
 export { SCHEMES, isSchemeId } from '../stages/normalization.js';
+export {
+  AGE_GENDER_MODELS, ANALYSIS_ACTIONS, DEFAULT_AGE_GENDER_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_SPOOF_MODEL, EMOTION_MODELS, SPOOF_MODELS,
+  isAgeGenderModelId, isEmotionModelId, isSpoofModelId,
+  type AgeGenderModelId, type AnalysisAction, type EmotionModelId, type SpoofModelId,
+} from '../models/analyzers/index.js';
+export { analysisOptions, parseActions, type AnalysisChoice, type AnalysisOptions } from '../stages/analysis.js';
+export { EMOTION_LABELS } from '../core/records.js';

@@ -13,6 +13,7 @@ import * as models from './commands/models.js';
 import * as align from './commands/align.js';
 import * as normalize from './commands/normalize.js';
 import * as represent from './commands/represent.js';
+import * as analyze from './commands/analyze.js';
 import * as tsne from './commands/tsne.js';
 import * as evalCmd from './commands/eval.js';
 import * as serve from './commands/serve.js';
@@ -36,10 +37,11 @@ Examples:
   $ facekit detect photo.jpg                          faces as NDJSON
   $ facekit build-db ./people                         one folder per person -> db/gallery.json
   $ facekit verify query.jpg                          who is this? (exit 0 match, 1 no match)
+  $ facekit analyze photo.jpg                         age, gender, emotion, real or spoof
   $ facekit detect img.jpg | facekit align - | facekit normalize - | facekit represent -`);
   program.exitOverride();
   const registrars: ((p: Command) => void)[] = [
-    detect.register, align.register, normalize.register, represent.register, buildDb.register, verify.register, db.register,
+    detect.register, align.register, normalize.register, represent.register, analyze.register, buildDb.register, verify.register, db.register,
     models.register, (p) => serve.register(p, adapters.startServer), tsne.register, evalCmd.register,
   ];
   for (const register of registrars) register(program);

@@ -32,15 +32,23 @@ export function addStageOptions(cmd: Command): Command {
   return addWorkersOption(addCommonOptions(cmd));
 }
 
+/** Where a stage's records go: NDJSON (RecordWriter), or a table for people (analyze). */
+export interface RecordSink {
+  write(r: FaceRecord): Promise<void>;
+  close(): Promise<void>;
+  /** records written that hold an error */
+  readonly failures: number;
+}
+
 /**
  * Run `stage` (and the stages before it, for image inputs) over all inputs, writing records as
- * NDJSON. Returns the exit code: 0, or 2 when any input failed.
+ * NDJSON (or to `sink`). Returns the exit code: 0, or 2 when any input failed.
  */
 export async function runStage(args: string[], opts: StageOptions, stage: StageName, plan: PipelinePlan,
-  onRecord?: (r: FaceRecord) => FaceRecord): Promise<number> {
+  onRecord?: (r: FaceRecord) => FaceRecord, sink?: RecordSink): Promise<number> {
   const inputs: Input[] = await readInputs(args);
   const engine = engineFor(opts);
-  const writer = new RecordWriter(opts.out);
+  const writer: RecordSink = sink ?? new RecordWriter(opts.out);
   let failures = 0;
   const emit = async (r: FaceRecord): Promise<void> => {
     const out = onRecord ? onRecord(r) : r;

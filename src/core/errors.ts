@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'model_mismatch'
   | 'bad_gallery'
   | 'gallery_locked'
+  // anti-spoofing (--anti-spoof) judged a face a photo of a photo or of a screen
+  | 'spoof'
   // a gallery in PostgreSQL: the server, the login, the database, the pgvector extension
   | 'db_unreachable'
   | 'db_auth'

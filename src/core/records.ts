@@ -67,6 +67,34 @@ export interface Embedding {
   vector: number[];
 }
 
+/** The emotions analyze reports, named as deepface names them. */
+export const EMOTION_LABELS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const;
+export type EmotionLabel = (typeof EMOTION_LABELS)[number];
+export type Gender = 'woman' | 'man';
+
+/** Real or spoof: `score` is how likely the face is a live, real one (0..1); `real` is score >= threshold. */
+export interface SpoofVerdict {
+  score: number;
+  real: boolean;
+  threshold: number;
+  model: string;
+}
+
+/** What `facekit analyze` adds: each key only for the actions asked for. */
+export interface FaceAnalysis {
+  /** estimated age in years */
+  age?: number;
+  gender?: Gender;
+  /** the model's probability for `gender` (0.5..1) */
+  genderScore?: number;
+  /** probability of each emotion, summing to 1 */
+  emotion?: Record<EmotionLabel, number>;
+  dominantEmotion?: EmotionLabel;
+  spoof?: SpoofVerdict;
+  /** which model gave each answer */
+  models?: Partial<Record<'age' | 'gender' | 'emotion' | 'spoof', string>>;
+}
+
 export interface FaceRecord {
   schema: number;
   image: string;
@@ -85,6 +113,7 @@ export interface FaceRecord {
   aligned?: AlignedInfo;
   normalized?: NormalizedInfo;
   embedding?: Embedding;
+  analysis?: FaceAnalysis;
   label?: string;
   /** sha256 of the image file's bytes, as a gallery knows the photo (`db export` writes it) */
   imageSha256?: string;
@@ -160,6 +189,7 @@ export function checkRecord(value: unknown, where: string): FaceRecord {
     if (e.dim !== e.vector.length) throw bad(`"embedding" says dim ${String(e.dim)} but holds ${e.vector.length} numbers`);
     if ((e.vector as number[]).every((x) => x === 0)) throw bad('"embedding" is all zeros: no face was embedded');
   }
+  if ('analysis' in value && !isObj(value.analysis)) throw bad('"analysis" must be an object (age, gender, emotion, spoof)');
   if ('label' in value && typeof value.label !== 'string') throw bad('"label" must be a string');
   if ('imageSha256' in value && !(typeof value.imageSha256 === 'string' && /^[0-9a-f]{64}$/.test(value.imageSha256))) {
     throw bad('"imageSha256" must be 64 hex digits');
@@ -168,6 +198,22 @@ export function checkRecord(value: unknown, where: string): FaceRecord {
     throw bad('"error" must be {code, message}');
   }
   return value as unknown as FaceRecord;
+}
+
+/**
+ * Why `--anti-spoof` refuses a record read back from a file (verify -, build-db -): its face was
+ * judged a spoof by `facekit analyze`, or it was never judged (no `analysis.spoof`).
+ */
+export function spoofRefusal(r: FaceRecord): ErrorInfo | undefined {
+  const s = r.analysis?.spoof;
+  if (!s) return { code: 'missing_key', message: 'record has no "analysis.spoof" (--anti-spoof: run `facekit analyze --actions spoof` on the detect records, or give the image)' };
+  if (!s.real) return spoofError(s);
+  return undefined;
+}
+
+/** The error a face judged a spoof gets (the same wording wherever it is refused). */
+export function spoofError(s: SpoofVerdict): ErrorInfo {
+  return { code: 'spoof', message: `face looks like a spoof (a photo of a photo or of a screen): anti-spoof score ${s.score} is below ${s.threshold} (${s.model})` };
 }
 
 /** The key a stage needs, with a message that says which stage makes it. */

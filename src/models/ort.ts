@@ -57,7 +57,8 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   const o = loadOrt();
   if (!o) throw new FacekitError('backend', `onnxruntime-node cannot load here (${loadError}); reinstall with npm ci`);
   const threads = opts.threads ?? 1;
-  const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
+  // Severity 3 (errors only): some shipped graphs list their weights as inputs, and ORT warns about each on stderr.
+  const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const, logSeverityLevel: 3 as const };
   const session = typeof model === 'string' ? await o.InferenceSession.create(model, options) : await o.InferenceSession.create(model, options);
   return {
     inputNames: session.inputNames,

@@ -197,8 +197,8 @@ export function loadWeightMap(pkg: string, file: string): Promise<TfCore.NamedTe
 
 export type FaceApi = typeof import('@vladmandic/face-api');
 
-/** face-api with the nets a detector needs, loaded from the package's model folder. */
-export function loadFaceApi(nets: Array<'ssdMobilenetv1' | 'tinyFaceDetector' | 'faceLandmark68Net'>): Promise<FaceApi> {
+/** face-api with the nets a detector (or an analyzer) needs, loaded from the package's model folder. */
+export function loadFaceApi(nets: Array<'ssdMobilenetv1' | 'tinyFaceDetector' | 'faceLandmark68Net' | 'ageGenderNet' | 'faceExpressionNet'>): Promise<FaceApi> {
   return once(`face-api:${nets.join(',')}`, async () => {
     await backend();
     const faceapi = require(join(packageDir('@vladmandic/face-api'), 'dist', 'face-api.node-wasm.js')) as FaceApi;

@@ -12,6 +12,7 @@ import { SCHEMES, isSchemeId } from '../stages/normalization.js';
 import {
   DEFAULT_RECOGNIZER, DETECTORS, RECOGNIZERS, isDetectorId, isRecognizerId, type DetectorId, type RecognizerId, type SchemeId,
 } from '../models/catalogue.js';
+import { analysisOptions, type AnalysisChoice, type AnalysisOptions } from '../stages/analysis.js';
 
 export type StageName = 'detect' | 'align' | 'normalize' | 'represent';
 const ORDER: StageName[] = ['detect', 'align', 'normalize', 'represent'];
@@ -45,10 +46,16 @@ export interface PipelinePlan {
   annotatePath?: string;
   /** run the stages after detect on the largest face only (build-db); the others stay detect records */
   largestOnly: boolean;
+  /** analyze each detected face (age, gender, emotion, spoof) right after detection */
+  analysis?: AnalysisOptions;
+  /** a face the spoof analysis judges not real gets a `spoof` error and goes no further (--anti-spoof) */
+  refuseSpoofs: boolean;
 }
 
 /** What a caller may choose; everything left out takes its default. */
-export type PlanChoice = Partial<Omit<PipelinePlan, 'detector' | 'model' | 'scheme'>> & {
+export type PlanChoice = Partial<Omit<PipelinePlan, 'detector' | 'model' | 'scheme' | 'analysis'>> & {
+  /** analysis actions and models (checked) */
+  analysis?: AnalysisChoice;
   /** a detector id (checked) */
   detector?: string;
   /** a recognizer id (checked) */
@@ -72,6 +79,7 @@ export const DEFAULT_PLAN: Readonly<PipelinePlan> = Object.freeze({
   maxPixels: DEFAULT_MAX_PIXELS,
   cropMargin: 0.2,
   largestOnly: false,
+  refuseSpoofs: false,
 });
 
 function checkNumber(name: string, v: number, min: number, max: number, integer = false): void {
@@ -93,7 +101,13 @@ export function buildPlan(choice: PlanChoice = {}): PipelinePlan {
   const info = RECOGNIZERS[model];
   const scheme = choice.scheme ?? info.scheme;
   if (!isSchemeId(scheme)) throw new FacekitError('usage', `unknown scheme "${scheme}" (one of ${Object.keys(SCHEMES).join(', ')})`);
-  const plan: PipelinePlan = { ...DEFAULT_PLAN, ...stripUndefined(choice), detector, model, scheme: scheme as SchemeId };
+  const { analysis: analysisChoice, ...rest } = choice;
+  const plan: PipelinePlan = { ...DEFAULT_PLAN, ...stripUndefined(rest), detector, model, scheme: scheme as SchemeId };
+  if (analysisChoice) plan.analysis = analysisOptions(analysisChoice);
+  if (plan.refuseSpoofs && !plan.analysis?.actions.includes('spoof')) {
+    // refusing spoofs needs the spoof model's verdict (and no other model that was not asked for)
+    plan.analysis = analysisOptions({ ...analysisChoice, actions: [...(plan.analysis?.actions ?? []), 'spoof'] });
+  }
   if (!ORDER.includes(plan.upTo)) throw new FacekitError('usage', `unknown stage "${String(plan.upTo)}"`);
   checkNumber('min score', plan.minScore, 0, 1);
   checkNumber('max faces', plan.maxFaces, 1, 10_000, true);

@@ -20,6 +20,7 @@ import { normalizeCrop } from '../stages/normalization.js';
 import { loadRecognizer } from '../models/recognizers/index.js';
 import { represent } from '../stages/representation.js';
 import { annotate } from '../core/annotate.js';
+import { analyzeDetected, analyzeRecords } from './analyze.js';
 
 /** Decode an image given by path (or bytes already read, e.g. from stdin). */
 export async function readImage(image: string, maxPixels: number, bytes?: Uint8Array, pixels?: DecodedImage): Promise<RgbImage> {
@@ -54,6 +55,8 @@ export async function runImage(image: string, plan: PipelinePlan, bytes?: Uint8A
     }
     if (plan.cropsDir) await writeCrops(img, records, plan.cropsDir, plan.cropMargin);
   }
+  // Analysis (and refusing spoofs) comes right after detection, before any later stage.
+  if (plan.analysis) records = await analyzeDetected(img, records, plan, plan.largestOnly ? 1 : records.length);
   if (!runs(plan, 'align')) return records;
   if (plan.largestOnly) {
     // The other faces come back as detect records only, so that the caller can report them.
@@ -178,6 +181,8 @@ async function readNormalized(r: FaceRecord, plan: PipelinePlan, where: string):
  */
 export async function runRecords(records: FaceRecord[], plan: PipelinePlan, from: StageName): Promise<FaceRecord[]> {
   if (records.length === 0) return [];
+  // Detect (or align) records given to analyze: the analysis is the only step to run.
+  if (from === 'detect' && plan.analysis) return analyzeRecords(records, plan);
   let img: RgbImage | undefined;
   if (from === 'align' && records.some((r) => !r.error && r.face !== null)) {
     const image = records[0]!.image;

@@ -27,6 +27,7 @@ import { ModelQueue } from './queue.js';
 import { noteArrival, noteModels, planFor, type Context, type ServerOptions } from './context.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerDetectRoutes } from './routes/detect.js';
+import { registerAnalyzeRoutes } from './routes/analyze.js';
 import { registerRepresentRoutes } from './routes/represent.js';
 import { registerCompareRoutes } from './routes/compare.js';
 import { registerVerifyRoutes } from './routes/verify.js';
@@ -130,11 +131,11 @@ async function warmUp(ctx: Context, pool: WorkerPool): Promise<void> {
 
 /* ---------------------------------------------------------------- the app */
 
-const MODEL_ROUTES = new Set(['/detect', '/represent', '/compare', '/verify', '/gallery', ...WORKSHOP_MODEL_ROUTES, ...FLASK_MODEL_ROUTES]);
+const MODEL_ROUTES = new Set(['/detect', '/analyze', '/represent', '/compare', '/verify', '/gallery', ...WORKSHOP_MODEL_ROUTES, ...FLASK_MODEL_ROUTES]);
 
 /** The routes, one module per resource, each registering its endpoints on the app. */
 const ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [
-  registerHealthRoutes, registerDetectRoutes, registerRepresentRoutes, registerCompareRoutes, registerVerifyRoutes, registerGalleryRoutes,
+  registerHealthRoutes, registerDetectRoutes, registerAnalyzeRoutes, registerRepresentRoutes, registerCompareRoutes, registerVerifyRoutes, registerGalleryRoutes,
 ];
 /** The routes of the APIs facekit replaces (serve --compat). */
 const COMPAT_ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [registerWorkshopRoutes, registerFlaskRoutes];

@@ -55,6 +55,7 @@ const STATUS: Partial<Record<ServerErrorCode, number>> = {
   empty_file: 422,
   corrupt_image: 422,
   no_face: 422,
+  spoof: 422,
   bad_tensor: 422,
   too_large: 413,
   model_mismatch: 409,

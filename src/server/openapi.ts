@@ -3,7 +3,7 @@
  * the routes; the e2e test checks every answer it gets against the schemas here, so the two
  * cannot drift apart unnoticed.
  */
-import { DETECTORS, METRICS, RECOGNIZERS } from '../api/models.js';
+import { AGE_GENDER_MODELS, ANALYSIS_ACTIONS, DETECTORS, EMOTION_LABELS, EMOTION_MODELS, METRICS, RECOGNIZERS, SPOOF_MODELS } from '../api/models.js';
 import { MATCH_SCORE_MEANING } from './score.js';
 import { arr, binary, bool, errorResponse, imageErrors, int, nullable, num, obj, ok, ref, str, type Schema } from './openapi-schema.js';
 import { COMPAT_SCHEMAS, COMPAT_TAGS, SIGNATURE_TAG, compatPaths } from './openapi-compat.js';
@@ -19,6 +19,13 @@ const metricOption = { type: 'string', enum: [...METRICS] };
 /** Only present when there is something to say, e.g. a threshold far looser than the calibrated one. */
 const warningsField: Schema = { ...arr(str), description: 'present only when the answer is to be taken with care, e.g. a threshold so loose that different people match' };
 const thresholdRange = 'above 0, and below 2 for euclidean_l2 and cosine (their largest distance); out of range is a 400 (usage)';
+const analyzeOptions = {
+  actions: { type: 'string', description: `what to estimate, comma-separated: ${ANALYSIS_ACTIONS.join(',')} (default all; an unknown one is a 400 that names these)` },
+  age_gender_model: { type: 'string', enum: Object.keys(AGE_GENDER_MODELS), description: 'age and gender model (default faceapi)' },
+  emotion_model: { type: 'string', enum: Object.keys(EMOTION_MODELS), description: 'emotion model (default faceapi)' },
+  spoof_model: { type: 'string', enum: Object.keys(SPOOF_MODELS), description: 'real-or-spoof model (default minifasnet)' },
+  spoof_threshold: { type: 'number', minimum: 0, maximum: 1, description: "realness score below which a face is a spoof (default: the model's own)" },
+};
 
 /** Request bodies: the same fields as multipart (files) or JSON (base64), and for one image the raw bytes. */
 function body(images: Record<string, { many?: boolean; description: string }>, options: Record<string, Schema>, required: string[], rawImage: boolean): Schema {
@@ -111,6 +118,13 @@ function document(o: DocumentOptions): Schema {
           summary: 'faces in an image: boxes, scores, landmarks (largest face first)',
           requestBody: body({ image: { description: 'the image' } }, detectOptions, ['image'], true),
           responses: { 200: ok('the faces', ref('DetectResult')), ...imageErrors },
+        },
+      },
+      '/analyze': {
+        post: {
+          summary: 'age, gender, emotion and real-or-spoof of each face of an image (largest face first)',
+          requestBody: body({ image: { description: 'the image' } }, { ...analyzeOptions, ...detectOptions }, ['image'], true),
+          responses: { 200: ok('the faces, each with its analysis', ref('AnalyzeResult')), ...imageErrors },
         },
       },
       '/represent': {
@@ -210,6 +224,22 @@ function document(o: DocumentOptions): Schema {
         Face: obj({ face: int, box: ref('Box'), score: num, landmarks: ref('Landmarks') }),
         Embedding: obj({ model: str, dim: int, vector: arr(num) }),
         DetectResult: obj({ image: str, width: int, height: int, detector: str, faces: arr(ref('Face')) }),
+        Analysis: obj({
+          age: { ...num, description: 'estimated age in years' },
+          gender: { type: 'string', enum: ['woman', 'man'] },
+          genderScore: { type: 'number', minimum: 0, maximum: 1, description: "the model's probability for that gender" },
+          emotion: { type: 'object', properties: Object.fromEntries(EMOTION_LABELS.map((l) => [l, num])), additionalProperties: false, description: 'probability of each emotion (they sum to 1)' },
+          dominantEmotion: { type: 'string', enum: [...EMOTION_LABELS] },
+          spoof: obj({
+            score: { type: 'number', minimum: 0, maximum: 1, description: 'how likely the face is a real, live one' },
+            real: { type: 'boolean', description: 'score >= threshold' }, threshold: num, model: str,
+          }, ['score', 'real']),
+          models: { type: 'object', additionalProperties: str, description: 'the model behind each answer' },
+        }, []),
+        AnalyzeResult: obj({
+          image: str, width: int, height: int, detector: str, actions: arr({ type: 'string', enum: [...ANALYSIS_ACTIONS] }),
+          faces: arr(obj({ face: int, box: ref('Box'), score: num, landmarks: ref('Landmarks'), analysis: ref('Analysis') })),
+        }),
         RepresentResult: obj({
           model: str, dim: int,
           results: arr(obj({

@@ -188,7 +188,7 @@ describe('facekit serve over HTTP', () => {
     expect((m.body.models as { id: string; loaded: boolean }[]).filter((r) => r.loaded).map((r) => r.id).sort()).toEqual(['blazeface', 'mobilefacenet']);
     expect(doc.openapi).toMatch(/^3\.1/);
     expect(Object.keys(doc.paths as object).sort()).toEqual([
-      '/', '/compare', '/detect', '/gallery', '/gallery/photos/{hash}', '/gallery/{label}', '/health', '/models', '/openapi.json', '/represent', '/verify',
+      '/', '/analyze', '/compare', '/detect', '/gallery', '/gallery/photos/{hash}', '/gallery/{label}', '/health', '/models', '/openapi.json', '/represent', '/verify',
     ]);
     const page = await fetch(url('/'));
     expect(page.headers.get('content-type')).toMatch(/text\/html/);

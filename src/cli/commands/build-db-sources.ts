@@ -11,6 +11,7 @@ import { assertSameModel, type GalleryEntry, type GalleryMeta } from '../../api/
 import { FacekitError, fsError } from '../../core/errors.js';
 import { fileSha256, sha256 } from '../../core/files.js';
 import { isImagePath, listImages } from '../../core/image.js';
+import { spoofRefusal } from '../../core/records.js';
 import { engineFor, isDirectorySync, Progress, readInputs, warn } from '../common.js';
 import type { RecordsInput } from '../inputs.js';
 import type { RecordLine } from '../../core/record-stream.js';
@@ -74,7 +75,7 @@ export async function collectFaces(input: string, fromRecords: boolean, c: Colle
     const engine = engineFor(c.opts);
     const plan = buildPlan({
       upTo: 'represent', model: c.model, detector: c.meta.detector as PipelinePlan['detector'], minScore: c.opts.minScore,
-      flip: c.meta.flip, maxPixels: c.opts.maxPixels, largestOnly: !c.opts.allFaces,
+      flip: c.meta.flip, maxPixels: c.opts.maxPixels, largestOnly: !c.opts.allFaces, refuseSpoofs: c.opts.antiSpoof ?? false,
     });
     const jobs: ImageJob[] = todo.map((t) => ({ image: t.image, plan }));
     const byImage = new Map(todo.map((t) => [t.image, t]));
@@ -91,6 +92,8 @@ export async function collectFaces(input: string, fromRecords: boolean, c: Colle
           c.fail(job.image, error?.error?.code ?? 'no_face', error?.error?.message ?? 'no face found');
           return;
         }
+        // --all-faces: a photo's other faces go in; each one refused as a spoof is said
+        for (const s of records.filter((r) => r.error?.code === 'spoof')) warn(`${job.image} face ${s.face}: ${s.error!.message}; left out`);
         for (const f of faces) {
           await c.accept({ label: t.label, image: job.image, hash: t.hash, face: f.face ?? 0, box: f.box }, f.embedding!.vector);
         }
@@ -193,6 +196,11 @@ async function addFromRecords(input: string, c: Collector, opened?: RecordsInput
     }
     if (r.error) {
       fail(r.image, r.error.code, r.error.message);
+      continue;
+    }
+    const refusal = opts.antiSpoof ? spoofRefusal(r) : undefined;
+    if (refusal && (opts.allFaces || r.face === 0)) {
+      fail(r.image, refusal.code, refusal.message);
       continue;
     }
     if (!opts.allFaces && r.face !== 0) {

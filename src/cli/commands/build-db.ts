@@ -27,6 +27,8 @@ export interface BuildOptions extends BatchOptions {
   index?: IndexPolicy;
   /** the input is records whatever its name (`db import`) */
   records?: boolean;
+  /** refuse faces the anti-spoofing model judges not real (each such photo is a failure) */
+  antiSpoof?: boolean;
 }
 
 export function register(program: Command): void {
@@ -43,13 +45,15 @@ export function register(program: Command): void {
     .option('--all-faces', 'add every face of a photo, not only the largest', false)
     .option('--prune', 'drop entries whose image files are gone', false)
     .option('--index <how>', `how the gallery is searched: auto (an HNSW graph from ${ANN_MIN_FACES.toLocaleString('en')} faces) | exact | hnsw (default: the gallery's, or auto)`, parseIndexPolicy)
-    .option('--json', 'print the summary as JSON on stdout', false);
+    .option('--json', 'print the summary as JSON on stdout', false)
+    .option('--anti-spoof', 'leave out faces the anti-spoofing model judges not real (a photo of a photo, a screen): a failed photo each, the others are added', false);
   addWorkersOption(addCommonOptions(cmd));
   cmd.addHelpText('after', `
 Examples:
   $ facekit build-db ./artists                          -> db/gallery.json
   $ facekit build-db ./artists --db team.json --prune   (update: adds new photos, drops deleted ones)
   $ facekit represent ./artists | facekit build-db -    (from records)
+  $ facekit build-db ./artists --anti-spoof             (no photos of photos or of screens)
 
 Running it again adds only photos not already in (by content). An interrupted build keeps what it
 finished in <db>.partial and the next run resumes from there; the previous gallery stays intact

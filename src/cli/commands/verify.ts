@@ -9,7 +9,7 @@ import { assertSameModel, decideThreshold, DEFAULT_GALLERY_PATH, identifyAsync, 
 import { DEFAULT_PLAN, defaultCacheDir, type PipelinePlan } from '../../api/pipeline.js';
 import { buildDb } from './build-db.js';
 import { FacekitError } from '../../core/errors.js';
-import { errorRecord, type FaceRecord } from '../../core/records.js';
+import { errorRecord, spoofRefusal, type FaceRecord } from '../../core/records.js';
 import {
   action, defaultDb, addCommonOptions, addWorkersOption, parseDetector, parseModel, parseNumber, readInputs, engineFor, warn,
   type BatchOptions, type ImageInput, type Input,
@@ -26,6 +26,7 @@ interface VerifyOptions extends BatchOptions {
   detector: PipelinePlan['detector'];
   minScore: number;
   skipDetect: boolean;
+  antiSpoof: boolean;
 }
 
 export function register(program: Command): void {
@@ -41,7 +42,8 @@ export function register(program: Command): void {
     .option('--model <name>', '1:1 mode: recognition model (gallery mode uses the gallery\'s)', parseModel)
     .option('--detector <name>', 'blazeface | ssd | tiny', parseDetector, DEFAULT_PLAN.detector)
     .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
-    .option('--skip-detect', 'queries are already aligned face crops (ArcFace 112x112 template)', false);
+    .option('--skip-detect', 'queries are already aligned face crops (ArcFace 112x112 template)', false)
+    .option('--anti-spoof', 'refuse faces the anti-spoofing model judges not real (a photo of a photo, a screen): error, exit code 2', false);
   addWorkersOption(addCommonOptions(cmd));
   cmd.addHelpText('after', `
 Examples:
@@ -49,8 +51,10 @@ Examples:
   $ facekit verify query.jpg --threshold 0.4 --top-k 5
   $ facekit verify a.jpg b.jpg                      1:1: same person?
   $ facekit represent q.jpg | facekit verify - --json
+  $ facekit verify selfie.jpg --anti-spoof          refuse a photo of a photo or of a screen
 
-Exit code: 0 when every queried face matched someone, 1 when one did not, 2 on error.`);
+Exit code: 0 when every queried face matched someone, 1 when one did not, 2 on error (with
+--anti-spoof, also when a face looks like a spoof: "error": {"code": "spoof", ...}).`);
   cmd.action(action(async (args: string[], opts: VerifyOptions) => {
     parseMetricOption(opts.metric);
     const inputs = await readInputs(args);
@@ -110,6 +114,8 @@ async function answerAll(inputs: Input[], opts: VerifyOptions, gallery: InMemory
       } else if (!item.record.error && !item.record.embedding) {
         face = { ...item.record, error: { code: 'missing_key', message: `${item.where}: record has no "embedding" (run \`facekit represent\` first)` } };
       } else face = item.record;
+      const refusal = opts.antiSpoof && !face.error ? spoofRefusal(face) : undefined;
+      if (refusal) face = { ...face, error: refusal };
       await out.add(await identifyAsync(gallery, [face], ask));
     }
     if (seen === 0) {
@@ -120,6 +126,7 @@ async function answerAll(inputs: Input[], opts: VerifyOptions, gallery: InMemory
   const engine = engineFor(opts);
   const plan = engine.plan({
     upTo: 'represent', model: gallery.meta.model, detector: opts.detector, minScore: opts.minScore, skipDetect: opts.skipDetect, flip: gallery.meta.flip,
+    refuseSpoofs: opts.antiSpoof,
   });
   const images = inputs.filter((i): i is ImageInput => i.kind === 'image');
   await engine.runImages(images.map((i) => ({ image: i.path, plan, bytes: i.bytes })), {
@@ -182,6 +189,7 @@ async function verifyPairMode(inputs: ImageInput[], opts: VerifyOptions): Promis
   const result = await engine.verify(a.bytes ?? a.path, b.bytes ?? b.path, {
     model: opts.model, metric: parseMetricOption(opts.metric), threshold: opts.threshold,
     detector: opts.detector, minScore: opts.minScore, skipDetect: opts.skipDetect, names: [a.path, b.path],
+    antiSpoof: opts.antiSpoof,
   });
   for (const w of result.warnings) warn(w);
   const { faces: _faces, warnings: _warnings, ...answer } = result;

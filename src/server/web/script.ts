@@ -237,6 +237,7 @@ function who(file) {
       if (a.box) addBox(stage, a.box, res.width, res.height, a.verdict, faceNo(a, i) + ": " + name, faceNo(a, i));
       list.append(faceCard(img, res, a, i));
     });
+    addAnalysis(file, list);
   }).catch(function (e) {
     show("#who-result", e.code === "no_face");
     showError("#who-error", e);
@@ -267,6 +268,31 @@ function faceCard(img, res, a, i) {
     card.append(ul);
   }
   return card;
+}
+
+/* ---------- analysis: age, gender, emotion, real or spoof, as badges on each face's card */
+function analysisBadges(an) {
+  var b = h("div", { class: "badges" });
+  if (an.age !== undefined) b.append(h("span", { class: "badge", "data-kind": "age", text: "age " + Math.round(an.age) }));
+  if (an.gender) b.append(h("span", { class: "badge", "data-kind": "gender", text: an.gender + " " + pct(an.genderScore) }));
+  if (an.dominantEmotion) b.append(h("span", { class: "badge", "data-kind": "emotion", text: an.dominantEmotion + " " + pct(an.emotion[an.dominantEmotion]) }));
+  if (an.spoof) b.append(h("span", { class: "badge " + (an.spoof.real ? "real" : "spoof"), "data-kind": "spoof",
+    title: "anti-spoofing score " + fmt(an.spoof.score) + " (threshold " + an.spoof.threshold + ", " + an.spoof.model + ")",
+    text: an.spoof.real ? "real ✓" : "spoof ✗" }));
+  return b;
+}
+
+/** Ask POST /analyze about the same photo and put each face's badges on its card (same face numbers). */
+function addAnalysis(file, list) {
+  var fd = new FormData();
+  fd.append("image", file, file.name);
+  api("POST", "/analyze", fd).then(function (res) {
+    if (lastWho !== file) return; // another photo came meanwhile
+    res.faces.forEach(function (f) {
+      var card = list.querySelector('.face-card[data-face="' + f.face + '"] .face-head > div');
+      if (card && f.analysis) card.append(analysisBadges(f.analysis));
+    });
+  }).catch(function () { /* the faces stay as they are, without analysis */ });
 }
 
 /* ---------- compare */

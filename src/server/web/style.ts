@@ -66,4 +66,8 @@ export const PAGE_CSS = String.raw`
   button.primary, button.danger { font: inherit; padding: 7px 12px; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
   button.danger { background: none; color: var(--bad); border-color: #f3c4c4; padding: 3px 8px; font-size: 13px; }
   label.inline { display: inline-flex; gap: 6px; align-items: center; color: var(--muted); font-size: 13px; margin-top: 10px; }
+  .badges { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; }
+  .badge { font-size: 12px; padding: 1px 7px; border-radius: 10px; border: 1px solid var(--line); color: var(--muted); }
+  .badge.real { color: var(--ok); border-color: currentColor; }
+  .badge.spoof { color: var(--bad); border-color: currentColor; font-weight: 600; }
 `;
