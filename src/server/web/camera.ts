@@ -190,7 +190,7 @@ function camCapture(gen) {
     camSend(blob).then(function (r) {
       if (gen !== cam.generation) return;
       camDraw(r.recognition, r.analysis, c.width, c.height);
-      // latency: until the frame that shows the boxes is painted
+      // latency: until the frame that shows the boxes is painted (a hidden tab paints nothing: the loop waits until it is shown)
       requestAnimationFrame(function () {
         if (gen !== cam.generation) return;
         camRecord(performance.now() - t0);
