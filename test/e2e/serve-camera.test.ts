@@ -41,6 +41,18 @@ const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-
 /** A name for the server that is not localhost: a page there is no secure context. */
 const INSECURE_HOST = 'camera.test';
 
+let fakeVideo: Promise<string> | undefined;
+/** The fake camera's video (written once per file): the VIDEO photos, 3 s each, 640x480 at 5 frames/s. */
+function cameraVideo(): Promise<string> {
+  return fakeVideo ??= (async () => {
+    const video = join(tempDir('facekit-camera-video-'), 'camera.y4m');
+    const nobody = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#6b7280' } }).png().toBuffer();
+    await writeY4m(video, VIDEO.map((v) => (v === 'nobody' ? nobody : join(ARTISTS, v.person, v.file))), { width: 640, height: 480, fps: 5, secondsPerPhoto: 3 });
+    return video;
+  })();
+}
+const fakeCamera = (video: string) => ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`];
+
 /** Collect what a page does wrong: console errors, uncaught exceptions, answers of 400 and above. */
 function watch(page: Page): string[] {
   const problems: string[] = [];
@@ -108,19 +120,13 @@ describe.skipIf(!hasChromium || !hasArtists)('facekit serve: the Camera view in 
       for (const f of files) symlinkSync(join(ARTISTS, person, f), join(people, person, f));
     }
     const db = join(dir, 'gallery.json');
-    const video = join(dir, 'camera.y4m');
-    const nobody = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#6b7280' } }).png().toBuffer();
-    const [built] = await Promise.all([
-      runCli(['build-db', people, '--db', db]),
-      writeY4m(video, VIDEO.map((v) => (v === 'nobody' ? nobody : join(ARTISTS, v.person, v.file))), { width: 640, height: 480, fps: 5, secondsPerPhoto: 3 }),
-    ]);
+    const [built, video] = await Promise.all([runCli(['build-db', people, '--db', db]), cameraVideo()]);
     expect(built.code, built.stderr).toBe(0);
     [srv, browser] = await Promise.all([
       serve(['--db', db]),
       chromium.launch({
         executablePath: CHROMIUM, headless: true,
-        args: [...BROWSER_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`,
-          `--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`],
+        args: [...BROWSER_ARGS, ...fakeCamera(video), `--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`],
       }),
     ]);
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -263,7 +269,7 @@ describe.skipIf(!hasChromium || !hasArtists)('facekit serve: the Camera view in 
   });
 });
 
-describe.skipIf(!hasChromium)('facekit serve: the Camera view in chromium, without a camera', () => {
+describe.skipIf(!hasChromium)('facekit serve: the Camera view in chromium, without a camera or without a gallery', () => {
   let srv: Served;
 
   beforeAll(async () => {
@@ -302,5 +308,21 @@ describe.skipIf(!hasChromium)('facekit serve: the Camera view in chromium, witho
     const m = await messageWith(['--use-fake-device-for-media-stream', '--deny-permission-prompts'], 'denied');
     expect(m.kind).toBe('denied');
     expect(m.text).toMatch(/permission was refused/);
+  });
+
+  it.skipIf(!hasArtists)('draws boxes without names while the gallery is empty, and says why', async () => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...BROWSER_ARGS, ...fakeCamera(await cameraVideo())] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors = watch(page);
+      await openCamera(page, srv.url);
+      await expect.poll(() => page.locator('#cam-stage .tag').first().textContent().catch(() => null), { timeout: 60_000 }).toBe('face');
+      expect(await page.textContent('#cam-note')).toMatch(/gallery is empty: boxes only/);
+      expect(await page.locator('#cam-stage .box').count()).toBe(1);
+      await page.screenshot({ path: join(tmpdir(), 'facekit-camera-empty-gallery.png'), fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });

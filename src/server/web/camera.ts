@@ -20,8 +20,8 @@ export const CAMERA_SECTION = String.raw`
       <span id="cam-stats" class="meta" aria-live="off"></span>
     </div>
     <div id="cam-message" class="cam-message" role="status" hidden><strong id="cam-message-title"></strong><span id="cam-message-text"></span></div>
-    <div class="stage cam-stage" id="cam-stage" hidden><video id="cam-video" muted playsinline></video></div>
     <div id="cam-note" class="meta cam-note"></div>
+    <div class="stage cam-stage" id="cam-stage" hidden><video id="cam-video" muted playsinline></video></div>
   </section>`;
 
 export const CAMERA_CSS = String.raw`
@@ -29,7 +29,7 @@ export const CAMERA_CSS = String.raw`
   .cam-bar label.inline { margin-top: 0; }
   #cam-stats { font-variant-numeric: tabular-nums; }
   /* the whole video in view on a laptop screen (a 4:3 camera; a wider one is shorter still) */
-  .cam-stage { margin-top: 12px; max-width: min(960px, calc((100vh - 190px) * 4 / 3)); min-width: min(100%, 320px); }
+  .cam-stage { margin-top: 6px; max-width: min(960px, calc((100vh - 215px) * 4 / 3)); min-width: min(100%, 320px); }
   /* a fourth tab: at phone width the tabs get narrower, and scroll rather than break their words */
   nav { overflow-x: auto; }
   nav button { white-space: nowrap; flex: none; }
@@ -38,7 +38,8 @@ export const CAMERA_CSS = String.raw`
   .cam-stage.mirror video { transform: scaleX(-1); }
   .cam-message { display: flex; flex-direction: column; gap: 4px; margin: 12px 0; padding: 14px 16px; max-width: 960px; border-radius: 8px; background: #fff7ed; border: 1px solid #fed7aa; color: var(--fg); }
   .cam-message strong { color: var(--warn); font-size: 16px; }
-  .cam-note { margin-top: 6px; max-width: 960px; }
+  /* above the video, one line always kept for it: "No face in view" coming and going moves nothing */
+  .cam-note { margin-top: 8px; min-height: 1.45em; max-width: 960px; }
   .cam-note.error { color: var(--bad); background: none; padding: 0; }
   .cam-stage .tag .badges { display: block; font-size: 11px; line-height: 15px; opacity: .95; }
   .cam-stage .tag .badges i { font-style: normal; margin-right: 6px; }
