@@ -230,7 +230,7 @@ describe.skipIf(!hasChromium || !hasArtists)('facekit serve: the Camera view in 
       });
     }
     await openCamera(page, srv.url);
-    const badges = page.locator('#cam-stage .tag .badges').first();
+    const badges = page.locator('#cam-stage .tag .cam-badges').first();
     await badges.waitFor({ timeout: 60_000 });
     const text = (await badges.textContent())!;
     expect(text).toMatch(real ? /(woman|man) \d+/ : /^man 42neutralreal$/);

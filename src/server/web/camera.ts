@@ -41,11 +41,12 @@ export const CAMERA_CSS = String.raw`
   /* above the video, one line always kept for it: "No face in view" coming and going moves nothing */
   .cam-note { margin-top: 8px; min-height: 1.45em; max-width: 960px; }
   .cam-note.error { color: var(--bad); background: none; padding: 0; }
-  .cam-stage .tag .badges { display: block; font-size: 11px; line-height: 15px; opacity: .95; }
-  .cam-stage .tag .badges i { font-style: normal; margin-right: 6px; }
-  .cam-stage .tag .badges i:last-child { margin-right: 0; }
-  .cam-stage .tag .badges .spoof { padding: 0 3px; border-radius: 2px; background: var(--bad); }
-  .cam-stage .tag .badges .real { padding: 0 3px; border-radius: 2px; background: rgba(255,255,255,.22); }
+  /* a label's second line: the face's analysis (cam- classes: kept apart from the badge styles of the other views) */
+  .cam-badges { display: block; font-size: 11px; line-height: 15px; opacity: .95; }
+  .cam-badges i { font-style: normal; margin-right: 6px; }
+  .cam-badges i:last-child { margin-right: 0; }
+  .cam-badges .cam-spoof { padding: 0 3px; border-radius: 2px; background: var(--bad); }
+  .cam-badges .cam-real { padding: 0 3px; border-radius: 2px; background: rgba(255,255,255,.22); }
 `;
 
 export const CAMERA_SCRIPT = String.raw`
@@ -244,11 +245,11 @@ function camOverlap(a, b) {
 
 function camBadges(an) {
   if (!an) return null;
-  var out = h("span", { class: "badges" });
+  var out = h("span", { class: "cam-badges" });
   if (an.gender) out.append(h("i", { text: an.gender + (typeof an.age === "number" ? " " + Math.round(an.age) : ""), title: "gender " + an.gender + " (" + pct(an.genderScore || 0) + ")" }));
   else if (typeof an.age === "number") out.append(h("i", { text: "age " + Math.round(an.age) }));
   if (an.dominantEmotion) out.append(h("i", { text: an.dominantEmotion, title: an.emotion ? Object.keys(an.emotion).map(function (k) { return k + " " + pct(an.emotion[k]); }).join(", ") : "" }));
-  if (an.spoof) out.append(h("i", { class: an.spoof.real ? "real" : "spoof", text: an.spoof.real ? "real" : "spoof?", title: "real-face score " + fmt(an.spoof.score) }));
+  if (an.spoof) out.append(h("i", { class: an.spoof.real ? "cam-real" : "cam-spoof", text: an.spoof.real ? "real" : "spoof", title: "real-face score " + fmt(an.spoof.score) }));
   return out.childNodes.length ? out : null;
 }
 
