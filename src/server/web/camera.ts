@@ -207,6 +207,7 @@ function camCapture(gen) {
         cam.baseNote = "The gallery is empty: boxes only, no names (add people in the Gallery tab).";
         return camSchedule(gen, 0);
       }
+      clearBoxes($("#cam-stage")); // the last boxes would stand over a video that has moved on
       cam.retryMs = Math.min(5000, (cam.retryMs || 500) * 2);
       camNote("The server did not answer this frame (" + e.message + "); trying again in " + Math.round(cam.retryMs / 1000) + " s.", true);
       camSchedule(gen, cam.retryMs);
