@@ -62,7 +62,8 @@ var cam = {
   recent: [],                // { at, latency } of the last frames drawn
   frames: 0, latencies: []   // every frame of this session (for window.facekitCamera)
 };
-window.facekitCamera = { stats: function () { return { frames: cam.frames, latencies: cam.latencies.slice() }; } };
+// for measuring from outside (the browser test, a person in the console)
+window.facekitCamera = { stats: function () { return { frames: cam.frames, latencies: cam.latencies.slice(), analysis: !!cam.analysis }; } };
 
 /** The view's message instead of the video: why [kind, title, text], or null to hide it. */
 function camMessage(why) {
