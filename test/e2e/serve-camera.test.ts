@@ -224,7 +224,7 @@ describe.skipIf(!hasChromium || !hasArtists)('facekit serve: the Camera view in 
     await nextPaint(page); // the labels are laid out again for the new size (a ResizeObserver)
     await holdOn(page, 'nina_simone');
     const o = await overlay(page);
-    expect(o.tags.map((t) => t.text)).toEqual(['nina_simone']);
+    expect(o.tags.map((t) => t.text.slice(0, 'nina_simone'.length))).toEqual(['nina_simone']); // then any analysis
     expect(misplaced(o), JSON.stringify(o)).toEqual([]);
     expect(o.stage.w).toBeLessThanOrEqual(420);
     await page.screenshot({ path: join(tmpdir(), 'facekit-camera-420.png'), fullPage: true });
