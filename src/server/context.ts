@@ -104,6 +104,13 @@ export const DETECT_OPTIONS: BodySpec['options'] = {
   max_faces: { kind: 'int', min: 1, max: 100 },
 };
 
+/**
+ * `enforce_detection: false` (deepface's name for it): an image without a face is an answer with
+ * no faces rather than a 422. A camera sends many frames with nobody in view; each 422 would be
+ * a console error in the browser.
+ */
+export const ENFORCE_DETECTION: BodySpec['options'] = { enforce_detection: { kind: 'boolean' } };
+
 /** A request's body, within the server's body limit. */
 export function read(ctx: Context, request: FastifyRequest, spec: BodySpec): Promise<ParsedBody> {
   return readBody(request, spec, ctx.opts.bodyLimit);
@@ -139,6 +146,12 @@ export function imageFailure(records: FaceRecord[]): HttpError | undefined {
   if (faces.length > 0) return undefined;
   const err = records.find((r) => r.error)?.error ?? { code: 'no_face' as const, message: 'no face found' };
   return fromFacekit(err, records[0]?.image);
+}
+
+/** imageFailure, except that "no face" is no failure when the request said enforce_detection: false. */
+export function failureUnlessAllowed(records: FaceRecord[], body: ParsedBody): HttpError | undefined {
+  const fail = imageFailure(records);
+  return fail?.code === 'no_face' && body.options.enforce_detection === false ? undefined : fail;
 }
 
 export function facePart(r: FaceRecord) {

@@ -10,7 +10,7 @@ import { isDetectorId, isMetric, isRecognizerId, DETECTORS, METRICS, RECOGNIZERS
 import { decodeBase64Image, looksLikeImageBytes } from '../core/image.js';
 import { badRequest, HttpError, tooManyImages } from './http-errors.js';
 
-export type OptionKind = 'number' | 'int' | 'string' | 'metric' | 'model' | 'detector';
+export type OptionKind = 'number' | 'int' | 'string' | 'boolean' | 'metric' | 'model' | 'detector';
 
 export interface OptionSpec {
   kind: OptionKind;
@@ -40,7 +40,7 @@ export interface Upload {
   bytes: Buffer;
 }
 
-export type OptionValue = string | number;
+export type OptionValue = string | number | boolean;
 
 export interface ParsedBody {
   uploads: Upload[];
@@ -93,6 +93,11 @@ function parseOption(name: string, spec: OptionSpec, value: unknown): OptionValu
     case 'string':
       if (typeof value !== 'string') throw bad('a string');
       return value;
+    case 'boolean':
+      // a form field or the query string can only say it as text
+      if (value === true || value === 'true' || value === '1') return true;
+      if (value === false || value === 'false' || value === '0') return false;
+      throw bad('true or false');
     case 'metric':
       if (typeof value !== 'string' || !isMetric(value)) throw bad(`one of ${METRICS.join(', ')}`);
       return value;

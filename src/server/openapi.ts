@@ -14,6 +14,10 @@ const detectOptions = {
   min_score: { type: 'number', minimum: 0, maximum: 1, description: 'lowest detector confidence kept (default 0.5)' },
   max_faces: { type: 'integer', minimum: 1, maximum: 100, description: 'most faces per image (default 20)' },
 };
+/** deepface's name: a camera frame with nobody in it is an ordinary answer, not an error. */
+const enforceDetection = {
+  enforce_detection: { type: 'boolean', description: 'false: an image without a face is a 200 with "faces": [] instead of a 422 no_face (default true; a form field or the query string says it as true/false or 1/0)' },
+};
 const modelOption = { type: 'string', enum: Object.keys(RECOGNIZERS), description: 'recognition model (default: the gallery\'s)' };
 const metricOption = { type: 'string', enum: [...METRICS] };
 /** Only present when there is something to say, e.g. a threshold far looser than the calibrated one. */
@@ -116,14 +120,14 @@ function document(o: DocumentOptions): Schema {
       '/detect': {
         post: {
           summary: 'faces in an image: boxes, scores, landmarks (largest face first)',
-          requestBody: body({ image: { description: 'the image' } }, detectOptions, ['image'], true),
+          requestBody: body({ image: { description: 'the image' } }, { ...detectOptions, ...enforceDetection }, ['image'], true),
           responses: { 200: ok('the faces', ref('DetectResult')), ...imageErrors },
         },
       },
       '/analyze': {
         post: {
           summary: 'age, gender, emotion and real-or-spoof of each face of an image (largest face first)',
-          requestBody: body({ image: { description: 'the image' } }, { ...analyzeOptions, ...detectOptions }, ['image'], true),
+          requestBody: body({ image: { description: 'the image' } }, { ...analyzeOptions, ...detectOptions, ...enforceDetection }, ['image'], true),
           responses: { 200: ok('the faces, each with its analysis', ref('AnalyzeResult')), ...imageErrors },
         },
       },
@@ -156,7 +160,7 @@ function document(o: DocumentOptions): Schema {
             threshold: { type: 'number', exclusiveMinimum: 0, description: `largest distance that counts as a match (default: calibrated for the gallery's model and metric); ${thresholdRange}` },
             metric: { ...metricOption, description: 'distance (default: the gallery\'s)' },
             model: { ...modelOption, description: 'if given, must be the gallery\'s model' },
-            ...detectOptions,
+            ...detectOptions, ...enforceDetection,
           }, ['image'], true),
           responses: {
             200: ok('an answer per face', ref('VerifyResult')), ...imageErrors,

@@ -210,7 +210,7 @@ describe('POST /analyze', () => {
     for (const f of body.faces) expect(Object.keys(f.analysis)).toEqual(expect.arrayContaining(['age', 'gender', 'genderScore', 'emotion', 'dominantEmotion', 'spoof']));
   });
 
-  it('takes actions and models as options; a bad one is a 400 naming those offered; no face is a 422', async () => {
+  it('takes actions and models as options; a bad one is a 400 naming those offered; no face is a 422 (a 200 with no faces under enforce_detection: false)', async () => {
     const some = await fetch(`${srv.url}/analyze?actions=age`, { method: 'POST', body: form({ image: `@${single}`, max_faces: '1' }) });
     expect(some.status).toBe(200);
     const b = (await some.json()) as { faces: { analysis: Record<string, unknown> }[] };
@@ -223,5 +223,11 @@ describe('POST /analyze', () => {
     const none = await fetch(`${srv.url}/analyze`, { method: 'POST', body: form({ image: `@${blank}` }) });
     expect(none.status).toBe(422);
     expect(((await none.json()) as { error: { code: string } }).error.code).toBe('no_face');
+    // enforce_detection: false (as the camera view sends it): nobody in view is an answer with no faces
+    const allowed = await fetch(`${srv.url}/analyze`, { method: 'POST', body: form({ image: `@${blank}`, enforce_detection: 'false' }) });
+    expect(allowed.status).toBe(200);
+    const empty = await allowed.json();
+    expect(empty).toMatchObject({ faces: [], width: 120, height: 120 });
+    expect(conform(doc, empty, responseSchema(doc, '/analyze', 'post', 200)!)).toEqual([]);
   });
 });

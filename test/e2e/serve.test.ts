@@ -241,6 +241,26 @@ describe('facekit serve over HTTP', () => {
     expect(first(raw)).toMatchObject({ identity: P2 });
   });
 
+  it('answers a photo with nobody in it with no faces when enforce_detection is false (the camera view sends such frames)', async () => {
+    const noFace = join(BAD, 'no-face.jpg');
+    const v = await answer(await fetch(url('/verify'), { method: 'POST', body: form({ image: `@${noFace}`, enforce_detection: 'false', top_k: '1' }) }), '/verify', 'post');
+    expect(v).toMatchObject({ status: 200, body: { faces: [] } });
+    expect(v.body.width).toEqual(expect.any(Number));
+    const d = await answer(await fetch(url('/detect?enforce_detection=0'), { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(noFace) }), '/detect', 'post');
+    expect(d).toMatchObject({ status: 200, body: { faces: [] } });
+    const j = await answer(await fetch(url('/verify'), json({ image: dataUrl(noFace), enforce_detection: false })), '/verify', 'post');
+    expect(j).toMatchObject({ status: 200, body: { faces: [] } });
+    // a face is still named; other failures are still errors; the default is deepface's, true
+    const face = await answer(await fetch(url('/verify'), { method: 'POST', body: form({ image: `@${Q1}`, enforce_detection: 'false' }) }), '/verify', 'post');
+    expect((face.body.faces as { identity: string }[])[0]).toMatchObject({ identity: P1 });
+    const broken = await answer(await fetch(url('/verify'), { method: 'POST', body: form({ image: `@${join(BAD, 'truncated.jpg')}`, enforce_detection: 'false' }) }), '/verify', 'post');
+    expect(broken).toMatchObject({ status: 422, body: { error: { code: 'corrupt_image' } } });
+    const strict = await answer(await fetch(url('/detect'), { method: 'POST', body: form({ image: `@${noFace}` }) }), '/detect', 'post');
+    expect(strict).toMatchObject({ status: 422, body: { error: { code: 'no_face' } } });
+    const bad = await answer(await fetch(url('/verify'), { method: 'POST', body: form({ image: `@${noFace}`, enforce_detection: 'maybe' }) }), '/verify', 'post');
+    expect(bad).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/"enforce_detection" must be true or false/) } } });
+  });
+
   it('compares two photos, under the field names of the API it replaces too', async () => {
     const same = await answer(await fetch(url('/compare'), { method: 'POST', body: form({ image1: `@${Q1}`, image2: `@${PEOPLE[P1]![0]}` }) }), '/compare', 'post');
     expect(same.body).toMatchObject({ verified: true, verdict: 'same', model: 'mobilefacenet', metric: 'euclidean_l2' });

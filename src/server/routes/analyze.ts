@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { analysisOptions, type RecognizerId } from '../../api/models.js';
 import { FacekitError } from '../../core/errors.js';
 import { fromFacekit } from '../http-errors.js';
-import { DETECT_OPTIONS, detectChoice, facePart, imageFailure, one, planFor, read, runUploads, type Context } from '../context.js';
+import { DETECT_OPTIONS, ENFORCE_DETECTION, detectChoice, facePart, failureUnlessAllowed, one, planFor, read, runUploads, type Context } from '../context.js';
 
 export const ANALYZE_OPTIONS = {
   actions: { kind: 'string' },
@@ -20,7 +20,7 @@ export function registerAnalyzeRoutes(app: FastifyInstance, ctx: Context): void 
   const { store } = ctx;
 
   app.post('/analyze', async (request, reply) => {
-    const body = await read(ctx, request, { images: { image: 1 }, options: { ...ANALYZE_OPTIONS, ...DETECT_OPTIONS } });
+    const body = await read(ctx, request, { images: { image: 1 }, options: { ...ANALYZE_OPTIONS, ...DETECT_OPTIONS, ...ENFORCE_DETECTION } });
     const o = body.options;
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
     let analysis;
@@ -37,7 +37,7 @@ export function registerAnalyzeRoutes(app: FastifyInstance, ctx: Context): void 
     const g = store.peek();
     const plan = { ...planFor(ctx, g, { model: g.meta.model as RecognizerId, ...detectChoice(body), upTo: 'detect' }), analysis };
     const [records] = await runUploads(ctx, request, reply, [upload], plan);
-    const fail = imageFailure(records!);
+    const fail = failureUnlessAllowed(records!, body);
     if (fail) throw fail;
     const r0 = records![0]!;
     return {

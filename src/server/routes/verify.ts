@@ -8,7 +8,7 @@ import type { Metric, RecognizerId } from '../../api/models.js';
 import { decideThreshold, identify, type FaceAnswer, type InMemoryGallery } from '../../api/recognition.js';
 import { HttpError } from '../http-errors.js';
 import { matchScore } from '../score.js';
-import { DETECT_OPTIONS, checkModel, detectChoice, imageFailure, one, photoUrl, planFor, read, runUploads, type Context } from '../context.js';
+import { DETECT_OPTIONS, ENFORCE_DETECTION, checkModel, detectChoice, failureUnlessAllowed, one, photoUrl, planFor, read, runUploads, type Context } from '../context.js';
 
 export function registerVerifyRoutes(app: FastifyInstance, ctx: Context): void {
   const { store } = ctx;
@@ -18,7 +18,7 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: Context): void {
       images: { image: 1 },
       options: {
         top_k: { kind: 'int', min: 1, max: 100 }, threshold: { kind: 'number', min: 0 }, metric: { kind: 'metric' },
-        model: { kind: 'model' }, ...DETECT_OPTIONS,
+        model: { kind: 'model' }, ...DETECT_OPTIONS, ...ENFORCE_DETECTION,
       },
     });
     const upload = one(body, 'image');
@@ -31,7 +31,7 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: Context): void {
     const topK = (body.options.top_k as number | undefined) ?? 3;
     const plan = planFor(ctx, g, { model: g.meta.model as RecognizerId, ...detectChoice(body) });
     const [records] = await runUploads(ctx, request, reply, [upload], plan);
-    const fail = imageFailure(records!);
+    const fail = failureUnlessAllowed(records!, body);
     if (fail) throw fail;
     const now = await store.current(); // the gallery may have changed while the image was in work
     const faces = records!.filter((r) => r.face !== null);

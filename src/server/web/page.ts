@@ -4,6 +4,7 @@
  * inside dist/ with the compiled server, whatever way facekit was installed. The script uses no
  * template literals, so the page can sit in String.raw as it is.
  */
+import { CAMERA_CSS, CAMERA_SCRIPT, CAMERA_SECTION, CAMERA_TAB } from './camera.js';
 import { PAGE_SCRIPT } from './script.js';
 import { PAGE_CSS } from './style.js';
 
@@ -14,7 +15,7 @@ export const INDEX_HTML = String.raw`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>facekit</title>
 <link rel="icon" href="data:,">
-<style>${PAGE_CSS}</style>
+<style>${PAGE_CSS}${CAMERA_CSS}</style>
 </head>
 <body>
 <header><h1>facekit</h1><span id="status">connecting...</span>
@@ -24,6 +25,7 @@ export const INDEX_HTML = String.raw`<!doctype html>
   <button role="tab" id="tab-btn-who" data-tab="who" aria-selected="true">Who is this?</button>
   <button role="tab" id="tab-btn-compare" data-tab="compare" aria-selected="false">Compare two photos</button>
   <button role="tab" id="tab-btn-gallery" data-tab="gallery" aria-selected="false">Gallery</button>
+  ${CAMERA_TAB}
 </nav>
 <main>
   <section id="tab-who" role="tabpanel">
@@ -66,8 +68,9 @@ export const INDEX_HTML = String.raw`<!doctype html>
     <div id="gallery-summary" class="meta"></div>
     <div class="people" id="people"></div>
   </section>
+${CAMERA_SECTION}
 </main>
-<script>${PAGE_SCRIPT}</script>
+<script>${PAGE_SCRIPT}${CAMERA_SCRIPT}</script>
 </body>
 </html>
 `;
