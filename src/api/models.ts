@@ -8,7 +8,7 @@ export {
   type DetectorId, type DetectorInfo, type Metric, type ModelInfo, type RecognizerId, type RecognizerInfo, type SchemeId, type TemplateId,
 } from '../models/catalogue.js';
 export { BACKENDS, packageDir, type BackendChoice } from '../models/runtime.js';
-export { modelBytes, modelRows, type ModelRow } from '../models/inventory.js';
+export { analysisModelRows, modelBytes, modelRows, type ModelRow } from '../models/inventory.js';
 export { SCHEMES, isSchemeId } from '../stages/normalization.js';
 export {
   AGE_GENDER_MODELS, ANALYSIS_ACTIONS, DEFAULT_AGE_GENDER_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_SPOOF_MODEL, EMOTION_MODELS, SPOOF_MODELS,

@@ -3,12 +3,15 @@ import { statSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, DETECTORS, RECOGNIZERS, type ModelInfo } from './catalogue.js';
 import { modelPath } from './runtime.js';
+import {
+  AGE_GENDER_MODELS, DEFAULT_AGE_GENDER_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_SPOOF_MODEL, EMOTION_MODELS, SPOOF_MODELS, type AnalyzerInfo,
+} from './analyzers/index.js';
 
 /** Model files that are one self-contained binary (weights inside), not a tfjs JSON manifest. */
 const SINGLE_FILE = /\.(tflite|onnx)$/i;
 
 /** Bytes of a model's description and weight files on disk. */
-export function modelBytes(m: ModelInfo): number {
+export function modelBytes(m: Pick<ModelInfo, 'files'>): number {
   let total = 0;
   for (const f of m.files) {
     const path = modelPath(f.pkg, f.file);
@@ -44,4 +47,27 @@ export function modelRows(): ModelRow[] {
     default: m.id === DEFAULT_DETECTOR || m.id === DEFAULT_RECOGNIZER,
     description: m.description,
   }));
+}
+
+/**
+ * The analysis models (`facekit analyze`), task `analyze`: one row per model and what it estimates.
+ * face-api has two rows (its age/gender net and its expression net), both under the id `faceapi`,
+ * as `--age-gender-model` and `--emotion-model` name them.
+ */
+export function analysisModelRows(): ModelRow[] {
+  const groups: { models: Record<string, AnalyzerInfo<string>>; fallback: string }[] = [
+    { models: AGE_GENDER_MODELS, fallback: DEFAULT_AGE_GENDER_MODEL },
+    { models: EMOTION_MODELS, fallback: DEFAULT_EMOTION_MODEL },
+    { models: SPOOF_MODELS, fallback: DEFAULT_SPOOF_MODEL },
+  ];
+  return groups.flatMap(({ models, fallback }) => Object.values(models).map((m) => ({
+    id: m.id,
+    task: 'analyze',
+    source: [...new Set(m.files.map((f) => f.pkg))].join(', '),
+    bytes: modelBytes(m),
+    input: m.input,
+    output: m.output,
+    default: m.id === fallback,
+    description: m.description,
+  })));
 }

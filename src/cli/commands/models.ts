@@ -1,6 +1,6 @@
 /** `facekit models`: every model facekit can use, where it comes from, and what it does. */
 import type { Command } from 'commander';
-import { modelRows } from '../../api/models.js';
+import { analysisModelRows, modelRows } from '../../api/models.js';
 import { action } from '../common.js';
 import { plainTable } from '../output.js';
 
@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON instead of a table', false)
     .addHelpText('after', '\nExample:\n  $ facekit models')
     .action(action(async (opts: { json: boolean }) => {
-      const rows = modelRows();
+      const rows = [...modelRows(), ...analysisModelRows()];
       if (opts.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return 0;

