@@ -89,7 +89,7 @@ export class Gallery {
    */
   async identify(query: ImageInput | EmbeddingInput | FaceRecord, opts: IdentifyOptions = {}): Promise<FaceAnswer[]> {
     const metric = parseMetric(opts.metric, this.data.meta.metric);
-    const { threshold } = decideThreshold(this.data.meta.model, metric, opts.threshold);
+    const { threshold } = decideThreshold(this.data.meta.model, metric, opts.threshold, 'gallery');
     const topK = opts.topK ?? 3;
     if (this.data.size === 0) throw new FacekitError('bad_gallery', 'gallery is empty', this.path);
     let faces: FaceRecord[];

@@ -48,6 +48,13 @@ export interface RecognizerInfo extends ModelInfo {
    * cosine are the same cut (cosine = l2^2 / 2). All metrics work on the vectors as stored.
    */
   thresholds: Record<Metric, number>;
+  /**
+   * Thresholds for finding a face in a gallery (1:N), where they differ from the pair thresholds.
+   * A stranger is compared with every person in the gallery, so a pair's false-accept rate is
+   * multiplied by the gallery's size: these are the largest LFW thresholds with no false accept
+   * among its 3000 different-person pairs (the smallest such distance, rounded down).
+   */
+  galleryThresholds?: Record<Metric, number>;
 }
 
 const HUMAN = '@vladmandic/human';
@@ -120,6 +127,7 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     template: 'arcface-112',
     scheme: 'arcface',
     thresholds: { cosine: 0.63, euclidean: 1.11, euclidean_l2: 1.12 },
+    galleryThresholds: { cosine: 0.48, euclidean: 0.97, euclidean_l2: 0.98 },
   },
   faceplugin: {
     id: 'faceplugin',
@@ -133,6 +141,7 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     template: 'arcface-112',
     scheme: 'faceplugin',
     thresholds: { cosine: 0.72, euclidean: 3.82, euclidean_l2: 1.2 },
+    galleryThresholds: { cosine: 0.6, euclidean: 3.32, euclidean_l2: 1.1 },
   },
 };
 

@@ -15,10 +15,23 @@ export const METRIC_MAX: Record<Metric, number> = { cosine: 2, euclidean_l2: 2, 
  */
 const LOOSE_FACTOR: Record<Metric, number> = { euclidean_l2: 1.5, euclidean: 1.5, cosine: 2.25 };
 
-/** The calibrated same-person threshold for a model and metric (best LFW threshold, see the catalogue). */
-export function defaultThreshold(model: string, metric: Metric): number {
-  if (!isRecognizerId(model)) throw new FacekitError('model_mismatch', `no default threshold for unknown model "${model}"; pass --threshold`);
-  return RECOGNIZERS[model].thresholds[metric];
+/** What a threshold decides: two faces (1:1), or a face against everyone in a gallery (1:N). */
+export type ThresholdUse = 'pair' | 'gallery';
+
+function calibratedFor(model: string, metric: Metric, use: ThresholdUse): number | null {
+  if (!isRecognizerId(model)) return null;
+  const info = RECOGNIZERS[model];
+  return (use === 'gallery' ? info.galleryThresholds ?? info.thresholds : info.thresholds)[metric];
+}
+
+/**
+ * The calibrated same-person threshold for a model and metric: for a pair, the best LFW threshold;
+ * in a gallery, a stricter one where the model has it (see the catalogue).
+ */
+export function defaultThreshold(model: string, metric: Metric, use: ThresholdUse = 'pair'): number {
+  const t = calibratedFor(model, metric, use);
+  if (t === null) throw new FacekitError('model_mismatch', `no default threshold for unknown model "${model}"; pass --threshold`);
+  return t;
 }
 
 /** A metric name, checked. */
@@ -41,8 +54,8 @@ export interface ThresholdDecision {
  * The threshold to use: the caller's (checked against the metric's range) or the calibrated one.
  * A threshold at or above the metric's largest distance would call every stranger a match: refused.
  */
-export function decideThreshold(model: string, metric: Metric, chosen?: number): ThresholdDecision {
-  const calibrated = isRecognizerId(model) ? RECOGNIZERS[model].thresholds[metric] : null;
+export function decideThreshold(model: string, metric: Metric, chosen?: number, use: ThresholdUse = 'pair'): ThresholdDecision {
+  const calibrated = calibratedFor(model, metric, use);
   if (chosen === undefined) {
     if (calibrated === null) throw new FacekitError('model_mismatch', `no default threshold for unknown model "${model}"; pass --threshold`);
     return { threshold: calibrated, metric, calibrated };

@@ -31,6 +31,12 @@ describe('the verification policy', () => {
   it('gives the calibrated threshold per model and metric', () => {
     expect(decideThreshold('resnet34', 'euclidean_l2')).toEqual({ threshold: 0.4, metric: 'euclidean_l2', calibrated: 0.4 });
     expect(defaultThreshold('faceres', 'cosine')).toBe(0.46);
+    // in a gallery (1:N) a stricter threshold where the model has one; the pair threshold otherwise
+    expect(defaultThreshold('mobilefacenet', 'euclidean_l2')).toBe(1.12);
+    expect(defaultThreshold('mobilefacenet', 'euclidean_l2', 'gallery')).toBe(0.98);
+    expect(decideThreshold('mobilefacenet', 'cosine', undefined, 'gallery')).toEqual({ threshold: 0.48, metric: 'cosine', calibrated: 0.48 });
+    expect(defaultThreshold('resnet34', 'euclidean_l2', 'gallery')).toBe(0.4);
+    expect(decideThreshold('mobilefacenet', 'euclidean_l2', 1.5, 'gallery').warning).toMatch(/far looser than the calibrated 0.98/);
   });
 
   it('refuses thresholds outside the metric\'s range and warns about loose ones', () => {

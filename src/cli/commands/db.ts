@@ -129,7 +129,7 @@ function searchOf(index: GalleryFile['index'], faces: number): string {
 
 function safeThreshold(model: string, metric: Parameters<typeof defaultThreshold>[1]): number | null {
   try {
-    return defaultThreshold(model, metric);
+    return defaultThreshold(model, metric, 'gallery');
   } catch {
     return null;
   }

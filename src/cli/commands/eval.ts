@@ -259,7 +259,8 @@ async function evalFolder(dir: string, opts: EvalOptions): Promise<{ report: Eva
     correct: rank1.correct, total: rank1.total, accuracy: rank1.accuracy, alone: rank1.alone,
     mistakes: rank1.mistakes.map((m) => ({ image: ok[m.index]!, label: m.label, predicted: m.predicted, nearest: ok[m.nearest]!, distance: round(m.distance) })),
   };
-  report.openSet = openSetLeaveOneOut(labels, dist, report.defaultThreshold.threshold);
+  // identification in a gallery: the gallery threshold, as `facekit verify --db` uses
+  report.openSet = openSetLeaveOneOut(labels, dist, defaultThreshold(opts.model, opts.metric as Metric, 'gallery'));
   return { report, roc: summary, badLines: unusable };
 }
 
@@ -321,7 +322,7 @@ function printReport(r: EvalReport): void {
   }
   if (r.openSet) {
     const o = r.openSet;
-    t.push([`open set at ${o.threshold}`, `${pct(o.accepted / o.total)} of faces identified as the right person (${o.accepted} of ${o.total}); ` +
+    t.push([`open set at ${o.threshold} (gallery)`, `${pct(o.accepted / o.total)} of faces identified as the right person (${o.accepted} of ${o.total}); ` +
       `${pct(o.rejected / o.total)} rejected as unknown with their person left out (${o.rejected} of ${o.total})`]);
   }
   process.stdout.write(t.toString() + '\n');

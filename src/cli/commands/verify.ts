@@ -94,7 +94,7 @@ async function answerAll(inputs: Input[], opts: VerifyOptions, gallery: InMemory
   if (size === 0) throw new FacekitError('bad_gallery', 'gallery is empty', dbPath);
   if (opts.model && opts.model !== gallery.meta.model) assertSameModel(gallery.meta, { model: opts.model, dim: RECOGNIZERS[opts.model].dim }, dbPath);
   const metric = parseMetricOption(opts.metric, gallery.meta.metric)!;
-  const decision = decideThreshold(gallery.meta.model, metric, opts.threshold);
+  const decision = decideThreshold(gallery.meta.model, metric, opts.threshold, 'gallery');
   if (decision.warning) warn(decision.warning);
   const ask = { metric, threshold: decision.threshold, topK: opts.topK };
   const out = new AnswerPrinter(opts.json);

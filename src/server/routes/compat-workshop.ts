@@ -103,7 +103,7 @@ async function workshopRoutes(app: FastifyInstance, ctx: Context): Promise<void>
     if (!face) throw fromFacekit(records!.find((r) => r.error)?.error ?? { code: 'no_face', message: 'no face found' }, upload.name);
     const now = await store.current(); // the gallery may have changed while the image was in work
     if (now.size === 0) throw empty();
-    const { threshold } = decideThreshold(now.meta.model, now.meta.metric);
+    const { threshold } = decideThreshold(now.meta.model, now.meta.metric, undefined, 'gallery');
     const [answer] = identify(now, [face], { metric: now.meta.metric, threshold, topK: 1 });
     return { name: answer!.identity ?? UNKNOWN_NAME, distance: answer!.distance ?? 0 };
   });

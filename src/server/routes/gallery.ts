@@ -25,7 +25,7 @@ export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void 
     }
     return {
       model: g.meta.model, dim: g.meta.dim, metric: g.meta.metric,
-      threshold: decideThreshold(g.meta.model, g.meta.metric).threshold, faces: g.size,
+      threshold: decideThreshold(g.meta.model, g.meta.metric, undefined, 'gallery').threshold, faces: g.size,
       people: [...people].sort(([a], [b]) => a.localeCompare(b)).map(([label, photos]) => ({ label, faces: photos.length, photos })),
     };
   });

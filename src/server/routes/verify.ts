@@ -26,7 +26,7 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: Context): void {
     checkModel(g, body);
     if (g.size === 0) throw new HttpError(409, 'empty_gallery', 'the gallery is empty: add people first (POST /gallery, or facekit build-db)');
     const metric = (body.options.metric as Metric | undefined) ?? g.meta.metric;
-    const decision = decideThreshold(g.meta.model, metric, body.options.threshold as number | undefined);
+    const decision = decideThreshold(g.meta.model, metric, body.options.threshold as number | undefined, 'gallery');
     const { threshold } = decision;
     const topK = (body.options.top_k as number | undefined) ?? 3;
     const plan = planFor(ctx, g, { model: g.meta.model as RecognizerId, ...detectChoice(body) });
