@@ -18,7 +18,6 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { RECOGNIZERS, type DetectorId, type RecognizerId } from '../models/catalogue.js';
 import { FacekitError, fsError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
@@ -28,6 +27,7 @@ import { runJobs, type ImageJob } from './pool.js';
 import type { Box, FaceRecord } from '../core/records.js';
 import { chooseBackend, type BackendChoice } from '../models/runtime.js';
 import { VERSION } from '../core/version.js';
+import { defaultCacheDir } from '../core/cache-dir.js';
 
 export const CACHE_FORMAT = 1;
 
@@ -41,11 +41,7 @@ export interface EmbedSettings {
   minScore: number;
 }
 
-/** The default cache folder: $XDG_CACHE_HOME/facekit, else ~/.cache/facekit. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'facekit');
-}
+export { defaultCacheDir };
 
 /** `--cache DIR` / `--no-cache` as commander gives them: a folder, false, or undefined (default). */
 export function resolveCacheDir(option: string | boolean | undefined): string | null {
