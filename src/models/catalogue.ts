@@ -64,7 +64,8 @@ export const DETECTORS: Record<DetectorId, DetectorInfo> = {
     files: [{ pkg: HUMAN, file: 'models/blazeface.json' }, { pkg: HUMAN, file: 'models/facemesh.json' }],
     input: '256x256 (mesh 192x192)',
     output: 'boxes, 468 landmarks',
-    landmarksRevision: 1,
+    // 2: the five points are MTCNN's, predicted from the mesh (./detectors/mesh-five.ts)
+    landmarksRevision: 2,
   },
   ssd: {
     id: 'ssd',
