@@ -33,6 +33,8 @@ export interface ModelInfo {
 export interface DetectorInfo extends ModelInfo {
   task: 'detect';
   id: DetectorId;
+  /** Goes up when the landmarks the detector reports change (it keys the embedding cache). */
+  landmarksRevision: number;
 }
 
 export interface RecognizerInfo extends ModelInfo {
@@ -69,6 +71,8 @@ export const DETECTORS: Record<DetectorId, DetectorInfo> = {
     files: [{ pkg: HUMAN, file: 'models/blazeface.json' }, { pkg: HUMAN, file: 'models/facemesh.json' }],
     input: '256x256 (mesh 192x192)',
     output: 'boxes, 468 landmarks',
+    // 2: the five points are MTCNN's, predicted from the mesh (./detectors/mesh-five.ts)
+    landmarksRevision: 2,
   },
   ssd: {
     id: 'ssd',
@@ -77,6 +81,7 @@ export const DETECTORS: Record<DetectorId, DetectorInfo> = {
     files: [{ pkg: FACEAPI, file: 'model/ssd_mobilenetv1_model-weights_manifest.json' }, { pkg: FACEAPI, file: 'model/face_landmark_68_model-weights_manifest.json' }],
     input: '512x512 (landmarks 112x112)',
     output: 'boxes, 68 landmarks',
+    landmarksRevision: 1,
   },
   tiny: {
     id: 'tiny',
@@ -85,6 +90,7 @@ export const DETECTORS: Record<DetectorId, DetectorInfo> = {
     files: [{ pkg: FACEAPI, file: 'model/tiny_face_detector_model-weights_manifest.json' }, { pkg: FACEAPI, file: 'model/face_landmark_68_model-weights_manifest.json' }],
     input: '416x416 (landmarks 112x112)',
     output: 'boxes, 68 landmarks',
+    landmarksRevision: 1,
   },
 };
 

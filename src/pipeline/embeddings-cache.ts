@@ -4,7 +4,8 @@
  *
  * The cache is keyed by the image's content (sha256 of its bytes, so a renamed or copied photo is
  * still found) and by every setting that changes the embedding: model, flip, pre-aligned input
- * (skipDetect), detector and its minimum score, and the facekit version. Where it lives:
+ * (skipDetect), detector, the revision of its landmarks and its minimum score, and the facekit
+ * version. Where it lives:
  * `--cache DIR`, else `$XDG_CACHE_HOME/facekit`, else `~/.cache/facekit`. Layout:
  *
  *   <root>/embeddings/<model>-<flip|noflip>-<detector|prealigned>-<settings hash>/settings.json
@@ -18,9 +19,8 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { RECOGNIZERS, type DetectorId, type RecognizerId } from '../models/catalogue.js';
+import { DETECTORS, RECOGNIZERS, type DetectorId, type RecognizerId } from '../models/catalogue.js';
 import { FacekitError, fsError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
 import { buildPlan, type PipelinePlan } from './plan.js';
 import { fileSha256, writeFileAtomic } from '../core/files.js';
@@ -28,6 +28,7 @@ import { runJobs, type ImageJob } from './pool.js';
 import type { Box, FaceRecord } from '../core/records.js';
 import { chooseBackend, type BackendChoice } from '../models/runtime.js';
 import { VERSION } from '../core/version.js';
+import { defaultCacheDir } from '../core/cache-dir.js';
 
 export const CACHE_FORMAT = 1;
 
@@ -41,11 +42,7 @@ export interface EmbedSettings {
   minScore: number;
 }
 
-/** The default cache folder: $XDG_CACHE_HOME/facekit, else ~/.cache/facekit. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'facekit');
-}
+export { defaultCacheDir };
 
 /** `--cache DIR` / `--no-cache` as commander gives them: a folder, false, or undefined (default). */
 export function resolveCacheDir(option: string | boolean | undefined): string | null {
@@ -59,6 +56,9 @@ export function settingsFolder(s: EmbedSettings): string {
   const key = {
     format: CACHE_FORMAT, facekit: VERSION, model: s.model, flip: s.flip,
     skipDetect: s.skipDetect, detector: s.skipDetect ? null : s.detector, minScore: s.skipDetect ? null : s.minScore,
+    // Landmarks that moved are a new alignment: embeddings made with the old ones are not reused.
+    // (Revision 1 leaves the key, and so the folder, as it was before revisions existed.)
+    ...(s.skipDetect || DETECTORS[s.detector].landmarksRevision === 1 ? {} : { landmarks: DETECTORS[s.detector].landmarksRevision }),
   };
   const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 12);
   return `${s.model}-${s.flip ? 'flip' : 'noflip'}-${s.skipDetect ? 'prealigned' : s.detector}-${hash}`;

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DETECTORS } from '../../src/models/catalogue.js';
 import { defaultCacheDir, EmbeddingCache, fromRecords, resolveCacheDir, settingsFolder, type EmbedSettings } from '../../src/pipeline/embeddings-cache.js';
 import { assignFolds, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, verificationSummary } from '../../src/analysis/evaluation.js';
 import { seededRandom } from '../../src/analysis/projection/index.js';
@@ -97,6 +98,15 @@ describe('embedding cache', () => {
     expect(settingsFolder({ ...settings, model: 'faceres' })).not.toBe(base);
     expect(settingsFolder({ ...settings, minScore: 0.6 })).not.toBe(base);
     expect(settingsFolder({ ...settings, skipDetect: true })).toMatch(/^resnet34-flip-prealigned-/);
+    // new landmarks from a detector are a new alignment: a new folder
+    const ssd = settingsFolder({ ...settings, detector: 'ssd' });
+    DETECTORS.ssd.landmarksRevision += 1;
+    try {
+      expect(settingsFolder({ ...settings, detector: 'ssd' })).not.toBe(ssd);
+      expect(settingsFolder({ ...settings, detector: 'ssd', skipDetect: true })).toBe(settingsFolder({ ...settings, skipDetect: true }));
+    } finally {
+      DETECTORS.ssd.landmarksRevision -= 1;
+    }
     // the detector does not matter for pre-aligned crops
     expect(settingsFolder({ ...settings, skipDetect: true, detector: 'ssd' })).toBe(settingsFolder({ ...settings, skipDetect: true }));
   });

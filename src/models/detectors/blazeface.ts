@@ -10,11 +10,12 @@
 import { sharp } from '../../core/sharp.js';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { Detector, DetectedFace, DetectorOptions } from './detector.js';
-import { meanPoint, pt } from './detector.js';
+import { pt } from './detector.js';
 import { loadGraphModel, tf } from '../runtime.js';
 import type { RgbImage } from '../../core/image.js';
 import type { Box, Landmarks } from '../../core/records.js';
 import { invertAffine, warpAffine, type Affine } from '../../core/geometry.js';
+import { mtcnnFive } from './mtcnn-five.js';
 
 const HUMAN = '@vladmandic/human';
 const DETECTOR_SIZE = 256;
@@ -24,18 +25,10 @@ const MESH_CROP_SCALE = 1.5;
 /** Below this mesh confidence the "face" is rejected as a false detection. */
 const MIN_MESH_CONFIDENCE = 0.3;
 
-// MediaPipe FaceMesh indices. The subject's right eye is the one on the image's left.
-const LEFT_EYE_RING = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246];
-const RIGHT_EYE_RING = [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466];
-
 function meshLandmarks(mesh: number[][]): Landmarks {
   const at = (i: number) => pt(mesh[i]);
   return {
-    leftEye: meanPoint(LEFT_EYE_RING.map((i) => mesh[i]!)),
-    rightEye: meanPoint(RIGHT_EYE_RING.map((i) => mesh[i]!)),
-    noseTip: at(1),
-    mouthLeft: at(61),
-    mouthRight: at(291),
+    ...mtcnnFive(mesh),
     leftEyeOuter: at(33),
     leftEyeInner: at(133),
     rightEyeInner: at(362),

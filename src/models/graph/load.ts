@@ -1,9 +1,14 @@
 /**
  * A TFLite model file from an npm package, read once per process: its graph (PReLU patterns
  * fused) and, on first request, the same graph as ONNX bytes for onnxruntime. Converting
- * MobileFaceNet takes about 0.1 s, so the bytes are kept in memory only, never on disk.
+ * MobileFaceNet takes about 0.1 s of every cold start, so the ONNX bytes are also kept in the cache
+ * folder (models/), keyed by the source file's sha256 and facekit's version: always safe to delete.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultCacheDir } from '../../core/cache-dir.js';
+import { sha256 } from '../../core/files.js';
+import { VERSION } from '../../core/version.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { modelPath } from '../runtime.js';
 import { fusePrelu } from './fuse.js';
@@ -39,8 +44,42 @@ export function loadTfliteModel(pkg: string, file: string): TfliteModel {
     }
     const graph = fusePrelu(readTflite(bytes, path));
     let onnx: OnnxConversion | undefined;
-    m = { path, graph, onnx: () => (onnx ??= tfliteToOnnx(graph, file)) };
+    const dir = join(defaultCacheDir(), 'models');
+    m = { path, graph, onnx: () => (onnx ??= cachedConversion(dir, bytes, file, () => tfliteToOnnx(graph, file))) };
     models.set(key, m);
   }
   return m;
+}
+
+interface CachedMeta { size: number; inputName: string; outputName: string; nodeCounts: Record<string, number> }
+
+/**
+ * The ONNX conversion of `source`, from the cache folder when it holds one of the right size, else
+ * converted and written there (atomically; a folder that cannot be written is no error).
+ */
+export function cachedConversion(dir: string, source: Uint8Array, file: string, convert: () => OnnxConversion): OnnxConversion {
+  const stem = `${file.split('/').pop()!.replace(/\.[^.]+$/, '')}-${sha256(source).slice(0, 16)}-${VERSION}`;
+  const onnxPath = join(dir, `${stem}.onnx`), metaPath = join(dir, `${stem}.json`);
+  try {
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CachedMeta;
+    const bytes = readFileSync(onnxPath);
+    if (bytes.length === meta.size) {
+      return { bytes, inputName: meta.inputName, outputName: meta.outputName, nodeCounts: new Map(Object.entries(meta.nodeCounts)) };
+    }
+  } catch {
+    // not cached yet (or unreadable): convert
+  }
+  const conv = convert();
+  try {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    writeFileSync(onnxPath + tmp, conv.bytes);
+    renameSync(onnxPath + tmp, onnxPath);
+    const meta: CachedMeta = { size: conv.bytes.length, inputName: conv.inputName, outputName: conv.outputName, nodeCounts: Object.fromEntries(conv.nodeCounts) };
+    writeFileSync(metaPath + tmp, JSON.stringify(meta));
+    renameSync(metaPath + tmp, metaPath);
+  } catch {
+    // a read-only home: convert again next time
+  }
+  return conv;
 }
