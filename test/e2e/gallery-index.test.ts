@@ -67,10 +67,12 @@ describe('a gallery searched through an HNSW graph', () => {
     for (const ms of [300, 800, 1300, 1900]) {
       const child = spawn(process.execPath, [BIN, 'build-db', '-', '--db', db], { cwd: ROOT, stdio: ['pipe', 'ignore', 'ignore'] });
       child.stdin.on('error', () => undefined);
+      // listened for before the wait: a build that ends (or fails) before the kill must not hang the test
+      const closed = new Promise((r) => child.once('close', r));
       child.stdin.end(more);
       await new Promise((r) => setTimeout(r, ms));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('close', r));
+      await closed;
       const info = await runCli(['db', 'info', '--db', db, '--json']);
       expect(info.code, `after kill -9 at ${ms} ms: ${info.stderr}`).toBe(0);
       expect([500, 12500]).toContain(JSON.parse(info.stdout).faces);
