@@ -42,12 +42,12 @@ const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-
 const INSECURE_HOST = 'camera.test';
 
 let fakeVideo: Promise<string> | undefined;
-/** The fake camera's video (written once per file): the VIDEO photos, 3 s each, 640x480 at 5 frames/s. */
+/** The fake camera's video (written once per file): the VIDEO photos, 6 s each (long enough that a label drawn late, on a loaded machine, still belongs to the photo on screen when the test pauses the video), 640x480 at 5 frames/s. */
 function cameraVideo(): Promise<string> {
   return fakeVideo ??= (async () => {
     const video = join(tempDir('facekit-camera-video-'), 'camera.y4m');
     const nobody = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#6b7280' } }).png().toBuffer();
-    await writeY4m(video, VIDEO.map((v) => (v === 'nobody' ? nobody : join(ARTISTS, v.person, v.file))), { width: 640, height: 480, fps: 5, secondsPerPhoto: 3 });
+    await writeY4m(video, VIDEO.map((v) => (v === 'nobody' ? nobody : join(ARTISTS, v.person, v.file))), { width: 640, height: 480, fps: 5, secondsPerPhoto: 6 });
     return video;
   })();
 }
