@@ -96,7 +96,7 @@ describe.skipIf(!hasModel)('MobileFaceNet.tflite through src/models/graph', () =
     await initBackend('wasm');
   });
 
-  it('keeps the ONNX conversion in the cache folder, and converts again when the file there is damaged', () => {
+  it('keeps the ONNX conversion in the cache folder, and converts again when the file there is damaged', async () => {
     const dir = join(tempDir(), 'models');
     const source = readFileSync(TFLITE);
     let conversions = 0;
@@ -104,15 +104,15 @@ describe.skipIf(!hasModel)('MobileFaceNet.tflite through src/models/graph', () =
       conversions++;
       return tfliteToOnnx(fused, 'MobileFaceNet.tflite');
     };
-    const first = cachedConversion(dir, source, 'x/MobileFaceNet.tflite', convert);
+    const first = await cachedConversion(dir, source, 'x/MobileFaceNet.tflite', convert);
     const files = readdirSync(dir).sort();
     expect(files).toEqual([expect.stringMatching(/^MobileFaceNet-[0-9a-f]{16}-.+\.json$/), expect.stringMatching(/\.onnx$/)]);
-    const again = cachedConversion(dir, source, 'x/MobileFaceNet.tflite', convert);
+    const again = await cachedConversion(dir, source, 'x/MobileFaceNet.tflite', convert);
     expect(conversions).toBe(1);
     expect(Buffer.compare(Buffer.from(again.bytes), Buffer.from(first.bytes))).toBe(0);
     expect([again.inputName, again.outputName]).toEqual([first.inputName, first.outputName]);
     truncateSync(join(dir, files[1]!), 1000);
-    expect(cachedConversion(dir, source, 'x/MobileFaceNet.tflite', convert).bytes.length).toBe(first.bytes.length);
+    expect((await cachedConversion(dir, source, 'x/MobileFaceNet.tflite', convert)).bytes.length).toBe(first.bytes.length);
     expect(conversions).toBe(2);
   });
 

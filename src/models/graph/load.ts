@@ -4,10 +4,10 @@
  * MobileFaceNet takes about 0.1 s of every cold start, so the ONNX bytes are also kept in the cache
  * folder (models/), keyed by the source file's sha256 and facekit's version: always safe to delete.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultCacheDir } from '../../core/cache-dir.js';
-import { sha256 } from '../../core/files.js';
+import { ensureDir, sha256, writeFileAtomic } from '../../core/files.js';
 import { VERSION } from '../../core/version.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { modelPath } from '../runtime.js';
@@ -19,8 +19,8 @@ export interface TfliteModel {
   /** The file on disk. */
   path: string;
   graph: TfliteGraph;
-  /** The graph as an ONNX model (converted on the first call, then kept). */
-  onnx(): OnnxConversion;
+  /** The graph as an ONNX model (converted on the first call, or read from the cache folder, then kept). */
+  onnx(): Promise<OnnxConversion>;
 }
 
 const models = new Map<string, TfliteModel>();
@@ -43,7 +43,7 @@ export function loadTfliteModel(pkg: string, file: string): TfliteModel {
       throw fsError(e as NodeJS.ErrnoException, path);
     }
     const graph = fusePrelu(readTflite(bytes, path));
-    let onnx: OnnxConversion | undefined;
+    let onnx: Promise<OnnxConversion> | undefined;
     const dir = join(defaultCacheDir(), 'models');
     m = { path, graph, onnx: () => (onnx ??= cachedConversion(dir, bytes, file, () => tfliteToOnnx(graph, file))) };
     models.set(key, m);
@@ -57,7 +57,7 @@ interface CachedMeta { size: number; inputName: string; outputName: string; node
  * The ONNX conversion of `source`, from the cache folder when it holds one of the right size, else
  * converted and written there (atomically; a folder that cannot be written is no error).
  */
-export function cachedConversion(dir: string, source: Uint8Array, file: string, convert: () => OnnxConversion): OnnxConversion {
+export async function cachedConversion(dir: string, source: Uint8Array, file: string, convert: () => OnnxConversion): Promise<OnnxConversion> {
   const stem = `${file.split('/').pop()!.replace(/\.[^.]+$/, '')}-${sha256(source).slice(0, 16)}-${VERSION}`;
   const onnxPath = join(dir, `${stem}.onnx`), metaPath = join(dir, `${stem}.json`);
   try {
@@ -71,13 +71,10 @@ export function cachedConversion(dir: string, source: Uint8Array, file: string, 
   }
   const conv = convert();
   try {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    writeFileSync(onnxPath + tmp, conv.bytes);
-    renameSync(onnxPath + tmp, onnxPath);
+    await ensureDir(dir);
+    await writeFileAtomic(onnxPath, conv.bytes);
     const meta: CachedMeta = { size: conv.bytes.length, inputName: conv.inputName, outputName: conv.outputName, nodeCounts: Object.fromEntries(conv.nodeCounts) };
-    writeFileSync(metaPath + tmp, JSON.stringify(meta));
-    renameSync(metaPath + tmp, metaPath);
+    await writeFileAtomic(metaPath, JSON.stringify(meta));
   } catch {
     // a read-only home: convert again next time
   }

@@ -35,7 +35,7 @@ export async function loadTfliteRecognizer(info: RecognizerInfo, engine: GraphEn
   const model = loadTfliteModel(file.pkg, file.file);
   const [w, h] = info.size;
   if (engine === 'ort') {
-    const onnx = model.onnx();
+    const onnx = await model.onnx();
     const session = await createSession(onnx.bytes);
     return {
       info,
