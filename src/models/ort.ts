@@ -52,6 +52,47 @@ export interface SessionOptions {
   threads?: number;
 }
 
+/**
+ * Terminating a worker thread while onnxruntime is inside a call aborts the whole process (its
+ * native callback throws into the torn-down thread: "terminate called after throwing an instance
+ * of 'Napi::Error'"). So in a worker every call passes a gate shared with the thread that may
+ * terminate it: [0] calls in flight, [1] stopping. `stopOrtGate` sets stopping, after which no call
+ * starts, and resolves once none is in flight; only then is the worker terminated.
+ */
+let gate: Int32Array | undefined;
+
+/** This thread's calls go through the gate (a worker, with the buffer its pool made by `newOrtGate`). */
+export function useOrtGate(shared: SharedArrayBuffer): void {
+  gate = new Int32Array(shared);
+}
+
+export function newOrtGate(): SharedArrayBuffer {
+  return new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
+}
+
+/** Let no new call start, and resolve when none is in flight (calls last milliseconds; at most `timeoutMs`). */
+export async function stopOrtGate(shared: SharedArrayBuffer, timeoutMs = 10_000): Promise<void> {
+  const g = new Int32Array(shared);
+  Atomics.store(g, 1, 1);
+  const end = Date.now() + timeoutMs;
+  while (Atomics.load(g, 0) !== 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
+}
+
+async function gated<T>(call: () => Promise<T>): Promise<T> {
+  if (!gate) return call();
+  // counted first, then checked: the stopping side sets its flag first, then reads the count
+  Atomics.add(gate, 0, 1);
+  if (Atomics.load(gate, 1) !== 0) {
+    Atomics.sub(gate, 0, 1);
+    return new Promise<T>(() => undefined); // being stopped: the thread is about to be terminated
+  }
+  try {
+    return await call();
+  } finally {
+    Atomics.sub(gate, 0, 1);
+  }
+}
+
 /** A session over an ONNX model given as a file path or as the model's bytes. */
 export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<OrtSession> {
   const o = loadOrt();
@@ -59,14 +100,14 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   const threads = opts.threads ?? 1;
   // Severity 3 (errors only): some shipped graphs list their weights as inputs, and ORT warns about each on stderr.
   const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const, logSeverityLevel: 3 as const };
-  const session = typeof model === 'string' ? await o.InferenceSession.create(model, options) : await o.InferenceSession.create(model, options);
+  const session = await gated(() => (typeof model === 'string' ? o.InferenceSession.create(model, options) : o.InferenceSession.create(model, options)));
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     async run(inputs) {
       const feeds: Record<string, InstanceType<Ort['Tensor']>> = {};
       for (const [name, t] of Object.entries(inputs)) feeds[name] = new o.Tensor('float32', t.data, t.dims);
-      const out = await session.run(feeds);
+      const out = await gated(() => session.run(feeds));
       const result: Record<string, FloatTensor> = {};
       for (const [name, t] of Object.entries(out)) {
         if (t.type !== 'float32') throw new FacekitError('internal', `model output ${name} is ${t.type}, expected float32`);

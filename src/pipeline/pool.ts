@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { FacekitError } from '../core/errors.js';
 import type { DecodedImage } from '../core/image.js';
 import type { FaceRecord } from '../core/records.js';
+import { newOrtGate, stopOrtGate } from '../models/ort.js';
 import type { BackendChoice } from '../models/runtime.js';
 import { runImage } from './run.js';
 import type { PipelinePlan } from './plan.js';
@@ -37,6 +38,7 @@ type WorkerMessage = { id: number; records: FaceRecord[]; crash?: string };
 
 /** A fixed number of worker threads; `run` queues a job and resolves with its records. */
 export class WorkerPool {
+  private readonly gates = new Map<Worker, SharedArrayBuffer>();
   private readonly workers = new Set<Worker>();
   private readonly idle: Worker[] = [];
   private readonly queue: { id: number; job: ImageJob }[] = [];
@@ -59,7 +61,11 @@ export class WorkerPool {
   }
 
   private spawn(): void {
-    const w = new Worker(this.file, { workerData: { backend: this.backend } });
+    const ortGate = newOrtGate();
+    // the host's flags minus --input-type (`node --input-type=module -e ...`), which a worker file refuses
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const w = new Worker(this.file, { workerData: { backend: this.backend, ortGate }, execArgv });
+    this.gates.set(w, ortGate);
     w.on('message', (msg: WorkerMessage) => {
       const p = this.pending.get(msg.id);
       this.pending.delete(msg.id);
@@ -115,7 +121,7 @@ export class WorkerPool {
     for (const [w, id] of this.busy) {
       if (this.pending.get(id)?.job !== job) continue;
       this.cancelled.add(w);
-      void w.terminate();
+      void this.stop(w);
       return true;
     }
     return false;
@@ -130,7 +136,15 @@ export class WorkerPool {
     }
   }
 
+  /** Terminate a worker, once no onnxruntime call is under way in it (one would abort the process). */
+  private async stop(w: Worker): Promise<void> {
+    const g = this.gates.get(w);
+    if (g) await stopOrtGate(g);
+    await w.terminate();
+  }
+
   private died(w: Worker, err: Error): void {
+    this.gates.delete(w);
     if (!this.workers.delete(w)) return;
     const i = this.idle.indexOf(w);
     if (i >= 0) this.idle.splice(i, 1);
@@ -157,7 +171,7 @@ export class WorkerPool {
     for (const p of this.pending.values()) p.reject(new FacekitError('internal', 'worker pool closed'));
     this.pending.clear();
     this.queue.length = 0;
-    await Promise.all([...this.workers].map((w) => w.terminate()));
+    await Promise.all([...this.workers].map((w) => this.stop(w)));
     this.workers.clear();
   }
 }

@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend, type BackendChoice } from '../models/runtime.js';
+import { useOrtGate } from '../models/ort.js';
 import { runImage, type PipelinePlan } from './run.js';
 import { toErrorInfo } from '../core/errors.js';
 import { errorRecord } from '../core/records.js';
@@ -19,7 +20,9 @@ interface Task {
 
 const port = parentPort;
 if (!port) throw new Error('worker.js runs only as a worker thread');
-const ready = initBackend((workerData as { backend: BackendChoice }).backend);
+const data = workerData as { backend: BackendChoice; ortGate?: SharedArrayBuffer };
+if (data.ortGate) useOrtGate(data.ortGate);
+const ready = initBackend(data.backend);
 
 port.on('message', (task: Task) => {
   void (async () => {

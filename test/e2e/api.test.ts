@@ -114,6 +114,37 @@ describe('the library API', () => {
     }
   });
 
+  it('stops a worker in the middle of an onnxruntime call without taking the process down', () => {
+    // Terminating a thread while onnxruntime runs in it aborted the whole process (exit 134): jobs
+    // given up on (a deadline) and a pool closed mid-batch stop their workers. faceplugin spends
+    // most of an image in onnxruntime (3 faces, 75 ms each, twice with the mirror image), so these
+    // cancels land inside its calls.
+    const script = `
+      const { Facekit } = await import(${JSON.stringify(join(ROOT, 'dist', 'index.js'))});
+      const engine = new Facekit({ workers: 1 });
+      const pool = engine.workerPool();
+      const plan = engine.plan({ upTo: 'represent', model: 'faceplugin' });
+      await pool.run({ image: ${JSON.stringify(P1)}, plan });
+      let cancelled = 0;
+      for (let ms = 60; ms < 700; ms += 40) {
+        const job = { image: ${JSON.stringify(P1)}, plan };
+        const running = pool.run(job).catch((e) => { if (/cancelled/.test(e.message)) cancelled++; });
+        await new Promise((r) => setTimeout(r, ms));
+        pool.abort(job);
+        await running;
+      }
+      const busy = pool.run({ image: ${JSON.stringify(P1)}, plan }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      await engine.close(); // mid-job
+      await busy;
+      console.log('alive', cancelled);
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^alive \d+$/m);
+    expect(Number(/^alive (\d+)$/m.exec(r.stdout)![1])).toBeGreaterThanOrEqual(8);
+  });
+
   it('has no side effects on import: no process handlers, fetch untouched, nothing keeps the process up', () => {
     const script = `
       const fetch0 = globalThis.fetch;
