@@ -3,25 +3,8 @@
  */
 import type { Metric } from '../models/catalogue.js';
 import { FacekitError } from '../core/errors.js';
-
-export type Vector = ArrayLike<number>;
-
-export function dot(a: Vector, b: Vector): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
-
-export function norm(a: Vector): number {
-  return Math.sqrt(dot(a, a));
-}
-
-export function l2normalize(a: Vector): Float32Array {
-  const n = norm(a) || 1;
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i]! / n;
-  return out;
-}
+import { dot, norm, type Vector } from '../core/vector.js';
+export { dot, l2normalize, norm, type Vector } from '../core/vector.js';
 
 /** Distance under `metric`; smaller is more alike. */
 export function distance(a: Vector, b: Vector, metric: Metric): number {

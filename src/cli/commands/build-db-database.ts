@@ -4,12 +4,12 @@
  * several build-db processes (on several machines) can add to one gallery at once.
  */
 import { existsSync } from 'node:fs';
-import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, type Metric, type RecognizerId } from '../../api/models.js';
+import { DEFAULT_METRIC, RECOGNIZERS, type Metric } from '../../api/models.js';
 import { assertSameModel, defaultMetaFor, openDbGallery, openOrCreateDbGallery, type GalleryEntry, type PgGallery } from '../../api/recognition.js';
 import { FacekitError } from '../../core/errors.js';
 import { onInterrupt, warn } from '../common.js';
 import type { BuildOptions } from './build-db.js';
-import { collectFaces, openRecords, peekRecordsModel, recordsModel, type Summary } from './build-db-sources.js';
+import { collectFaces, galleryModel, type Summary } from './build-db-sources.js';
 
 /** Faces per transaction: small enough that an interruption loses little, large enough to be fast. */
 const BATCH = 500;
@@ -21,8 +21,7 @@ export async function buildInDatabase(input: string, fromRecords: boolean, opts:
     if (err instanceof FacekitError && err.code === 'not_found') return undefined;
     throw err;
   });
-  const peeked = fromRecords && !existing && !opts.model ? await peekRecordsModel(await openRecords(input, opts)) : undefined;
-  const model: RecognizerId = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? recordsModel(peeked) ?? DEFAULT_RECOGNIZER;
+  const { model, records } = await galleryModel(input, fromRecords, opts, existing?.meta.model);
   const metric: Metric = (opts.metric as Metric | undefined) ?? existing?.meta.metric ?? DEFAULT_METRIC;
   if (existing) {
     await existing.client.close();
@@ -54,7 +53,7 @@ export async function buildInDatabase(input: string, fromRecords: boolean, opts:
         if (pending.length >= BATCH) await flush();
       },
       stopped: signal.stopped,
-    }, peeked?.records);
+    }, records);
     await flush();
     const interrupted = signal.stopped();
     if (opts.prune && !interrupted) {

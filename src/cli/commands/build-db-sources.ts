@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { isRecognizerId, type RecognizerId } from '../../api/models.js';
+import { DEFAULT_RECOGNIZER, isRecognizerId, type RecognizerId } from '../../api/models.js';
 import { buildPlan, type ImageJob, type PipelinePlan } from '../../api/pipeline.js';
 import { assertSameModel, type GalleryEntry, type GalleryMeta } from '../../api/recognition.js';
 import { FacekitError, fsError } from '../../core/errors.js';
@@ -171,9 +171,18 @@ export async function peekRecordsModel(recs: RecordsInput, limit = 1000): Promis
   return { model, records: { ...recs, lines: replay() } };
 }
 
-/** A new gallery fed with records takes the model they were embedded with (when facekit has it). */
-export function recordsModel(peeked: { model?: string } | undefined): RecognizerId | undefined {
-  return peeked?.model !== undefined && isRecognizerId(peeked.model) ? peeked.model : undefined;
+/**
+ * The model a build uses: `--model`, else the existing gallery's, else (a new gallery fed with
+ * records) the model the records were embedded with when facekit has it, else the default. The
+ * records, if they had to be opened to see, come back to be read from their start.
+ */
+export async function galleryModel(input: string, fromRecords: boolean, opts: BuildOptions, existing?: string): Promise<{ model: RecognizerId; records?: RecordsInput }> {
+  if (opts.model) return { model: opts.model };
+  if (existing !== undefined) return { model: existing as RecognizerId };
+  if (!fromRecords) return { model: DEFAULT_RECOGNIZER };
+  const peeked = await peekRecordsModel(await openRecords(input, opts));
+  const model = peeked.model !== undefined && isRecognizerId(peeked.model) ? peeked.model : DEFAULT_RECOGNIZER;
+  return { model, records: peeked.records };
 }
 
 /** Labelled represent records (from a file or stdin) into the gallery. */

@@ -7,7 +7,7 @@ import { DEFAULT_PLAN, type PipelinePlan } from '../../api/pipeline.js';
 import { acquireLock, ANN_MIN_FACES, assertSameModel, defaultMetaFor, InMemoryGallery, isDbUrl, Journal, VectorRows, journalPath, loadGallery, readJournal, saveGallery, type GalleryEntry, type GalleryMeta, type IndexPolicy } from '../../api/recognition.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { VERSION } from '../../core/version.js';
-import { collectFaces, openRecords, peekRecordsModel, recordsModel, type Summary } from './build-db-sources.js';
+import { collectFaces, galleryModel, type Summary } from './build-db-sources.js';
 import { buildInDatabase } from './build-db-database.js';
 import {
   action, defaultDb, addCommonOptions, addWorkersOption, parseDetector, parseIndexPolicy, parseModel, parseNumber, onInterrupt, warn,
@@ -88,8 +88,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
   try {
     // An existing gallery fixes the model; a damaged one is never overwritten.
     const existing = existsSync(opts.db) ? await loadGallery(opts.db) : undefined;
-    const peeked = fromRecords && !existing && !opts.model ? await peekRecordsModel(await openRecords(input, opts)) : undefined;
-    const model: RecognizerId = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? recordsModel(peeked) ?? DEFAULT_RECOGNIZER;
+    const { model, records } = await galleryModel(input, fromRecords, opts, existing?.meta.model);
     const metric: Metric = (opts.metric as Metric | undefined) ?? existing?.meta.metric ?? DEFAULT_METRIC;
     const meta: GalleryMeta = existing ? { ...existing.meta } : defaultMetaFor(model, metric, opts.flip, opts.detector);
     if (existing) {
@@ -129,7 +128,7 @@ export async function buildDb(input: string, opts: BuildOptions, quiet = false):
       summary.added++;
     };
 
-    await collectFaces(input, fromRecords, { meta, model, opts, summary, isDone, accept, fail, stopped: signal.stopped }, peeked?.records);
+    await collectFaces(input, fromRecords, { meta, model, opts, summary, isDone, accept, fail, stopped: signal.stopped }, records);
 
     if (signal.stopped()) {
       journal.close();

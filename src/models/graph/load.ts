@@ -18,7 +18,8 @@ import { tfliteToOnnx, type OnnxConversion } from './to-onnx.js';
 export interface TfliteModel {
   /** The file on disk. */
   path: string;
-  graph: TfliteGraph;
+  /** The graph, PReLU patterns fused (parsed on first use). */
+  readonly graph: TfliteGraph;
   /** The graph as an ONNX model (converted on the first call, or read from the cache folder, then kept). */
   onnx(): Promise<OnnxConversion>;
 }
@@ -42,10 +43,19 @@ export function loadTfliteModel(pkg: string, file: string): TfliteModel {
     } catch (e) {
       throw fsError(e as NodeJS.ErrnoException, path);
     }
-    const graph = fusePrelu(readTflite(bytes, path));
+    // Parsed only when needed (the tfjs fallback, or a conversion not in the cache yet): a cold
+    // start with the conversion cached reads the ONNX bytes and skips the parse.
+    let graph: TfliteGraph | undefined;
+    const parsed = (): TfliteGraph => (graph ??= fusePrelu(readTflite(bytes, path)));
     let onnx: Promise<OnnxConversion> | undefined;
     const dir = join(defaultCacheDir(), 'models');
-    m = { path, graph, onnx: () => (onnx ??= cachedConversion(dir, bytes, file, () => tfliteToOnnx(graph, file))) };
+    m = {
+      path,
+      get graph() {
+        return parsed();
+      },
+      onnx: () => (onnx ??= cachedConversion(dir, bytes, file, () => tfliteToOnnx(parsed(), file))),
+    };
     models.set(key, m);
   }
   return m;

@@ -3,10 +3,9 @@
  * The graph takes one face at a time, NCHW: each normalized NHWC crop is transposed on the way in.
  */
 import type { RecognizerInfo } from '../catalogue.js';
-import { FacekitError } from '../../core/errors.js';
 import { createSession } from '../ort.js';
 import { modelPath } from '../runtime.js';
-import type { Recognizer } from './recognizer.js';
+import { packBatch, type Recognizer } from './recognizer.js';
 
 /** [h, w, 3] interleaved to [3, h, w] planes. */
 export function toPlanar(hwc: Float32Array, width: number, height: number): Float32Array {
@@ -31,8 +30,7 @@ export async function loadFaceplugin(info: RecognizerInfo): Promise<Recognizer> 
     async embed(batch) {
       const out: Float32Array[] = [];
       for (const face of batch) {
-        if (face.length !== w * h * 3) throw new FacekitError('bad_tensor', `tensor has ${face.length} values, ${info.id} needs ${h}x${w}x3 = ${w * h * 3}`);
-        const res = await session.run({ [input]: { data: toPlanar(face, w, h), dims: [1, 3, h, w] } });
+        const res = await session.run({ [input]: { data: toPlanar(packBatch([face], info), w, h), dims: [1, 3, h, w] } });
         out.push(Float32Array.from(res[output]!.data.subarray(0, info.dim)));
       }
       return out;

@@ -9,22 +9,13 @@ import type * as TfCore from '@tensorflow/tfjs-core';
 import type { RecognizerInfo } from '../catalogue.js';
 import { loadTfliteModel } from '../graph/load.js';
 import { tfjsExecutor } from '../graph/tfjs-executor.js';
+import { l2normalize } from '../../core/vector.js';
 import { createSession, ortAvailable } from '../ort.js';
 import { initBackend } from '../runtime.js';
 import { packBatch, runBatch, type Recognizer } from './recognizer.js';
 
 export type GraphEngine = 'ort' | 'tfjs';
 
-/** Scale each embedding to unit length in place. */
-function l2Normalize(vectors: Float32Array[]): Float32Array[] {
-  for (const v of vectors) {
-    let sum = 0;
-    for (const x of v) sum += x * x;
-    const scale = 1 / Math.sqrt(Math.max(sum, 1e-12));
-    for (let i = 0; i < v.length; i++) v[i]! *= scale;
-  }
-  return vectors;
-}
 
 /**
  * A recognizer over a TFLite graph with one NHWC input and one [n, dim] output, on the engine
@@ -43,7 +34,7 @@ export async function loadTfliteRecognizer(info: RecognizerInfo, engine: GraphEn
         if (batch.length === 0) return [];
         const out = await session.run({ [onnx.inputName]: { data: packBatch(batch, info), dims: [batch.length, h, w, 3] } });
         const data = out[onnx.outputName]!.data;
-        return l2Normalize(batch.map((_, i) => data.slice(i * info.dim, (i + 1) * info.dim)));
+        return batch.map((_, i) => l2normalize(data.subarray(i * info.dim, (i + 1) * info.dim)));
       },
     };
   }
@@ -52,7 +43,7 @@ export async function loadTfliteRecognizer(info: RecognizerInfo, engine: GraphEn
   const forward = (x: TfCore.Tensor4D) => executor.forward(x) as TfCore.Tensor2D;
   return {
     info,
-    embed: async (batch) => (batch.length === 0 ? [] : l2Normalize(await runBatch(batch, info, forward))),
+    embed: async (batch) => (batch.length === 0 ? [] : (await runBatch(batch, info, forward)).map(l2normalize)),
   };
 }
 
