@@ -1,13 +1,15 @@
 /**
  * The runtime: which tfjs backend runs the models, and loading each model once per process, only
- * when a command needs it. Everything is read from installed npm packages; nothing is downloaded.
+ * when a command needs it. Everything is read from installed npm packages or from facekit's own
+ * models/ folder (./model-files.ts); nothing is downloaded.
  */
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { FacekitError } from '../core/errors.js';
+import { modelPath, packageDir } from './model-files.js';
 
 export type Tf = typeof TfCore;
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'gpu';
@@ -15,20 +17,7 @@ export const BACKENDS: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tenso
 
 const require = createRequire(import.meta.url);
 
-/** Folder of an installed package (works for packages whose `exports` hide package.json). */
-export function packageDir(name: string): string {
-  let dir = dirname(require.resolve(name));
-  while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) {
-    const up = dirname(dir);
-    if (up === dir) throw new FacekitError('internal', `cannot locate package ${name}`);
-    dir = up;
-  }
-  return dir;
-}
-
-export function modelPath(pkg: string, file: string): string {
-  return join(packageDir(pkg), file);
-}
+export { modelPath, packageDir } from './model-files.js';
 
 let tfModule: Tf | undefined;
 let backendPromise: Promise<string> | undefined;

@@ -9,9 +9,8 @@
  * - liveness (a MiniFASNet-like net): the box grown 2.7x, slid inside the image, 128x128, RGB as
  *   raw 0..255, NCHW; three logits, softmax, the first is "live".
  */
-import { join } from 'node:path';
 import { createSession, type OrtSession } from '../ort.js';
-import { packageDir } from '../runtime.js';
+import { modelPath } from '../model-files.js';
 import type { RgbImage } from '../../core/image.js';
 import type { AgeGenderModel, SpoofModel } from './analyzer.js';
 import { faceCrop, softmax, toNchw, type FaceGeometry } from './crop.js';
@@ -28,7 +27,7 @@ const sessions = new Map<string, Promise<OrtSession>>();
 function session(file: string): Promise<OrtSession> {
   let s = sessions.get(file);
   if (!s) {
-    s = createSession(join(packageDir(PKG), 'model', file));
+    s = createSession(modelPath(PKG, `model/${file}`));
     sessions.set(file, s);
     s.catch(() => sessions.delete(file));
   }

@@ -34,7 +34,8 @@ export function loadTfliteModel(pkg: string, file: string): TfliteModel {
     let path: string;
     try {
       path = modelPath(pkg, file);
-    } catch {
+    } catch (e) {
+      if (e instanceof FacekitError) throw e;
       throw new FacekitError('not_found', `package ${pkg} is not installed (run npm ci)`, key);
     }
     let bytes: Buffer;
