@@ -2,13 +2,16 @@
  * Command-line arguments as inputs: image files, folders (their images, recursively), record
  * files, and `-` for stdin (records, or an image as bytes, a data: URL or base64).
  */
-import { createReadStream, fstatSync, statSync } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { extname, relative, sep } from 'node:path';
+import { extname } from 'node:path';
 import { FacekitError, fsError } from '../core/errors.js';
 import { decodeBase64Image, listImages, looksLikeImageBytes } from '../core/image.js';
-import { parseRecord, type FaceRecord } from '../core/records.js';
+import { personOf } from '../core/people.js';
+import { errorRecord } from '../core/records.js';
 import { recordLines, type RecordLine } from '../core/record-stream.js';
+import type { StreamItem } from '../index.js';
+import { warn } from './output.js';
 
 /* ---------------------------------------------------------------- inputs */
 
@@ -79,18 +82,6 @@ async function openStdin(): Promise<Stdin> {
   return img ? { kind: 'image', bytes: img } : { kind: 'other' };
 }
 
-/** Records of a whole text (tsne and eval read all points anyway); a bad line throws. */
-export function parseRecordsText(text: string, source: string): { records: { record: FaceRecord; where: string }[] } {
-  const records: { record: FaceRecord; where: string }[] = [];
-  const lines = text.split('\n');
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    const where = `${source} line ${i + 1}`;
-    records.push({ record: parseRecord(line, where), where });
-  });
-  return { records };
-}
-
 /**
  * Turn command-line arguments into inputs: image files, folders (their images, recursively),
  * record files (.ndjson/.jsonl/.json), and `-` for stdin (records, an image's bytes, or an image
@@ -135,17 +126,60 @@ export async function readInputs(args: string[], opts: { recordsOnly?: boolean }
 
 /** The person's name for an image found in DIR/<person>/...: the first folder below DIR. */
 export function labelFor(input: ImageInput): string | undefined {
-  if (!input.root) return undefined;
-  const rel = relative(input.root, input.path).split(sep);
-  return rel.length >= 2 ? rel[0] : undefined;
+  return input.root ? personOf(input.root, input.path) : undefined;
 }
 
-/** Whether a path is a folder (following links); false when it does not exist. */
-export function isDirectorySync(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
+/**
+ * Inputs as a verb's stream: images (with their person, under a folder of people, and their
+ * bytes when they came on stdin) and records as they arrive. A bad record line is said on stderr
+ * at once and becomes an error record in its place (its error is in `told`, so that it is not
+ * said twice); an input that holds no records is said too, and counted.
+ */
+export class InputStream {
+  /** errors already said on stderr */
+  readonly told = new WeakSet<object>();
+  /** record inputs that held no records */
+  empty = 0;
+
+  constructor(private readonly inputs: Input[], private readonly extra: (img: ImageInput) => { annotate?: string } = () => ({})) {}
+
+  /**
+   * The items: an array when the inputs are all images (the verb then knows how many: one image
+   * runs in this thread, with no worker start-up), else a stream.
+   */
+  items(): StreamItem[] | AsyncIterable<StreamItem> {
+    if (this.inputs.every((i) => i.kind === 'image')) return this.inputs.map((i) => this.image(i as ImageInput));
+    return this.all();
+  }
+
+  private image(input: ImageInput): StreamItem {
+    const label = labelFor(input);
+    return { image: input.bytes ?? input.path, name: input.path, ...(label !== undefined ? { label } : {}), ...this.extra(input) };
+  }
+
+  private async *all(): AsyncGenerator<StreamItem> {
+    for (const input of this.inputs) {
+      if (input.kind === 'image') {
+        yield this.image(input);
+        continue;
+      }
+      let seen = 0;
+      for await (const line of input.lines) {
+        seen++;
+        if (line.ok) {
+          yield line.record;
+          continue;
+        }
+        warn(line.error.line());
+        const error = { code: line.error.code, message: `line ${line.line}: ${line.error.message}` };
+        this.told.add(error);
+        yield errorRecord(input.source, error);
+      }
+      if (seen === 0) {
+        warn(`${input.source}: holds no records`);
+        this.empty++;
+      }
+    }
   }
 }
 

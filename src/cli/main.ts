@@ -3,7 +3,7 @@
  * commands. Data goes to stdout, talk to stderr; exit 0 success, 1 a clean "no", 2 bad input.
  */
 import { Command, CommanderError } from 'commander';
-import { reportError, setDebug } from './common.js';
+import { reportError, setDebug } from './exit.js';
 import { VERSION } from '../core/version.js';
 import * as detect from './commands/detect.js';
 import * as buildDb from './commands/build-db.js';
@@ -17,7 +17,7 @@ import * as analyze from './commands/analyze.js';
 import * as tsne from './commands/tsne.js';
 import * as evalCmd from './commands/eval.js';
 import * as serve from './commands/serve.js';
-import type { StartServer } from './commands/serve.js';
+import type { StartServer } from '../index.js';
 
 /** What the program's entry hands the CLI: the other adapters it may start. */
 export interface Adapters {

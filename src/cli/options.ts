@@ -1,11 +1,11 @@
-/** Options shared by the commands, declared once, with clear errors for bad values. */
+/** The options the commands share, each group declared once, with clear errors for bad values. */
 import { Option, type Command } from 'commander';
 import { FacekitError } from '../core/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../core/image.js';
-import { Facekit } from '../api/engine.js';
-import { BACKENDS, type BackendChoice, DETECTORS, METRICS, RECOGNIZERS, isDetectorId, isMetric, isRecognizerId, type DetectorId, type Metric, type RecognizerId } from '../api/models.js';
-import { defaultWorkers } from '../api/pipeline.js';
-import { DEFAULT_GALLERY_PATH, INDEX_POLICIES, isIndexPolicy, type IndexPolicy } from '../api/recognition.js';
+import {
+  BACKENDS, DEFAULT_DETECTOR, DEFAULT_GALLERY_PATH, DETECTORS, Facekit, INDEX_POLICIES, METRICS, RECOGNIZERS, defaultWorkers, isDetectorId,
+  isIndexPolicy, isMetric, isRecognizerId, type BackendChoice, type DetectorId, type IndexPolicy, type Metric, type RecognizerId,
+} from '../index.js';
 
 /* ---------------------------------------------------------------- option parsing */
 
@@ -22,70 +22,101 @@ export function parseNumber(name: string, opts: { min?: number; max?: number; in
   };
 }
 
-export function parseDetector(value: string): DetectorId {
-  if (!isDetectorId(value)) {
-    throw new FacekitError('usage', `--detector must be one of ${Object.keys(DETECTORS).join(', ')}; got "${value}"`);
-  }
-  return value;
+/** A value that must be one of `all`'s keys (or items), named by its flag in the error. */
+export function choice<T extends string>(flag: string, ok: (s: string) => s is T, all: object | readonly string[]) {
+  const names = Array.isArray(all) ? all : Object.keys(all);
+  return (value: string): T => {
+    if (!ok(value)) throw new FacekitError('usage', `${flag} must be one of ${names.join(', ')}; got "${value}"`);
+    return value;
+  };
 }
 
-/** The gallery when no --db is given: $FACEKIT_DB (a file or a postgres:// URL), else db/gallery.json. */
+export const parseDetector = choice<DetectorId>('--detector', isDetectorId, DETECTORS);
+export const parseModel = choice<RecognizerId>('--model', isRecognizerId, RECOGNIZERS);
+export const parseIndexPolicy = choice<IndexPolicy>('--index', isIndexPolicy, INDEX_POLICIES);
+export const parseMetric = choice<Metric>('--metric', isMetric, METRICS);
+
+/** The recognition models, as help texts list them. */
+export const MODEL_CHOICES = Object.keys(RECOGNIZERS).join(' | ');
+const DETECTOR_CHOICES = Object.keys(DETECTORS).join(' | ');
+
+/** The gallery when no --db is given: $FACEKIT_DB (a file or a database URL), else db/gallery.json. */
 export function defaultDb(): string {
   return process.env.FACEKIT_DB || DEFAULT_GALLERY_PATH;
 }
 
-export function parseIndexPolicy(value: string): IndexPolicy {
-  if (!isIndexPolicy(value)) throw new FacekitError('usage', `--index must be one of ${INDEX_POLICIES.join(', ')}; got "${value}"`);
-  return value;
-}
-
-/** The recognition models, as help texts list them. */
-export const MODEL_CHOICES = Object.keys(RECOGNIZERS).join(' | ');
-
-export function parseModel(value: string): RecognizerId {
-  if (!isRecognizerId(value)) {
-    throw new FacekitError('usage', `--model must be one of ${Object.keys(RECOGNIZERS).join(', ')}; got "${value}"`);
-  }
-  return value;
-}
+/* ---------------------------------------------------------------- option groups */
 
 export interface CommonOptions {
   backend: BackendChoice;
   debug: boolean;
   maxPixels: number;
-}
-
-export interface BatchOptions extends CommonOptions {
   workers: number;
 }
 
-/** --backend, --max-pixels, --debug: on every command that runs a model. */
-export function addCommonOptions(cmd: Command, maxPixels = DEFAULT_MAX_PIXELS): Command {
+export interface DetectChoice {
+  detector: DetectorId;
+  minScore: number;
+  maxFaces?: number;
+}
+
+/** --backend, --max-pixels, --debug and --workers: on every command that runs a model. */
+export function addEngineOptions(cmd: Command, maxPixels = DEFAULT_MAX_PIXELS, workersHelp = 'worker threads for folders'): Command {
   return cmd
     .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]).default('auto'))
     .option('--max-pixels <n>', 'refuse images larger than this many pixels', parseNumber('--max-pixels', { min: 1, integer: true }), maxPixels)
-    .option('--debug', 'print stack traces of errors', false);
+    .option('--debug', 'print stack traces of errors', false)
+    .addOption(new Option('--workers <n>', workersHelp)
+      .argParser(parseNumber('--workers', { min: 1, integer: true }))
+      .default(workersFromEnv() ?? defaultWorkers(), 'one per core, or $FACEKIT_WORKERS'));
 }
 
-export function addWorkersOption(cmd: Command): Command {
-  return cmd.addOption(new Option('--workers <n>', 'worker threads for folders')
-    .argParser(parseNumber('--workers', { min: 1, integer: true }))
-    .default(workersFromEnv() ?? defaultWorkers(), 'one per core, or $FACEKIT_WORKERS'));
+/** --detector, --min-score (and --max-faces): how faces are found. */
+export function addDetectOptions(cmd: Command, o: { maxFaces?: boolean; detector?: string | false } = {}): Command {
+  cmd
+    .option('--detector <name>', o.detector || DETECTOR_CHOICES, parseDetector, DEFAULT_DETECTOR)
+    .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), 0.5);
+  if (o.maxFaces) cmd.option('--max-faces <n>', 'most faces per image', parseNumber('--max-faces', { min: 1, integer: true }), 20);
+  return cmd;
+}
+
+/** --model: the recognition model (no default: the gallery's, or the caller's). */
+export function addModelOption(cmd: Command, help: string, fallback?: RecognizerId): Command {
+  return fallback === undefined ? cmd.option('--model <name>', help, parseModel) : cmd.option('--model <name>', help, parseModel, fallback);
+}
+
+/** --db: the gallery (a file, or a database URL). */
+export function addDbOption(cmd: Command, help = 'the gallery (a file, or postgres://…?gallery=NAME; default $FACEKIT_DB or db/gallery.json)', flags = '--db <file|url>'): Command {
+  return cmd.option(flags, help, defaultDb());
+}
+
+/** --cache DIR / --no-cache: the embedding cache of eval and tsne. */
+export function addCacheOptions(cmd: Command): Command {
+  return cmd
+    .option('--cache <dir>', 'embedding cache folder (default $XDG_CACHE_HOME/facekit or ~/.cache/facekit)')
+    .option('--no-cache', 'neither read nor write the embedding cache');
+}
+
+/** --cache as commander gives it: a folder, false (--no-cache), or undefined (the default folder). */
+export function cacheOf(option: string | boolean | undefined): string | null | undefined {
+  if (option === false) return null;
+  return typeof option === 'string' ? option : undefined;
+}
+
+/** The detection choice of a command's options. */
+export function detectChoice(o: DetectChoice): DetectChoice {
+  return { detector: o.detector, minScore: o.minScore, ...(o.maxFaces !== undefined ? { maxFaces: o.maxFaces } : {}) };
 }
 
 /**
  * The engine a command runs on, from its --backend, --workers and --max-pixels. A native backend
  * asked for by name that is not installed fails here, before any work.
  */
-export function engineFor(opts: CommonOptions & { workers?: number }): Facekit {
-  return new Facekit({ backend: opts.backend, workers: opts.workers ?? 1, maxPixels: opts.maxPixels });
-}
-
-/** --metric, checked with the CLI's wording (the API's parseMetric names no flag). */
-export function parseMetricOption(value: string | undefined, fallback?: Metric): Metric | undefined {
-  if (value === undefined) return fallback;
-  if (!isMetric(value)) throw new FacekitError('usage', `--metric must be one of ${METRICS.join(', ')}; got "${value}"`);
-  return value;
+export function engineFor(opts: Pick<CommonOptions, 'backend' | 'maxPixels' | 'debug'> & { workers?: number }): Facekit {
+  return new Facekit({
+    backend: opts.backend, workers: opts.workers ?? 1, maxPixels: opts.maxPixels,
+    onWorkerCrash: (image, stack) => { if (opts.debug) process.stderr.write(`${image}: ${stack}\n`); },
+  });
 }
 
 /** FACEKIT_WORKERS: the default of --workers (a busy machine, a test suite that runs files in parallel). */

@@ -3,8 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { mkdir, rename, unlink } from 'node:fs/promises';
 import { FacekitError, fsError } from '../core/errors.js';
-import { ensureDir } from '../core/files.js';
-import { isDirectorySync } from './inputs.js';
+import { ensureDir, isDirectorySync } from '../core/files.js';
 import { dirname } from 'node:path';
 import Table from 'cli-table3';
 import type { FaceRecord } from '../core/records.js';
@@ -91,14 +90,13 @@ function plainProgressMs(): number {
  * CI) a plain line every few seconds, so that a long run is never silent.
  */
 export class Progress {
-  private readonly start = Date.now();
   private readonly tty = Boolean(process.stderr.isTTY);
   private readonly enabled: boolean;
   private done = 0;
   private lastDraw = 0;
 
-  /** `plainEveryMs`: how often a plain line is written when stderr is not a terminal. */
-  constructor(private readonly total: number, private readonly what = 'images', private readonly plainEveryMs = plainProgressMs()) {
+  /** `plainEveryMs`: how often a plain line is written when stderr is not a terminal; `start`: when the work began. */
+  constructor(private readonly total: number, private readonly what = 'images', private readonly plainEveryMs = plainProgressMs(), private readonly start = Date.now()) {
     this.enabled = total > 1;
     this.lastDraw = this.start;
   }
@@ -125,6 +123,20 @@ export class Progress {
   end(): void {
     if (this.enabled && this.tty) process.stderr.write('\n');
   }
+}
+
+/** A verb's onProgress as a Progress bar, made when the first report says how many there are. */
+export function progressBar(what = 'images'): { update: (p: { done: number; total?: number }) => void; end: () => void } {
+  let bar: Progress | undefined;
+  const start = Date.now();
+  return {
+    update: (p) => {
+      if (p.total === undefined) return;
+      bar ??= new Progress(p.total, what, undefined, start);
+      bar.tick();
+    },
+    end: () => bar?.end(),
+  };
 }
 
 /* ---------------------------------------------------------------- tables */
@@ -273,20 +285,20 @@ export function plainTable(head: string[], columns: () => number = outputColumns
 }
 
 /**
- * Ctrl-C or SIGTERM during batch work: say `message` once, and let the work see `stopped()` and
- * finish cleanly; `off()` when the work is done.
+ * Ctrl-C or SIGTERM during batch work: say `message` once and abort `signal`, so that the verb
+ * stops cleanly; `off()` when the work is done.
  */
-export function onInterrupt(message: string): { stopped: () => boolean; off: () => void } {
-  let interrupted = false;
+export function onInterrupt(message: string): { signal: AbortSignal; off: () => void } {
+  const ctl = new AbortController();
   const handler = () => {
-    if (interrupted) return;
-    interrupted = true;
+    if (ctl.signal.aborted) return;
     warn(message);
+    ctl.abort(new Error('interrupted'));
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
   return {
-    stopped: () => interrupted,
+    signal: ctl.signal,
     off: () => {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);

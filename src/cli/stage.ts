@@ -1,35 +1,29 @@
 /**
- * What align, normalize and represent share: given images they run the stages before them
- * themselves (on every core); given records they carry each record one stage further.
+ * What detect, align, normalize, represent and analyze share: inputs (images, folders, records,
+ * stdin) become one verb's stream, its records go out as NDJSON (or a table), errors are said on
+ * stderr, and the exit code says whether every input went through.
  */
 import type { Command } from 'commander';
-import { DEFAULT_RECOGNIZER } from '../api/models.js';
-import { DEFAULT_PLAN, type PipelinePlan, type StageName, type ImageJob } from '../api/pipeline.js';
-import { errorRecord, type FaceRecord } from '../core/records.js';
-import {
-  addCommonOptions, addWorkersOption, labelFor, MODEL_CHOICES, parseDetector, parseModel, parseNumber, Progress, readInputs,
-  RecordWriter, engineFor, warn, type BatchOptions, type ImageInput, type Input,
-} from './common.js';
+import { DEFAULT_RECOGNIZER, type FaceRecord, type RecognizerId, type StreamItem } from '../index.js';
+import { InputStream, readInputs, type Input } from './inputs.js';
+import { addDetectOptions, addEngineOptions, addModelOption, engineFor, MODEL_CHOICES, type CommonOptions, type DetectChoice } from './options.js';
+import { progressBar, RecordWriter, warn } from './output.js';
+import type { Facekit } from '../index.js';
 
-export interface StageOptions extends BatchOptions {
-  detector: PipelinePlan['detector'];
-  minScore: number;
-  maxFaces: number;
-  model: PipelinePlan['model'];
+export interface StageOptions extends CommonOptions, DetectChoice {
+  model: RecognizerId;
   skipDetect: boolean;
   out?: string;
 }
 
 /** Options for the stages before this one, used when the input is images. */
 export function addStageOptions(cmd: Command): Command {
+  addModelOption(cmd, `recognition model whose template / input this prepares: ${MODEL_CHOICES}`, DEFAULT_RECOGNIZER);
+  addDetectOptions(cmd, { maxFaces: true, detector: 'detector used when given images: blazeface | ssd | tiny' });
   cmd
-    .option('--model <name>', `recognition model whose template / input this prepares: ${MODEL_CHOICES}`, parseModel, DEFAULT_RECOGNIZER)
-    .option('--detector <name>', 'detector used when given images: blazeface | ssd | tiny', parseDetector, DEFAULT_PLAN.detector)
-    .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
-    .option('--max-faces <n>', 'most faces per image', parseNumber('--max-faces', { min: 1, integer: true }), DEFAULT_PLAN.maxFaces)
     .option('--skip-detect', 'inputs are already aligned face crops (ArcFace 112x112 template, as the LFW crops): no detector', false)
     .option('-o, --out <file>', 'write records to this file instead of stdout');
-  return addWorkersOption(addCommonOptions(cmd));
+  return addEngineOptions(cmd);
 }
 
 /** Where a stage's records go: NDJSON (RecordWriter), or a table for people (analyze). */
@@ -41,67 +35,31 @@ export interface RecordSink {
 }
 
 /**
- * Run `stage` (and the stages before it, for image inputs) over all inputs, writing records as
- * NDJSON (or to `sink`). Returns the exit code: 0, or 2 when any input failed.
+ * Run a verb over the command's inputs and write what it yields. Returns the exit code: 0, or 2
+ * when an input failed (an error record) or held no records.
  */
-export async function runStage(args: string[], opts: StageOptions, stage: StageName, plan: PipelinePlan,
-  onRecord?: (r: FaceRecord) => FaceRecord, sink?: RecordSink): Promise<number> {
-  const inputs: Input[] = await readInputs(args);
+export async function runStage(
+  args: string[], opts: CommonOptions & { out?: string },
+  verb: (engine: Facekit, items: StreamItem[] | AsyncIterable<StreamItem>, onProgress: (p: { done: number; total?: number }) => void) => AsyncIterable<FaceRecord>,
+  o: { sink?: RecordSink; extra?: ConstructorParameters<typeof InputStream>[1]; inputs?: Input[] } = {},
+): Promise<number> {
+  const inputs = o.inputs ?? await readInputs(args);
   const engine = engineFor(opts);
-  const writer: RecordSink = sink ?? new RecordWriter(opts.out);
-  let failures = 0;
-  const emit = async (r: FaceRecord): Promise<void> => {
-    const out = onRecord ? onRecord(r) : r;
-    if (out.error) warn(`${out.image}${out.face !== null && out.face !== undefined ? ` face ${out.face}` : ''}: ${out.error.message}`);
-    await writer.write(out);
-  };
-
-  const images = inputs.filter((i): i is ImageInput => i.kind === 'image');
-  const progress = new Progress(images.length);
-  const labelOf = new Map(images.map((i) => [i.path, labelFor(i)]));
-  const withLabel = (r: FaceRecord): FaceRecord => {
-    const label = labelOf.get(r.image);
-    return label !== undefined && r.label === undefined ? { ...r, label } : r;
-  };
-
-  // Records are carried on as they arrive: the records of one image come together (its pixels
-  // are decoded once for all its faces), and each image's group goes out as soon as it is done.
-  for (const input of inputs) {
-    if (input.kind !== 'records') continue;
-    let group: FaceRecord[] = [];
-    const flush = async () => {
-      const g = group;
-      group = [];
-      if (g.length) for (const r of await engine.runRecords(g, plan, stage)) await emit(r);
-    };
-    let seen = 0;
-    for await (const item of input.lines) {
-      seen++;
-      if (!item.ok) {
-        await flush();
-        warn(item.error.line());
-        await writer.write(errorRecord(input.source, { code: item.error.code, message: `line ${item.line}: ${item.error.message}` }));
-        continue;
-      }
-      if (group.length > 0 && group[0]!.image !== item.record.image) await flush();
-      group.push(item.record);
+  const writer: RecordSink = o.sink ?? new RecordWriter(opts.out);
+  const stream = new InputStream(inputs, o.extra);
+  const images = inputs.filter((i) => i.kind === 'image').length;
+  const bar = progressBar();
+  // the number of images is known here, also when they come mixed with records
+  const onProgress = (p: { done: number }) => bar.update({ done: p.done, total: images });
+  try {
+    for await (const r of verb(engine, stream.items(), onProgress)) {
+      if (r.error && !stream.told.has(r.error)) warn(`${r.image}${r.face !== null && r.face !== undefined ? ` face ${r.face}` : ''}: ${r.error.message}`);
+      await writer.write(r);
     }
-    await flush();
-    if (seen === 0) {
-      warn(`${input.source}: holds no records`);
-      failures++;
-    }
+  } finally {
+    bar.end();
+    await engine.close();
   }
-  const jobs: ImageJob[] = images.map((i) => ({ image: i.path, plan, bytes: i.bytes }));
-  await engine.runImages(jobs, {
-    onResult: async (_job, records) => {
-      progress.tick();
-      for (const r of records) await emit(withLabel(r));
-    },
-    onCrash: (job, stack) => { if (opts.debug) process.stderr.write(`${job.image}: ${stack}\n`); },
-  });
-  progress.end();
   await writer.close();
-  return writer.failures + failures > 0 ? 2 : 0;
+  return writer.failures + stream.empty > 0 ? 2 : 0;
 }
-

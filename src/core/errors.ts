@@ -32,6 +32,8 @@ export type ErrorCode =
   | 'db_permission'
   | 'db_error'
   | 'backend'
+  // a warm engine's queue is full (a server under load): try again shortly
+  | 'overloaded'
   | 'internal';
 
 export class FacekitError extends Error {

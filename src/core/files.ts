@@ -86,3 +86,12 @@ export async function fileSha256(path: string): Promise<string> {
   }
   return hash.digest('hex');
 }
+
+/** Whether a path is a folder (following links); false when it does not exist. */
+export function isDirectorySync(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}

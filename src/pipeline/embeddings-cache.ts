@@ -23,10 +23,10 @@ import { join } from 'node:path';
 import { DETECTORS, RECOGNIZERS, type DetectorId, type RecognizerId } from '../models/catalogue.js';
 import { FacekitError, fsError, toErrorInfo, type ErrorInfo } from '../core/errors.js';
 import { buildPlan, type PipelinePlan } from './plan.js';
-import { fileSha256, writeFileAtomic } from '../core/files.js';
-import { runJobs, type ImageJob } from './pool.js';
+import { writeFileAtomic } from '../core/files.js';
+import { embedPhotos } from './photos.js';
+import type { JobSession } from './pool.js';
 import type { Box, FaceRecord } from '../core/records.js';
-import { chooseBackend, type BackendChoice } from '../models/runtime.js';
 import { VERSION } from '../core/version.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
 
@@ -161,15 +161,14 @@ export class EmbeddingCache {
 export interface EmbedOptions {
   /** cache root folder, or null for no cache */
   cache: string | null;
-  workers: number;
-  backend: BackendChoice;
+  /** where the images to compute run (the engine's) */
+  session: JobSession;
   maxPixels: number;
   /** called as each image to compute is done */
   onProgress?: (done: number, total: number) => void;
   /** called once when the images to compute are known (before the slow part) */
   onStart?: (toCompute: number, fromCache: number) => void;
   onWarn?: (msg: string) => void;
-  onCrash?: (image: string, stack: string) => void;
 }
 
 export interface EmbedStats {
@@ -181,19 +180,6 @@ export interface EmbedStats {
   failed: number;
   seconds: number;
   cacheDir: string | null;
-}
-
-
-/** Run `fn` over `items` with at most `limit` at once. */
-async function eachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  });
-  await Promise.all(lanes);
 }
 
 export function planFor(s: EmbedSettings, maxPixels: number): PipelinePlan {
@@ -216,66 +202,57 @@ export function fromRecords(image: string, records: FaceRecord[]): Omit<Embedded
 }
 
 /**
- * The embedding of every image (its largest face), from the cache where it holds one and on
- * every core otherwise. Problems with an image (unreadable, no face) come back as `error`; only
- * bugs throw. Results are keyed by the path as given.
+ * The embedding of every image (its largest face), from the cache where it holds one and through
+ * the pipeline otherwise (the photo loop: the same photo under two names is embedded once).
+ * Problems with an image (unreadable, no face) come back as `error`; only bugs throw. Results are
+ * keyed by the path as given.
  */
 export async function embedImages(images: string[], settings: EmbedSettings, opts: EmbedOptions): Promise<{ results: Map<string, Embedded>; stats: EmbedStats }> {
   const started = Date.now();
   const paths = [...new Set(images)];
   const results = new Map<string, Embedded>();
   const cache = opts.cache ? new EmbeddingCache(opts.cache, settings, opts.onWarn) : null;
-  let done = 0;
-
-  // content hashes: the same photo under two names is embedded once
+  /** photos of one content: the first is embedded, the others take its result */
   const byHash = new Map<string, string[]>();
-  await eachLimit(paths, 16, async (image) => {
-    try {
-      const hash = await fileSha256(image);
-      const list = byHash.get(hash);
-      if (list) list.push(image);
-      else byHash.set(hash, [image]);
-    } catch (err) {
-      if (!(err instanceof FacekitError)) throw err;
-      results.set(image, { image, faces: 0, error: toErrorInfo(err), cached: false });
-    }
-  });
-  const todo: { hash: string; images: string[] }[] = [];
   let cached = 0;
-  await eachLimit([...byHash.entries()], 16, async ([hash, imgs]) => {
-    const hit = cache ? await cache.get(hash) : undefined;
-    if (hit) {
-      cached += imgs.length;
-      for (const image of imgs) {
+  let computed = 0;
+  const writes: Promise<void>[] = [];
+  await embedPhotos(paths.map((image) => ({ image })), {
+    plan: planFor(settings, opts.maxPixels),
+    session: opts.session,
+    skip: async ({ image }, hash) => {
+      const same = byHash.get(hash);
+      if (same) {
+        same.push(image);
+        return true;
+      }
+      byHash.set(hash, [image]);
+      const hit = cache ? await cache.get(hash) : undefined;
+      if (hit) {
+        cached++;
         results.set(image, { ...hit, image, hash });
       }
-    } else todo.push({ hash, images: imgs });
+      return hit !== undefined;
+    },
+    done: ({ image }, hash, records) => {
+      const value: Embedded = { ...fromRecords(image, records), hash, cached: false };
+      computed++;
+      results.set(image, value);
+      if (cache && (value.vector || value.error?.code === 'no_face')) writes.push(cache.put(hash, value));
+    },
+    unreadable: ({ image }, err) => results.set(image, { image, faces: 0, error: toErrorInfo(err), cached: false }),
+    onStart: opts.onStart,
+    onProgress: opts.onProgress,
   });
-  // compute in the order the images were given
-  const order = new Map(paths.map((p, i) => [p, i]));
-  todo.sort((a, b) => order.get(a.images[0]!)! - order.get(b.images[0]!)!);
-  opts.onStart?.(todo.length, cached);
-
-  let computed = 0;
-  if (todo.length > 0) {
-    const plan = planFor(settings, opts.maxPixels);
-    chooseBackend(opts.backend); // starts in this thread only if the images are embedded here
-    const jobs: ImageJob[] = todo.map((t) => ({ image: t.images[0]!, plan }));
-    const writes: Promise<void>[] = [];
-    await runJobs(jobs, {
-      workers: opts.workers,
-      backend: opts.backend,
-      onResult: (_job, records, i) => {
-        const t = todo[i]!;
-        const value: Embedded = { ...fromRecords(t.images[0]!, records), hash: t.hash, cached: false };
-        computed += t.images.length;
-        for (const image of t.images) results.set(image, { ...value, image });
-        opts.onProgress?.(++done, todo.length);
-        if (cache && (value.vector || value.error?.code === 'no_face')) writes.push(cache.put(t.hash, value));
-      },
-      onCrash: (job, stack) => opts.onCrash?.(job.image, stack),
-    });
-    await Promise.all(writes);
+  await Promise.all(writes);
+  // duplicates take the result of the first photo of their content
+  for (const [hash, [first, ...others]] of byHash) {
+    const r = results.get(first!);
+    for (const image of others) {
+      if (r) results.set(image, { ...r, image, hash });
+      if (r?.cached) cached++;
+      else computed++;
+    }
   }
   const failed = [...results.values()].filter((r) => !r.vector).length;
   return {

@@ -176,54 +176,63 @@ export class WorkerPool {
   }
 }
 
-export interface BatchOptions {
+/** Where a call's image jobs run: this thread, a pool of its own, or a warm pool's queue. */
+export interface JobSession {
+  /** how many jobs run at once at best (a caller keeps about twice as many in hand) */
+  readonly parallel: number;
+  /** a call's jobs should be submitted all at once (a warm queue admits all or none) */
+  readonly together: boolean;
+  /** Admit jobs together (a queue refuses all or none) and give each its promise of records. */
+  submit(jobs: ImageJob[]): Promise<FaceRecord[]>[];
+  /** Release what the session started (its worker threads). */
+  close(): Promise<void>;
+}
+
+export interface BatchSessionOptions {
   workers: number;
   backend: BackendChoice;
-  /** called once per image, in input order */
-  onResult: (job: ImageJob, records: FaceRecord[], index: number) => void | Promise<void>;
+  /** how many images the call holds, when known: one image never starts a thread */
+  expected?: number;
   onCrash?: (job: ImageJob, stack: string) => void;
-  /** checked before each new job: when true, no more jobs start and the run ends after those under way */
-  shouldStop?: () => boolean;
+}
+
+/**
+ * A batch's own place to run: this thread for one image or one worker (no thread start-up for
+ * the common single-image call), else `workers` threads, started at the first job and stopped by
+ * close(). A job whose worker dies comes back as an error record of its image: the batch goes on.
+ */
+export function batchSession(o: BatchSessionOptions): JobSession {
+  const n = Math.min(o.workers, o.expected ?? o.workers);
+  if (n <= 1) {
+    let chain: Promise<unknown> = Promise.resolve();
+    return {
+      parallel: 1,
+      together: false,
+      // one after another: the models of this thread run one image at a time
+      submit: (jobs) => jobs.map((j) => {
+        const p = chain.then(() => runImage(j.image, j.plan, j.bytes, j.pixels));
+        chain = p.catch(() => undefined);
+        return p;
+      }),
+      close: async () => undefined,
+    };
+  }
+  let pool: WorkerPool | undefined;
+  return {
+    parallel: n,
+    together: false,
+    submit: (jobs) => jobs.map((j) => {
+      pool ??= new WorkerPool(n, o.backend, o.onCrash);
+      return pool.run(j).catch((err: unknown) => deathRecords(j, err));
+    }),
+    close: async () => {
+      await pool?.close();
+    },
+  };
 }
 
 /** A job whose worker died is reported as an error record of its image; the batch goes on. */
 function deathRecords(job: ImageJob, err: unknown): FaceRecord[] {
   const message = err instanceof Error ? err.message : String(err);
   return [{ schema: 1, image: job.image, face: null, error: { code: 'internal', message } }];
-}
-
-/**
- * Process `jobs` on `opts.workers` threads, reporting in input order. With one worker or one job
- * it runs in this thread: no start-up cost for the common single-image call.
- */
-export async function runJobs(jobs: ImageJob[], opts: BatchOptions): Promise<void> {
-  const stop = opts.shouldStop ?? (() => false);
-  const n = Math.min(opts.workers, jobs.length);
-  if (n <= 1) {
-    for (let i = 0; i < jobs.length && !stop(); i++) {
-      const j = jobs[i]!;
-      await opts.onResult(j, await runImage(j.image, j.plan, j.bytes, j.pixels), i);
-    }
-    return;
-  }
-  const pool = new WorkerPool(n, opts.backend, opts.onCrash);
-  try {
-    // Keep every worker fed with one job in hand and one queued; stop feeding on request.
-    const results: Promise<FaceRecord[]>[] = [];
-    let started = 0;
-    const startNext = () => {
-      if (started < jobs.length && !stop()) {
-        const i = started++;
-        results[i] = pool.run(jobs[i]!).catch((err: unknown) => deathRecords(jobs[i]!, err));
-        void results[i]!.then(startNext);
-      }
-    };
-    for (let i = 0; i < 2 * n; i++) startNext();
-    for (let i = 0; i < jobs.length; i++) {
-      if (i >= started) break; // stopped: nothing more was started
-      await opts.onResult(jobs[i]!, await results[i]!, i);
-    }
-  } finally {
-    await pool.close();
-  }
 }

@@ -120,3 +120,16 @@ function processAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** The gallery lock, waiting a little when another writer (a build-db, a server's add) holds it. */
+export async function acquireLockWaiting(dbPath: string, waitMs = 3000): Promise<() => void> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return acquireLock(dbPath);
+    } catch (err) {
+      if (!(err instanceof FacekitError) || err.code !== 'gallery_locked' || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

@@ -10,8 +10,20 @@
  */
 import { FacekitError } from '../core/errors.js';
 import type { Metric } from '../models/catalogue.js';
-import type { InMemoryGallery } from './gallery.js';
-import { ANN_CANDIDATES, exactNearest, NATIVE_SCAN_MIN_FACES } from './vector-index.js';
+import { ANN_CANDIDATES, exactNearest, NATIVE_SCAN_MIN_FACES, type AnnIndex } from './vector-index.js';
+
+/** What the search needs of a gallery in memory (InMemoryGallery). */
+export interface SearchableGallery {
+  readonly meta: { model: string; dim: number };
+  readonly size: number;
+  readonly vectors: Float32Array;
+  readonly entries: readonly { label: string; image: string }[];
+  readonly ann: AnnIndex | undefined;
+  rowsById(): Int32Array;
+  norms(): Float64Array;
+  distances(query: ArrayLike<number>, metric: Metric): Float32Array;
+  labelIndex(): { ids: Int32Array; names: string[] };
+}
 
 export interface Match {
   label: string;
@@ -21,7 +33,7 @@ export interface Match {
   row: number;
 }
 
-export function searchIdentities(g: InMemoryGallery, query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
+export function searchIdentities(g: SearchableGallery, query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
   const dim = g.meta.dim;
   if (query.length !== dim) {
     throw new FacekitError('model_mismatch', `query is a ${query.length}-d embedding, the gallery holds ${dim}-d ${g.meta.model} embeddings`);
@@ -36,14 +48,14 @@ export function searchIdentities(g: InMemoryGallery, query: ArrayLike<number>, m
   }
 }
 
-function candidateRows(g: InMemoryGallery, query: ArrayLike<number>, metric: Metric, want: number): number[] {
+function candidateRows(g: SearchableGallery, query: ArrayLike<number>, metric: Metric, want: number): number[] {
   if (!g.ann) return exactNearest(g.vectors, g.meta.dim, query, metric, want);
   const rowOf = g.rowsById();
   return g.ann.nearest(query, want).map((id) => rowOf[id] ?? -1).filter((r) => r >= 0);
 }
 
 /** Exact distances of the candidate rows, best face per person, the k nearest people. */
-function rankCandidates(g: InMemoryGallery, rows: number[], query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
+function rankCandidates(g: SearchableGallery, rows: number[], query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
   const dim = g.meta.dim;
   const q = Float64Array.from(query);
   const qn = queryNorm(q);
@@ -63,7 +75,7 @@ function rankCandidates(g: InMemoryGallery, rows: number[], query: ArrayLike<num
 }
 
 /** Every distance, each person's best, then the top k: a small sorted list, no sort of all. */
-function fullScan(g: InMemoryGallery, query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
+function fullScan(g: SearchableGallery, query: ArrayLike<number>, metric: Metric, k: number, excludeRow?: (row: number) => boolean): Match[] {
   const d = g.distances(query, metric);
   const { ids, names } = g.labelIndex();
   const best = new Float32Array(names.length).fill(Infinity);

@@ -6,25 +6,18 @@
  * routes/, one module per resource; what they share (the Context, plans, running uploads in the
  * workers) in context.ts. With --compat, routes/compat-*.ts also serve the APIs facekit replaces.
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Fastify, { type FastifyReply, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';
-import { sharp } from '../core/sharp.js';
-import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, packageDir, type RecognizerId } from '../api/models.js';
-import { openGalleryStore } from '../api/recognition.js';
-import { Facekit } from '../api/engine.js';
-import { DEFAULT_PLAN, type WorkerPool } from '../api/pipeline.js';
+import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, Facekit, Gallery, storeOf, type ServerHandle } from '../index.js';
 import { FacekitError } from '../core/errors.js';
 import { fromFacekit, HttpError } from './http-errors.js';
 import { tooLarge } from './inputs.js';
 import { apiKeyCheck, resolveApiKey } from './auth.js';
 import { corsOptions, parseOrigins } from './cors.js';
-import { ModelQueue } from './queue.js';
-import { noteArrival, noteModels, planFor, type Context, type ServerOptions } from './context.js';
+import { noteArrival, type Context, type ServerOptions } from './context.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerDetectRoutes } from './routes/detect.js';
 import { registerAnalyzeRoutes } from './routes/analyze.js';
@@ -37,15 +30,8 @@ import { FLASK_MODEL_ROUTES, registerFlaskRoutes } from './routes/compat-flask.j
 
 export type { Context, ServerOptions } from './context.js';
 
-export interface RunningServer {
-  url: string;
+export interface RunningServer extends ServerHandle {
   app: FastifyInstance;
-  backend: string;
-  /** whether an API key is needed (--api-key or FACEKIT_API_KEY) */
-  keyRequired: boolean;
-  /** Stop taking requests, finish those under way and any gallery write, then stop the workers. */
-  stop(opts?: { force?: boolean }): Promise<void>;
-  inFlight(): number;
 }
 
 /* ---------------------------------------------------------------- start-up */
@@ -53,24 +39,33 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   // the key and the origins are checked before the slow start-up: a typo fails at once
   const opts: ServerOptions = { ...options, apiKey: resolveApiKey(options.apiKey), cors: parseOrigins(options.cors) };
-  const store = await openGalleryStore(opts.db, { model: DEFAULT_RECOGNIZER, metric: DEFAULT_METRIC, flip: DEFAULT_PLAN.flip, detector: DEFAULT_DETECTOR });
-  opts.log(`loading the models in ${opts.workers} worker${opts.workers === 1 ? '' : 's'}...`);
-  // This thread starts the same backend as the workers do: it names it for /health, and a choice
-  // that cannot run fails here with the CLI's own message.
-  const engine = new Facekit({ backend: opts.backend, workers: opts.workers, maxPixels: opts.maxPixels });
-  const backend = await engine.startBackend();
-  const pool = engine.workerPool((job, stack) => {
-    opts.log(`internal error on ${job.image}${opts.debug ? `\n${stack}` : ' (run with --debug for details)'}`);
+  // Photos added over HTTP are kept beside a gallery file; a database gallery's in db/photos.
+  const photos = storeOf(opts.db) === 'file' ? join(dirname(opts.db), 'photos') : 'db/photos';
+  // The warm engine: every image runs in its worker threads, behind a bounded queue.
+  const facekit = new Facekit({
+    backend: opts.backend, workers: opts.workers, maxPixels: opts.maxPixels, warm: true, queue: opts.queue,
+    onWorkerCrash: (image, stack) => opts.log(`internal error on ${image}${opts.debug ? `\n${stack}` : ' (run with --debug for details)'}`),
   });
-  const ctx: Context = {
-    opts, store, queue: new ModelQueue(pool, opts.queue), backend, models: new Set(), started: Date.now(), stopping: false, inFlight: 0,
-  };
+  let gallery: Gallery | undefined;
   try {
-    await warmUp(ctx, pool);
+    gallery = await Gallery.open(opts.db, { engine: facekit, photos, create: { model: DEFAULT_RECOGNIZER, metric: DEFAULT_METRIC, detector: DEFAULT_DETECTOR } });
+    opts.log(`loading the models in ${opts.workers} worker${opts.workers === 1 ? '' : 's'}...`);
+    // This thread starts the same backend as the workers do: it names it for /health, and a choice
+    // that cannot run fails here with the CLI's own message.
+    const backend = await facekit.startBackend();
+    // the models load in every worker before the first request
+    await facekit.warmUp(gallery.settings());
+    const ctx: Context = { opts, facekit, gallery, backend, started: Date.now(), stopping: false, inFlight: 0 };
+    return await listen(ctx);
   } catch (err) {
-    await engine.close();
+    await gallery?.close();
+    await facekit.close();
     throw err;
   }
+}
+
+async function listen(ctx: Context): Promise<RunningServer> {
+  const { opts, facekit, gallery } = ctx;
   const app = await buildApp(ctx);
   if (opts.apiKey !== undefined) opts.log('an API key is needed on every route but / and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY)');
   if (opts.cors) opts.log(`cross-origin requests allowed from ${opts.cors.join(', ')}`);
@@ -78,7 +73,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {
-    await engine.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new FacekitError('usage', `port ${opts.port} is already in use on ${opts.host} (choose another with --port, or --port 0 for any free one)`);
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new FacekitError('usage', `cannot bind to ${opts.host}: no such local address`, '--host');
@@ -101,32 +95,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         guard.unref();
         await app.close();
         clearTimeout(guard);
-        await store.close(); // never leave a gallery write half done
-        await engine.close();
+        await gallery.close(); // never leave a gallery write half done
+        await facekit.close();
       })();
     }
     return stopping;
   };
-  return { url, app, backend, keyRequired: opts.apiKey !== undefined, stop, inFlight: () => ctx.inFlight };
-}
-
-/**
- * Load the models in every worker before the first request: one photo with faces per worker, all
- * at once, so that each worker gets one and runs every stage.
- */
-async function warmUp(ctx: Context, pool: WorkerPool): Promise<void> {
-  const g = ctx.store.peek();
-  const plan = planFor(ctx, g, { model: g.meta.model as RecognizerId });
-  let bytes: Buffer;
-  const sample = join(packageDir('@vladmandic/face-api'), 'demo', 'sample1.jpg');
-  if (existsSync(sample)) bytes = await readFile(sample);
-  else bytes = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
-  const results = await Promise.all(Array.from({ length: pool.size }, () => pool.run({ image: 'warm-up', plan, bytes })));
-  for (const records of results) {
-    const broken = records.find((r) => r.error && (r.error.code === 'backend' || r.error.code === 'internal'));
-    if (broken) throw new FacekitError('backend', `the workers cannot run the models: ${broken.error!.message}`);
-    noteModels(ctx, plan, records);
-  }
+  return {
+    url, app, backend: ctx.backend, keyRequired: opts.apiKey !== undefined, stop, inFlight: () => ctx.inFlight,
+    gallery: { location: gallery.location, model: gallery.meta.model, ...gallery.counts() },
+  };
 }
 
 /* ---------------------------------------------------------------- the app */
@@ -195,7 +173,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     const len = Number(request.headers['content-length']);
     if (Number.isFinite(len) && len > opts.bodyLimit) throw tooLarge(opts.bodyLimit);
     // Refuse a burst before reading its bodies: the queue is the memory bound.
-    if (request.method === 'POST' && MODEL_ROUTES.has(request.routeOptions.url ?? '') && !ctx.queue.canTake(1)) throw ctx.queue.overloaded();
+    if (request.method === 'POST' && MODEL_ROUTES.has(request.routeOptions.url ?? '') && !ctx.facekit.accepts(1)) throw overloaded(ctx);
     ctx.inFlight++;
     reply.raw.once('close', () => { ctx.inFlight--; });
   });
@@ -283,10 +261,18 @@ function discardRest(req: IncomingMessage, active: Set<IncomingMessage>, maxByte
   });
 }
 
+/** The queue is full: 503, with how long to wait. */
+function overloaded(ctx: Context): HttpError {
+  const l = ctx.facekit.load();
+  return new HttpError(503, 'overloaded', `busy: ${l.running} images in work and ${l.waiting} waiting; try again shortly`, l.retryAfter);
+}
+
 /** Any error a handler or fastify raises, as an HttpError: never a stack trace to the client. */
 function toHttpError(err: unknown, opts: ServerOptions): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof FacekitError) {
+    // a warm engine's queue refused the images (all or none)
+    if (err.code === 'overloaded') return new HttpError(503, 'overloaded', err.message, (err as FacekitError & { retryAfter?: number }).retryAfter ?? 1);
     // The worker thread running this image died (it was replaced): try again, it will work.
     if (err.code === 'internal' && /worker thread .* died/.test(err.message)) {
       return new HttpError(503, 'worker_lost', 'the worker thread running this image stopped and was replaced; send it again', 1);

@@ -1,66 +1,26 @@
 /**
- * What every route of `facekit serve` shares: the server's state (options, gallery store, model
- * queue), how a request's choices become a pipeline plan, running uploads in the workers within
- * the request's deadline, and the small helpers that shape answers the same way on every route.
+ * What every route of `facekit serve` shares: the server's state (options, the warm engine, the
+ * gallery), running a verb within the request's deadline (its abort signal), and the small helpers
+ * that shape answers the same way on every route.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DEFAULT_DETECTOR, RECOGNIZERS, isDetectorId, type DetectorId, type RecognizerId } from '../api/models.js';
-import { assertSameModel, type GalleryStore, type InMemoryGallery } from '../api/recognition.js';
-import { DEFAULT_PLAN, type ImageJob, type PipelinePlan } from '../api/pipeline.js';
-import type { FaceRecord } from '../core/records.js';
+import { assertSameModel, RECOGNIZERS, type DetectorId, type Facekit, type FaceRecord, type Gallery, type RecognizerId, type ServerOptions } from '../index.js';
 import { fromFacekit, HttpError, badRequest } from './http-errors.js';
 import { readBody, uploadsOf, type BodySpec, type ParsedBody, type Upload } from './inputs.js';
-import type { ModelQueue } from './queue.js';
 
-export type { ServerOptions } from '../api/server-options.js';
-import type { ServerOptions } from '../api/server-options.js';
+export type { ServerOptions } from '../index.js';
 
 export interface Context {
   opts: ServerOptions;
-  store: GalleryStore;
-  queue: ModelQueue;
+  facekit: Facekit;
+  gallery: Gallery;
   backend: string;
-  /** catalogue ids of the models the workers have loaded */
-  models: Set<string>;
   started: number;
   stopping: boolean;
   inFlight: number;
 }
 
-/* ---------------------------------------------------------------- plans and model work */
-
-export interface PlanChoice {
-  model: RecognizerId;
-  detector?: string;
-  minScore?: number;
-  maxFaces?: number;
-  upTo?: PipelinePlan['upTo'];
-  largestOnly?: boolean;
-}
-
-export function planFor(ctx: Context, g: InMemoryGallery, c: PlanChoice): PipelinePlan {
-  const galleryDetector = isDetectorId(g.meta.detector) ? g.meta.detector : DEFAULT_DETECTOR;
-  const detector = (c.detector ?? galleryDetector) as DetectorId;
-  return {
-    ...DEFAULT_PLAN,
-    upTo: c.upTo ?? 'represent',
-    model: c.model,
-    scheme: RECOGNIZERS[c.model].scheme,
-    // embeddings that may be compared with the gallery's are made the way the gallery's were
-    flip: c.model === g.meta.model ? g.meta.flip : DEFAULT_PLAN.flip,
-    detector,
-    minScore: c.minScore ?? DEFAULT_PLAN.minScore,
-    maxFaces: c.maxFaces ?? DEFAULT_PLAN.maxFaces,
-    maxPixels: ctx.opts.maxPixels,
-    largestOnly: c.largestOnly ?? false,
-  };
-}
-
-/** Remember which models the workers have loaded, from the records a plan gave. */
-export function noteModels(ctx: Context, plan: PipelinePlan, records: FaceRecord[]): void {
-  if (records.some((r) => r.detector === plan.detector)) ctx.models.add(plan.detector);
-  if (records.some((r) => r.embedding)) ctx.models.add(plan.model);
-}
+/* ---------------------------------------------------------------- running a verb for a request */
 
 const arrival = new WeakMap<FastifyRequest, number>();
 
@@ -70,30 +30,37 @@ export function noteArrival(request: FastifyRequest): void {
 }
 
 /**
- * Run uploads through the pipeline in the workers, within the request's time limit. Aborts (the
- * deadline, or the client going away) take the request's waiting images out of the queue.
+ * Run a verb for a request, with the request's deadline (or the client going away) as its abort
+ * signal: the request's waiting images leave the queue and its running ones stop.
  */
-export async function runUploads(ctx: Context, request: FastifyRequest, reply: FastifyReply, uploads: Upload[], plan: PipelinePlan): Promise<FaceRecord[][]> {
+export async function withDeadline<T>(ctx: Context, request: FastifyRequest, reply: FastifyReply, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctl = new AbortController();
   const left = ctx.opts.timeoutMs - (Date.now() - (arrival.get(request) ?? Date.now()));
   const timer = setTimeout(() => {
-    ctl.abort(new HttpError(503, 'timeout', `no answer within the limit of ${ctx.opts.timeoutMs / 1000}s (serve --timeout); the server is busy or the image is very large`, ctx.queue.retryAfter()));
+    ctl.abort(new HttpError(503, 'timeout', `no answer within the limit of ${ctx.opts.timeoutMs / 1000}s (serve --timeout); the server is busy or the image is very large`, ctx.facekit.load().retryAfter));
   }, Math.max(0, left));
   const onClose = () => {
     if (!reply.raw.writableFinished) ctl.abort(new HttpError(400, 'bad_request', 'the client closed the connection'));
   };
   reply.raw.on('close', onClose);
   try {
-    const jobs: ImageJob[] = uploads.map((u) => ({ image: u.name, plan, bytes: u.bytes }));
-    const results = await ctx.queue.runAll(jobs, ctl.signal);
-    for (const r of results) noteModels(ctx, plan, r);
-    return results;
+    return await fn(ctl.signal);
   } finally {
     clearTimeout(timer);
     ctl.abort(new HttpError(500, 'internal', 'request ended'));
     reply.raw.off('close', onClose);
   }
 }
+
+/** Every item of a verb's stream. */
+export async function all<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of source) out.push(x);
+  return out;
+}
+
+/** Uploads as a verb's items: the bytes, named as they came. */
+export const items = (uploads: Upload[]) => uploads.map((u) => ({ image: u.bytes, name: u.name }));
 
 /* ---------------------------------------------------------------- reading requests */
 
@@ -123,19 +90,21 @@ export function one(body: ParsedBody, field: string, what = `"${field}"`): Uploa
   return u[0]!;
 }
 
-export function detectChoice(body: ParsedBody): Pick<PlanChoice, 'detector' | 'minScore' | 'maxFaces'> {
+/** How faces are found: the request's choice, else as the gallery's were. */
+export function detectChoice(ctx: Context, body: ParsedBody): { detector?: DetectorId; minScore?: number; maxFaces?: number } {
   const o = body.options;
+  const galleryDetector = ctx.gallery.settings().detector;
   return {
-    ...(o.detector !== undefined ? { detector: o.detector as string } : {}),
+    ...(o.detector !== undefined ? { detector: o.detector as DetectorId } : galleryDetector !== undefined ? { detector: galleryDetector } : {}),
     ...(o.min_score !== undefined ? { minScore: o.min_score as number } : {}),
     ...(o.max_faces !== undefined ? { maxFaces: o.max_faces as number } : {}),
   };
 }
 
 /** A request that names a model must name the gallery's: embeddings of two models do not compare. */
-export function checkModel(g: InMemoryGallery, body: ParsedBody): void {
+export function checkModel(ctx: Context, body: ParsedBody): void {
   const m = body.options.model as RecognizerId | undefined;
-  if (m !== undefined) assertSameModel(g.meta, { model: m, dim: RECOGNIZERS[m].dim }, 'gallery');
+  if (m !== undefined) assertSameModel(ctx.gallery.meta, { model: m, dim: RECOGNIZERS[m].dim }, 'gallery');
 }
 
 /* ---------------------------------------------------------------- shaping answers */
@@ -161,4 +130,9 @@ export function facePart(r: FaceRecord) {
 /** Where the page fetches a gallery photo (GET /gallery/photos/:hash). */
 export function photoUrl(hash: string): string {
   return `/gallery/photos/${hash}`;
+}
+
+/** The gallery's emptiness as an answer: 409, with how to fill it. */
+export function emptyGallery(more = ''): HttpError {
+  return new HttpError(409, 'empty_gallery', `the gallery is empty: add people first (POST /gallery${more}, or facekit build-db)`);
 }

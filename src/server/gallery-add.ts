@@ -1,14 +1,13 @@
 /**
- * Adding a person's photos to the gallery: the one way POST /gallery and the Flask API's
- * /api/milvus/insert both take. The largest face of each photo is embedded and added through the
- * gallery store (under its lock, atomically); photos already in (same bytes) need no model work.
+ * Adding a person's photos over HTTP, the one way POST /gallery and the Flask API's
+ * /api/milvus/insert both take: Gallery.add (the largest face of each photo, photos already in
+ * skipped, one write), answered in the server's shape.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RECOGNIZERS, type RecognizerId } from '../api/models.js';
-import { assertSameModel, sha256, type NewFace } from '../api/recognition.js';
+import type { DetectorId, RecognizerId } from '../index.js';
 import { HttpError, badRequest, statusFor, type ErrorBody } from './http-errors.js';
 import type { Upload } from './inputs.js';
-import { photoUrl, planFor, runUploads, type Context, type PlanChoice } from './context.js';
+import { photoUrl, withDeadline, type Context } from './context.js';
 
 export interface AddOutcome {
   label: string;
@@ -37,57 +36,22 @@ export function checkLabel(raw: string, field = 'label'): string {
  */
 export async function addPhotos(
   ctx: Context, request: FastifyRequest, reply: FastifyReply,
-  label: string, uploads: Upload[], o: { model?: RecognizerId; detect?: Pick<PlanChoice, 'detector' | 'minScore'> } = {},
+  label: string, uploads: Upload[], o: { model?: RecognizerId; detector?: DetectorId; minScore?: number } = {},
 ): Promise<AddOutcome> {
-  const { store } = ctx;
-  const g = await store.current();
-  if (o.model !== undefined) assertSameModel(g.meta, { model: o.model, dim: RECOGNIZERS[o.model].dim }, 'gallery');
-  const model = g.meta.model as RecognizerId;
-
-  // Photos already in (by content) need no model work; repeats within the request neither.
-  const known = new Map(g.entries.map((e) => [e.hash, e.label]));
-  const todo: { u: Upload; hash: string }[] = [];
-  const skipped: AddOutcome['skipped'] = [];
-  const seen = new Set<string>();
-  for (const u of uploads) {
-    const hash = sha256(u.bytes);
-    const owner = known.get(hash);
-    if (owner !== undefined) skipped.push({ image: u.name, label: owner });
-    else if (seen.has(hash)) skipped.push({ image: u.name, label });
-    else {
-      seen.add(hash);
-      todo.push({ u, hash });
-    }
+  const r = await withDeadline(ctx, request, reply, (signal) => ctx.gallery.add(label, uploads.map((u) => u.bytes), {
+    ...o, names: uploads.map((u) => u.name), signal,
+  }));
+  if (r.added.length === 0 && r.skipped.length === 0) {
+    const first = r.failed[0]!;
+    throw new HttpError(statusFor(first.code), first.code, `no photo was added: ${r.failed.map((f) => `${f.image}: ${f.message}`).join('; ')}`);
   }
-  const plan = planFor(ctx, g, { model, ...o.detect, largestOnly: true });
-  const results = todo.length ? await runUploads(ctx, request, reply, todo.map((t) => t.u), plan) : [];
-  const faces: NewFace[] = [];
-  const failed: AddOutcome['failed'] = [];
-  let otherFaces = 0;
-  results.forEach((records, i) => {
-    const { u, hash } = todo[i]!;
-    const f = records.find((r) => r.embedding);
-    if (!f) {
-      const err = records.find((r) => r.error)?.error ?? { code: 'no_face', message: 'no face found' };
-      failed.push({ image: u.name, error: { code: err.code, message: err.message } });
-      return;
-    }
-    otherFaces += records.filter((r) => r !== f && r.face !== null && !r.error).length;
-    faces.push({ label, name: u.name, bytes: u.bytes, hash, face: f.face ?? 0, box: f.box, vector: f.embedding!.vector });
-  });
-  if (faces.length === 0 && skipped.length === 0) {
-    const first = failed[0]!;
-    throw new HttpError(statusFor(first.error.code), first.error.code as HttpError['code'],
-      `no photo was added: ${failed.map((f) => `${f.image}: ${f.error.message}`).join('; ')}`);
-  }
-  const added = faces.length ? await store.add(faces, { model, dim: RECOGNIZERS[model].dim }) : { added: [], skipped: [] };
-  const after = store.peek();
+  const after = ctx.gallery.counts();
   return {
     label,
-    added: added.added.map((a) => ({ image: a.name, face: a.face, photo: photoUrl(a.hash) })),
-    skipped: [...skipped, ...added.skipped.map((s) => ({ image: s.name, label: s.label }))],
-    failed,
-    otherFaces,
-    gallery: { people: after.labels().size, faces: after.size },
+    added: r.added.map((a) => ({ image: a.image, face: a.face, photo: photoUrl(a.hash) })),
+    skipped: r.skipped,
+    failed: r.failed.map((f) => ({ image: f.image, error: { code: f.code, message: f.message } })),
+    otherFaces: r.otherFaces,
+    gallery: after,
   };
 }

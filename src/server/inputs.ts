@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
-import { isDetectorId, isMetric, isRecognizerId, DETECTORS, METRICS, RECOGNIZERS } from '../api/models.js';
+import { isDetectorId, isMetric, isRecognizerId, DETECTORS, METRICS, RECOGNIZERS } from '../index.js';
 import { decodeBase64Image, looksLikeImageBytes } from '../core/image.js';
 import { badRequest, HttpError, tooManyImages } from './http-errors.js';
 

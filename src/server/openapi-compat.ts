@@ -4,7 +4,7 @@
  * its root path /deteccao-facial-api) and the Flask face API (routes/compat-flask.ts). The
  * signature-comparison API's fields are part of facekit's own POST /compare (openapi.ts).
  */
-import { RECOGNIZERS } from '../api/models.js';
+import { RECOGNIZERS } from '../index.js';
 import { WORKSHOP_ROOT, UNKNOWN_NAME } from './routes/compat-workshop.js';
 import { MODEL_ALIASES } from './routes/compat-flask.js';
 import { arr, binary, bool, busy, errorResponse, imageErrors, int, nullable, num, obj, ok, ref, str, type Schema } from './openapi-schema.js';

@@ -3,7 +3,7 @@
  * the routes; the e2e test checks every answer it gets against the schemas here, so the two
  * cannot drift apart unnoticed.
  */
-import { AGE_GENDER_MODELS, ANALYSIS_ACTIONS, DETECTORS, EMOTION_LABELS, EMOTION_MODELS, METRICS, RECOGNIZERS, SPOOF_MODELS } from '../api/models.js';
+import { AGE_GENDER_MODELS, ANALYSIS_ACTIONS, DETECTORS, EMOTION_LABELS, EMOTION_MODELS, METRICS, RECOGNIZERS, SPOOF_MODELS } from '../index.js';
 import { MATCH_SCORE_MEANING } from './score.js';
 import { arr, binary, bool, errorResponse, imageErrors, int, nullable, num, obj, ok, ref, str, type Schema } from './openapi-schema.js';
 import { COMPAT_SCHEMAS, COMPAT_TAGS, SIGNATURE_TAG, compatPaths } from './openapi-compat.js';

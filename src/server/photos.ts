@@ -5,7 +5,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { sharp } from '../core/sharp.js';
-import { sha256, type InMemoryGallery } from '../api/recognition.js';
+import { sha256 } from '../core/files.js';
+import type { GalleryEntry } from '../index.js';
 import { imageFormat } from '../core/image.js';
 import { HttpError } from './http-errors.js';
 
@@ -48,9 +49,9 @@ export interface PhotoRequest {
   face?: number;
 }
 
-export async function galleryPhoto(g: InMemoryGallery, req: PhotoRequest): Promise<Photo> {
+/** A gallery photo: `entries` are the gallery's entries of the photo named by `req.hash`. */
+export async function galleryPhoto(entries: GalleryEntry[], req: PhotoRequest): Promise<Photo> {
   if (!/^[0-9a-f]{64}$/.test(req.hash)) throw new HttpError(404, 'not_found', 'no such photo in the gallery (photos are named by their sha256)');
-  const entries = g.entries.filter((e) => e.hash === req.hash);
   if (entries.length === 0) throw new HttpError(404, 'not_found', 'no such photo in the gallery');
   const entry = entries.find((e) => e.face === req.face) ?? entries[0]!;
   const key = `${req.hash}:${req.size ?? 0}:${req.face ?? '-'}`;

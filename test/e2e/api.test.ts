@@ -8,8 +8,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as facekit from '../../dist/index.js';
-import { Facekit, FacekitError, Gallery } from '../../dist/index.js';
+import { FacekitError, Gallery } from '../../dist/index.js';
 import { ROOT, DEMO, FIXTURES, records, runCli, tempDir } from '../helpers/cli.js';
+import { WorkerPool } from '../../dist/pipeline/pool.js';
+import { buildPlan } from '../../dist/pipeline/plan.js';
 import { cliOnce } from '../helpers/shared.js';
 
 const P1 = join(DEMO, 'sample1.jpg'); // 3 faces
@@ -65,27 +67,26 @@ describe('the library API', () => {
     expect(added.failed[0]).toMatchObject({ code: 'no_face' });
     expect((await g.add('ana', readFileSync(P2))).skipped).toHaveLength(1); // same content
     const [me] = await facekit.represent(P1);
-    g.addEmbedding('group-lead', me!.embedding!.vector);
+    await g.addEmbedding('group-lead', me!.embedding!.vector);
     await g.save();
 
     const again = await Gallery.open(path);
-    expect([...again.people()]).toEqual([['ana', 1], ['group-lead', 1]]);
+    expect([...(await again.people())]).toEqual([['ana', 1], ['group-lead', 1]]);
     const [who] = await again.identify(P2, { topK: 2 });
     expect(who).toMatchObject({ identity: 'ana', verdict: 'match', threshold: 0.98 });
     expect(who!.candidates).toHaveLength(2);
     const [byVector] = await again.identify(new Float32Array(me!.embedding!.vector));
     expect(byVector!.identity).toBe('group-lead');
-    expect(() => again.rename('ana', 'group-lead')).toThrow(/would merge two people/);
-    expect(again.rename('ana', 'group-lead', { merge: true })).toBe(1);
-    expect(again.remove('group-lead')).toBe(2);
+    await expect(again.rename('ana', 'group-lead')).rejects.toThrow(/would merge two people/);
+    expect(await again.rename('ana', 'group-lead', { merge: true })).toBe(1);
+    expect(await again.remove('group-lead')).toBe(2);
     expect(again.size).toBe(0);
   });
 
   it('replaces a worker thread that dies, failing only the job it ran', async () => {
-    const engine = new Facekit({ workers: 2 });
+    const pool = new WorkerPool(2, 'auto');
     try {
-      const pool = engine.workerPool();
-      const plan = engine.plan({ upTo: 'represent' });
+      const plan = buildPlan({ upTo: 'represent' });
       expect((await pool.run({ image: P2, plan }))[0]!.embedding).toBeDefined(); // warm
       const jobs = [pool.run({ image: P1, plan }), pool.run({ image: P1, plan })];
       await new Promise((r) => setTimeout(r, 20));
@@ -110,7 +111,7 @@ describe('the library API', () => {
       expect(pool.threads()).toHaveLength(2);
       expect((await pool.run({ image: P2, plan }))[0]!.embedding!.dim).toBe(192);
     } finally {
-      await engine.close();
+      await pool.close();
     }
   });
 
@@ -120,10 +121,10 @@ describe('the library API', () => {
     // most of an image in onnxruntime (3 faces, 75 ms each, twice with the mirror image), so these
     // cancels land inside its calls.
     const script = `
-      const { Facekit } = await import(${JSON.stringify(join(ROOT, 'dist', 'index.js'))});
-      const engine = new Facekit({ workers: 1 });
-      const pool = engine.workerPool();
-      const plan = engine.plan({ upTo: 'represent', model: 'faceplugin' });
+      const { WorkerPool } = await import(${JSON.stringify(join(ROOT, 'dist', 'pipeline', 'pool.js'))});
+      const { buildPlan } = await import(${JSON.stringify(join(ROOT, 'dist', 'pipeline', 'plan.js'))});
+      const pool = new WorkerPool(1, 'auto');
+      const plan = buildPlan({ upTo: 'represent', model: 'faceplugin' });
       await pool.run({ image: ${JSON.stringify(P1)}, plan });
       let cancelled = 0;
       for (let ms = 60; ms < 700; ms += 40) {
@@ -135,7 +136,7 @@ describe('the library API', () => {
       }
       const busy = pool.run({ image: ${JSON.stringify(P1)}, plan }).catch(() => undefined);
       await new Promise((r) => setTimeout(r, 200));
-      await engine.close(); // mid-job
+      await pool.close(); // mid-job
       await busy;
       console.log('alive', cancelled);
     `;

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, tempDir } from '../helpers/cli.js';
 import { form, serve, serveWith, type Served } from '../helpers/serve.js';
-import { loadGallery } from '../../src/api/recognition.js';
+import { loadGallery } from '../../src/recognition/gallery-file.js';
 import { RECOGNIZERS } from '../../src/models/catalogue.js';
 
 /* ---------------------------------------------------------------- checking answers against the OpenAPI document */

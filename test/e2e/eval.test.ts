@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import type { EvalReport } from '../../src/cli/commands/eval.js';
+import type { EvalReport } from '../../src/index.js';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, hasLfw, LFW, oneLine, runCli, tempDir } from '../helpers/cli.js';
 import { artistsEmbeddings, copyDir, demoEmbeddings } from '../helpers/shared.js';
 

@@ -220,6 +220,10 @@ describe('the packed package, installed into a fresh project', () => {
 
     expect(out.missing).toMatchObject({ rejected: true, isFacekitError: true, name: 'FacekitError', code: 'not_found' });
 
+    // buildGallery with progress, identify, evaluate and project, from an installed package
+    expect(out.folder).toMatchObject({ added: 4, galleryPeople: 2, identity: 'beta', evaluated: { kind: 'folder', pairs: 6, rank1: 4 }, projected: 4 });
+    expect(out.folder.progress).toEqual(['1/4', '2/4', '3/4', '4/4']);
+
     // using the library leaves the host process as it was
     expect(out.sideEffects.fetchUntouched).toBe(true);
     expect(out.sideEffects.unhandledRejection[1]).toBe(out.sideEffects.unhandledRejection[0]);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, oneLine, runCli, tempDir } from '../helpers/cli.js';
 import { form, serve, serveWith, type Served } from '../helpers/serve.js';
-import { loadGallery } from '../../src/api/recognition.js';
+import { loadGallery } from '../../src/recognition/gallery-file.js';
 
 /* ---------------------------------------------------------------- checking answers against the OpenAPI document */
 

@@ -2,9 +2,9 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { textWidth, writePlot } from '../../src/analysis/plot/index.js';
-import { overlaps } from '../../src/analysis/plot/svg.js';
-import type { PlacedPoint } from '../../src/cli/commands/tsne.js';
+import { textWidth, writePlot } from '../../src/evaluation/plot/index.js';
+import { overlaps } from '../../src/evaluation/plot/svg.js';
+import type { PlacedPoint } from '../../src/index.js';
 import { ARTISTS, DEMO, FIXTURES, hasArtists, oneLine, records, runCli as run, tempDir } from '../helpers/cli.js';
 import { artistsEmbeddings, copyDir, demoEmbeddings, demoPeople } from '../helpers/shared.js';
 

@@ -2,8 +2,8 @@
 //   node consumer.mjs <folder with sample1.jpg, sample2.jpg> <scratch folder>
 // Prints one JSON line and must end by itself (no process.exit): close() releases everything.
 import './baseline.mjs';
-import { detect, represent, verify, Gallery, close, FacekitError, VERSION } from 'facekit';
-import { readFile } from 'node:fs/promises';
+import { detect, represent, verify, buildGallery, Gallery, evaluate, project, close, FacekitError, VERSION } from 'facekit';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const [demo, work] = process.argv.slice(2);
@@ -37,8 +37,27 @@ const reopened = await Gallery.open(galleryPath);
 const answers = await reopened.identify(sample2);
 out.gallery = {
   added: added.added.length, skipped: added.skipped.length, failed: added.failed.length, othersAdded: others.added.length,
-  size: reopened.size, people: Object.fromEntries(reopened.people()), meta: reopened.meta,
+  size: reopened.size, people: Object.fromEntries(await reopened.people()), meta: reopened.meta,
   answers: answers.length, identity: answers[0]?.identity, distance: answers[0]?.distance, verdict: answers[0]?.verdict,
+};
+
+// A folder of people (people/<name>/*.jpg) into a gallery with buildGallery, with progress; then
+// who is this, how good is it (evaluate), and a 2-D picture of it (project).
+const people = join(work, 'people');
+for (const [name, photos] of Object.entries({ alpha: ['sample1.jpg', 'sample2.jpg'], beta: ['sample3.jpg', 'sample4.jpg'] })) {
+  await mkdir(join(people, name), { recursive: true });
+  for (const p of photos) await copyFile(join(demo, p), join(people, name, p));
+}
+const progress = [];
+const built = await buildGallery(people, { db: join(work, 'people-db', 'gallery.json'), onProgress: (p) => progress.push(`${p.done}/${p.total}`) });
+const peopleGallery = await Gallery.open(join(work, 'people-db', 'gallery.json'));
+const [who] = await peopleGallery.identify(join(people, 'beta', 'sample3.jpg'));
+const { report } = await evaluate(people, { cache: null });
+const projection = await project(join(work, 'people-db', 'gallery.json'), { method: 'pca' });
+out.folder = {
+  added: built.added, galleryPeople: built.galleryPeople, progress, identity: who?.identity,
+  evaluated: { kind: report.kind, pairs: report.pairs.scored, rank1: report.rank1?.total },
+  projected: projection.points.length,
 };
 
 try {

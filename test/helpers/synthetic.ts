@@ -1,5 +1,5 @@
 /** Synthetic gallery faces for store tests: a centre per person plus noise, seeded. */
-import { gaussian, seededRandom } from '../../src/analysis/projection/random.js';
+import { gaussian, seededRandom } from '../../src/evaluation/projection/random.js';
 import type { GalleryEntry } from '../../src/recognition/gallery.js';
 
 export { gaussian, seededRandom };

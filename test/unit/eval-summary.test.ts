@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DETECTORS } from '../../src/models/catalogue.js';
 import { defaultCacheDir, EmbeddingCache, fromRecords, resolveCacheDir, settingsFolder, type EmbedSettings } from '../../src/pipeline/embeddings-cache.js';
-import { assignFolds, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, verificationSummary } from '../../src/analysis/evaluation.js';
-import { seededRandom } from '../../src/analysis/projection/index.js';
+import { assignFolds, labelledPairs, leaveOneOutRank1, openSetLeaveOneOut, verificationSummary } from '../../src/evaluation/index.js';
+import { seededRandom } from '../../src/evaluation/projection/index.js';
 import { tempDir } from '../helpers/cli.js';
 
 describe('evaluation summaries', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracyAt, bestThreshold, equalErrorRate, kFoldAccuracy, parseCsvPairs, parseLfwPairs, precisionRecall, rocAuc, rocCurve, tarAtFar } from '../../src/analysis/evaluation.js';
+import { accuracyAt, bestThreshold, equalErrorRate, kFoldAccuracy, parseCsvPairs, parseLfwPairs, precisionRecall, rocAuc, rocCurve, tarAtFar } from '../../src/evaluation/index.js';
 import { distance } from '../../src/stages/verification.js';
 
 describe('distances', () => {

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { rocCurve } from '../../src/analysis/evaluation.js';
+import { rocCurve } from '../../src/evaluation/index.js';
 import {
   displayName, escapeXml, niceTicks, placeLabels, plotFormat, rocSvg, scatterSvg, segmentHitsBox, segmentsCross, shorten, svgToPng,
   textWidth, writePlot, type LabelRequest, type ScatterPoint,
-} from '../../src/analysis/plot/index.js';
-import { overlaps, type Box } from '../../src/analysis/plot/svg.js';
+} from '../../src/evaluation/plot/index.js';
+import { overlaps, type Box } from '../../src/evaluation/plot/svg.js';
 import { tempDir } from '../helpers/cli.js';
 
 const people = ['ana', 'bob_dylan', 'carla & "co" <x>'];

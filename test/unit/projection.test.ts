@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   bhGradient, checkPerplexity, defaultPerplexity, gaussian, inputSimilarities, matrixFrom, nearestNeighbours, pca, points2d,
   seededRandom, symmetricEigen, tsne, type Matrix,
-} from '../../src/analysis/projection/index.js';
+} from '../../src/evaluation/projection/index.js';
 
 /** `perCluster` points around each of `clusters` well-separated centres in `dim` dimensions. */
 function blobs(clusters: number, perCluster: number, dim: number, seed = 1, spread = 0.3): { x: Matrix; label: number[] } {

@@ -1,14 +1,14 @@
 /** `facekit analyze`: age, gender, emotion and real-or-spoof of each face. */
 import type { Command } from 'commander';
 import {
-  AGE_GENDER_MODELS, ANALYSIS_ACTIONS, DEFAULT_AGE_GENDER_MODEL, DEFAULT_DETECTOR, DEFAULT_EMOTION_MODEL, DEFAULT_RECOGNIZER, DEFAULT_SPOOF_MODEL,
+  AGE_GENDER_MODELS, ANALYSIS_ACTIONS, DEFAULT_AGE_GENDER_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_SPOOF_MODEL,
   EMOTION_MODELS, SPOOF_MODELS, isAgeGenderModelId, isEmotionModelId, isSpoofModelId, parseActions,
-  type AgeGenderModelId, type AnalysisAction, type EmotionModelId, type SpoofModelId,
-} from '../../api/models.js';
+  type AgeGenderModelId, type AnalysisAction, type EmotionModelId, type FaceRecord, type SpoofModelId,
+} from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
-import type { FaceRecord } from '../../core/records.js';
-import { DEFAULT_PLAN } from '../../api/pipeline.js';
-import { action, addCommonOptions, addWorkersOption, engineFor, parseDetector, parseNumber, plainTable, RecordWriter } from '../common.js';
+import { action } from '../exit.js';
+import { addDetectOptions, addEngineOptions, choice, detectChoice, parseNumber } from '../options.js';
+import { plainTable, RecordWriter } from '../output.js';
 import { runStage, type RecordSink, type StageOptions } from '../stage.js';
 
 /** The stage options analyze has (no recognition model, no pre-aligned input). */
@@ -28,13 +28,6 @@ function parseActionsOption(value: string): AnalysisAction[] {
     if (err instanceof FacekitError) throw new FacekitError('usage', `--actions: ${err.message}`);
     throw err;
   }
-}
-
-function choice<T extends string>(flag: string, ok: (s: string) => s is T, all: object) {
-  return (value: string): T => {
-    if (!ok(value)) throw new FacekitError('usage', `${flag} must be one of ${Object.keys(all).join(', ')}; got "${value}"`);
-    return value;
-  };
 }
 
 const pct = (p: number) => `${Math.round(p * 100)}%`;
@@ -80,12 +73,10 @@ export function register(program: Command): void {
     .option('--emotion-model <id>', `emotion model: ${Object.keys(EMOTION_MODELS).join(' | ')}`, choice('--emotion-model', isEmotionModelId, EMOTION_MODELS), DEFAULT_EMOTION_MODEL)
     .option('--spoof-model <id>', `real-or-spoof model: ${Object.keys(SPOOF_MODELS).join(' | ')}`, choice('--spoof-model', isSpoofModelId, SPOOF_MODELS), DEFAULT_SPOOF_MODEL)
     .option('--spoof-threshold <t>', "realness score below which a face is a spoof (default: the model's own)", parseNumber('--spoof-threshold', { min: 0, max: 1 }))
-    .option('--json', 'print NDJSON records even on a terminal (the default when stdout is not one)', false)
-    .option('--detector <name>', 'detector used when given images: blazeface | ssd | tiny', parseDetector, DEFAULT_DETECTOR)
-    .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
-    .option('--max-faces <n>', 'most faces per image', parseNumber('--max-faces', { min: 1, integer: true }), DEFAULT_PLAN.maxFaces)
+    .option('--json', 'print NDJSON records even on a terminal (the default when stdout is not one)', false);
+  addDetectOptions(cmd, { maxFaces: true, detector: 'detector used when given images: blazeface | ssd | tiny' })
     .option('-o, --out <file>', 'write NDJSON records to this file instead of stdout');
-  addWorkersOption(addCommonOptions(cmd));
+  addEngineOptions(cmd);
   cmd.addHelpText('after', `
 Examples:
   $ facekit analyze photo.jpg                        a table on a terminal, NDJSON records otherwise
@@ -99,13 +90,13 @@ each of angry, disgust, fear, happy, sad, surprise, neutral) and dominantEmotion
 Exit code 0 when every image gave faces, 2 when one gave none or could not be read (its record
 then holds "error"; the others are still processed).`);
   cmd.action(action(async (args: string[], opts: AnalyzeOptions) => {
-    const plan = engineFor(opts).analyzePlan({
-      detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
-      actions: opts.actions, ageGenderModel: opts.ageGenderModel, emotionModel: opts.emotionModel,
+    const analysis = {
+      ...detectChoice(opts), actions: opts.actions, ageGenderModel: opts.ageGenderModel, emotionModel: opts.emotionModel,
       spoofModel: opts.spoofModel, spoofThreshold: opts.spoofThreshold,
-    });
+    };
     const table = !opts.json && opts.out === undefined && Boolean(process.stdout.isTTY);
-    const stageOpts: StageOptions = { ...opts, model: DEFAULT_RECOGNIZER, skipDetect: false };
-    return runStage(args, stageOpts, 'detect', plan, undefined, table ? new TableSink() : new RecordWriter(opts.out));
+    return runStage(args, opts, (engine, items, onProgress) => engine.analyzeEach(items, { ...analysis, onProgress }), {
+      sink: table ? new TableSink() : new RecordWriter(opts.out),
+    });
   }));
 }

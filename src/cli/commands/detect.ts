@@ -2,18 +2,13 @@
 import { basename, dirname, extname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { ensureDir } from '../../core/files.js';
-import { DEFAULT_DETECTOR } from '../../api/models.js';
-import { buildPlan, DEFAULT_PLAN, type PipelinePlan, type ImageJob } from '../../api/pipeline.js';
 import { FacekitError } from '../../core/errors.js';
-import {
-  action, addCommonOptions, addWorkersOption, parseDetector, parseNumber, Progress, readInputs,
-  RecordWriter, engineFor, warn, type BatchOptions, type ImageInput,
-} from '../common.js';
+import { readInputs, type ImageInput } from '../inputs.js';
+import { action } from '../exit.js';
+import { addDetectOptions, addEngineOptions, detectChoice, parseNumber, type CommonOptions, type DetectChoice } from '../options.js';
+import { runStage } from '../stage.js';
 
-interface DetectOptions extends BatchOptions {
-  detector: PipelinePlan['detector'];
-  minScore: number;
-  maxFaces: number;
+interface DetectOptions extends CommonOptions, DetectChoice {
   mesh: boolean;
   annotate?: string;
   crops?: string;
@@ -27,16 +22,14 @@ export function register(program: Command): void {
   const cmd = program
     .command('detect')
     .description('find faces: box, score and landmarks per face, as NDJSON (one record per face, largest first)')
-    .argument('<inputs...>', 'images, folders, or - for an image or data: URL on stdin')
-    .option('--detector <name>', 'blazeface | ssd | tiny', parseDetector, DEFAULT_DETECTOR)
-    .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), DEFAULT_PLAN.minScore)
-    .option('--max-faces <n>', 'most faces per image', parseNumber('--max-faces', { min: 1, integer: true }), DEFAULT_PLAN.maxFaces)
+    .argument('<inputs...>', 'images, folders, or - for an image or data: URL on stdin');
+  addDetectOptions(cmd, { maxFaces: true })
     .option('--mesh', "add the detector's full point set (468 for blazeface, 68 for ssd/tiny)", false)
     .option('--annotate <out>', 'draw boxes, landmarks and scores: an image file for one input, else a folder')
     .option('--crops <dir>', 'write each face crop here (the record gets "crop")')
-    .option('--margin <m>', 'crop margin around the box, as a share of its size', parseNumber('--margin', { min: 0, max: 2 }), DEFAULT_PLAN.cropMargin)
+    .option('--margin <m>', 'crop margin around the box, as a share of its size', parseNumber('--margin', { min: 0, max: 2 }), 0.2)
     .option('-o, --out <file>', 'write records to this file instead of stdout');
-  addWorkersOption(addCommonOptions(cmd));
+  addEngineOptions(cmd);
   cmd.addHelpText('after', `
 Examples:
   $ facekit detect photo.jpg
@@ -48,15 +41,8 @@ Exit code 0 when every image gave a face, 2 when one did not or could not be rea
 (its record then holds "error"; the others are still processed).`);
   cmd.action(action(async (args: string[], opts: DetectOptions) => {
     const inputs = await readInputs(args);
-    if (inputs.some((i) => i.kind === 'records')) {
-      throw new FacekitError('usage', 'detect takes images, not records (records already hold detections)');
-    }
+    if (inputs.some((i) => i.kind === 'records')) throw new FacekitError('usage', 'detect takes images, not records (records already hold detections)');
     const images = inputs as ImageInput[];
-    const engine = engineFor(opts);
-    const plan = buildPlan({
-      upTo: 'detect', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
-      mesh: opts.mesh, maxPixels: opts.maxPixels, cropsDir: opts.crops, cropMargin: opts.margin,
-    });
     // One image: --annotate names the output image. Several: it names a folder.
     const annotateIsFile = opts.annotate !== undefined && images.length === 1 && IMAGE_OUT.test(opts.annotate);
     if (opts.annotate) await ensureDir(annotateIsFile ? dirname(opts.annotate) : opts.annotate);
@@ -67,21 +53,9 @@ Exit code 0 when every image gave a face, 2 when one did not or could not be rea
       const flat = rel.replace(/[\\/]/g, '__');
       return join(opts.annotate, IMAGE_OUT.test(flat) ? flat : `${basename(flat, extname(flat))}.jpg`);
     };
-    const writer = new RecordWriter(opts.out);
-    const progress = new Progress(images.length);
-    const jobs: ImageJob[] = images.map((img) => ({ image: img.path, plan: { ...plan, annotatePath: annotatePath(img) }, bytes: img.bytes }));
-    await engine.runImages(jobs, {
-      onResult: async (_job, records) => {
-        progress.tick();
-        for (const r of records) {
-          if (r.error) warn(`${r.image}: ${r.error.message}`);
-          await writer.write(r);
-        }
-      },
-      onCrash: (job, stack) => { if (opts.debug) process.stderr.write(`${job.image}: ${stack}\n`); },
+    const choice = { ...detectChoice(opts), mesh: opts.mesh, cropsDir: opts.crops, cropMargin: opts.margin };
+    return runStage(args, opts, (engine, items, onProgress) => engine.detectEach(items, { ...choice, onProgress }), {
+      inputs, extra: (img) => { const a = annotatePath(img); return a ? { annotate: a } : {}; },
     });
-    progress.end();
-    await writer.close();
-    return writer.failures > 0 ? 2 : 0;
   }));
 }

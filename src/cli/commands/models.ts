@@ -1,7 +1,7 @@
 /** `facekit models`: every model facekit can use, where it comes from, and what it does. */
 import type { Command } from 'commander';
-import { analysisModelRows, modelRows } from '../../api/models.js';
-import { action } from '../common.js';
+import { listModels } from '../../index.js';
+import { action } from '../exit.js';
 import { plainTable } from '../output.js';
 
 export function register(program: Command): void {
@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON instead of a table', false)
     .addHelpText('after', '\nExample:\n  $ facekit models')
     .action(action(async (opts: { json: boolean }) => {
-      const rows = [...modelRows(), ...analysisModelRows()];
+      const rows = listModels();
       if (opts.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return 0;

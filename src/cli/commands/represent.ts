@@ -1,7 +1,7 @@
 /** `facekit represent`: one embedding per face. */
 import type { Command } from 'commander';
-import { buildPlan } from '../../api/pipeline.js';
-import { action } from '../common.js';
+import { action } from '../exit.js';
+import { detectChoice } from '../options.js';
 import { addStageOptions, runStage, type StageOptions } from '../stage.js';
 
 interface RepresentOptions extends StageOptions {
@@ -24,11 +24,7 @@ Examples:
   $ facekit represent ./people --out people.ndjson       (label = folder name)
   $ facekit represent lfw/images --skip-detect           (pre-aligned 112x112 crops)`);
   cmd.action(action(async (args: string[], opts: RepresentOptions) => {
-    const plan = buildPlan({
-      upTo: 'represent', detector: opts.detector, minScore: opts.minScore, maxFaces: opts.maxFaces,
-      skipDetect: opts.skipDetect, model: opts.model, flip: opts.flip,
-      anyScheme: opts.anyScheme, maxPixels: opts.maxPixels,
-    });
-    return runStage(args, opts, 'represent', plan);
+    const choice = { ...detectChoice(opts), model: opts.model, skipDetect: opts.skipDetect, flip: opts.flip, anyScheme: opts.anyScheme };
+    return runStage(args, opts, (engine, items, onProgress) => engine.representEach(items, { ...choice, onProgress }));
   }));
 }

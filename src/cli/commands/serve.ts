@@ -3,18 +3,15 @@
  * the other adapter over the API; the CLI never imports it: the program's entry (src/main.ts)
  * hands this command a function that starts it.
  */
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_RECOGNIZER } from '../../api/models.js';
-import { isDbUrl, loadGallery, redactUrl } from '../../api/recognition.js';
+import type { StartServer } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { SERVER_MAX_PIXELS } from '../../core/image.js';
-import { action, defaultDb, addCommonOptions, addWorkersOption, parseNumber, warn, type BatchOptions } from '../common.js';
+import { action } from '../exit.js';
+import { addDbOption, addEngineOptions, parseNumber, type CommonOptions } from '../options.js';
+import { warn } from '../output.js';
 
-export type { ServerHandle, StartServer } from '../../api/server-options.js';
-import type { StartServer } from '../../api/server-options.js';
-
-interface ServeOptions extends BatchOptions {
+interface ServeOptions extends CommonOptions {
   db: string;
   host: string;
   port: number;
@@ -30,8 +27,8 @@ interface ServeOptions extends BatchOptions {
 export function register(program: Command, startServer?: StartServer): void {
   const cmd = program
     .command('serve')
-    .description('the pipeline as an HTTP API (JSON) and a web page: detect, represent, compare, verify, gallery')
-    .option('--db <file>', 'the gallery to verify against and add to (created on the first add)', defaultDb())
+    .description('the pipeline as an HTTP API (JSON) and a web page: detect, represent, compare, verify, gallery');
+  addDbOption(cmd, 'the gallery to verify against and add to (created on the first add)', '--db <file>')
     .option('--host <address>', 'address to listen on (loopback: only this machine; 0.0.0.0 opens it to the network)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', parseNumber('--port', { min: 0, max: 65535, integer: true }), 8080)
     .option('--body-limit <MB>', 'largest request body, in megabytes', parseNumber('--body-limit', { min: 0.001 }), 10)
@@ -41,9 +38,7 @@ export function register(program: Command, startServer?: StartServer): void {
     .option('--api-key <key>', 'require this key on every route but / and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY); default: $FACEKIT_API_KEY, if set')
     .option('--cors <origins>', 'let web pages of these origins call the API: ORIGIN[,ORIGIN...] or * (off by default)', (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
     .option('--compat', 'also serve the APIs facekit replaces, under their own paths: the workshop\'s (/status, /echo, /detect-face, /recognize-face, also under /deteccao-facial-api) and the Flask face API\'s (/api/...)');
-  addWorkersOption(addCommonOptions(cmd, SERVER_MAX_PIXELS));
-  const workers = cmd.options.find((o) => o.long === '--workers');
-  if (workers) workers.description = 'worker threads that run the models, each loads them once';
+  addEngineOptions(cmd, SERVER_MAX_PIXELS, 'worker threads that run the models, each loads them once');
   cmd.addHelpText('after', `
 Examples:
   $ facekit serve                                   http://127.0.0.1:8080, gallery db/gallery.json
@@ -68,10 +63,8 @@ async function serve(opts: ServeOptions, startServer: StartServer): Promise<numb
     bodyLimit: Math.round(opts.bodyLimit * 1e6), timeoutMs: Math.round(opts.timeout * 1000), queue: opts.queue, maxBatch: opts.maxBatch,
     debug: opts.debug, apiKey: opts.apiKey, cors: opts.cors, compat: opts.compat === true, log: (line) => warn(`serve: ${line}`),
   });
-  const inDb = isDbUrl(opts.db);
-  const g = !inDb && existsSync(opts.db) ? await loadGallery(opts.db) : undefined;
-  const summary = inDb ? 'in PostgreSQL' : g ? `${g.labels().size} people, ${g.size} faces, ${g.meta.model}` : `0 people, 0 faces, ${DEFAULT_RECOGNIZER}`;
-  warn(`serve: listening on ${server.url} (gallery ${inDb ? redactUrl(opts.db) : opts.db}: ${summary}; ${server.backend} backend)`);
+  const g = server.gallery;
+  warn(`serve: listening on ${server.url} (gallery ${g.location}: ${g.people} people, ${g.faces} faces, ${g.model}; ${server.backend} backend)`);
   if (opts.host !== '127.0.0.1' && opts.host !== '::1' && opts.host !== 'localhost' && !server.keyRequired) {
     warn(`serve: listening on ${opts.host}: anyone who can reach this machine can use the API and change the gallery (no API key: see --api-key)`);
   }

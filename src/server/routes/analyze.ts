@@ -3,10 +3,10 @@
  * real-or-spoof). Options pick the actions and the models, as `facekit analyze` does.
  */
 import type { FastifyInstance } from 'fastify';
-import { analysisOptions, type RecognizerId } from '../../api/models.js';
+import { analysisOptions } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { fromFacekit } from '../http-errors.js';
-import { DETECT_OPTIONS, ENFORCE_DETECTION, detectChoice, facePart, failureUnlessAllowed, one, planFor, read, runUploads, type Context } from '../context.js';
+import { DETECT_OPTIONS, ENFORCE_DETECTION, all, detectChoice, facePart, failureUnlessAllowed, items, one, read, withDeadline, type Context } from '../context.js';
 
 export const ANALYZE_OPTIONS = {
   actions: { kind: 'string' },
@@ -17,8 +17,6 @@ export const ANALYZE_OPTIONS = {
 } as const;
 
 export function registerAnalyzeRoutes(app: FastifyInstance, ctx: Context): void {
-  const { store } = ctx;
-
   app.post('/analyze', async (request, reply) => {
     const body = await read(ctx, request, { images: { image: 1 }, options: { ...ANALYZE_OPTIONS, ...DETECT_OPTIONS, ...ENFORCE_DETECTION } });
     const o = body.options;
@@ -34,14 +32,13 @@ export function registerAnalyzeRoutes(app: FastifyInstance, ctx: Context): void 
       throw err;
     }
     const upload = one(body, 'image');
-    const g = store.peek();
-    const plan = { ...planFor(ctx, g, { model: g.meta.model as RecognizerId, ...detectChoice(body), upTo: 'detect' }), analysis };
-    const [records] = await runUploads(ctx, request, reply, [upload], plan);
+    const choice = detectChoice(ctx, body);
+    const [records] = await withDeadline(ctx, request, reply, (signal) => all(ctx.facekit.batch('analyze', items([upload]), { ...choice, ...analysis, signal })));
     const fail = failureUnlessAllowed(records!, body);
     if (fail) throw fail;
     const r0 = records![0]!;
     return {
-      image: upload.name, width: r0.width, height: r0.height, detector: plan.detector, actions: analysis.actions,
+      image: upload.name, width: r0.width, height: r0.height, detector: choice.detector ?? r0.detector, actions: analysis.actions,
       faces: records!.filter((r) => r.face !== null && !r.error).map((r) => ({ ...facePart(r), analysis: r.analysis })),
     };
   });

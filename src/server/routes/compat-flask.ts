@@ -10,12 +10,11 @@
  */
 import { basename, extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_RECOGNIZER, RECOGNIZERS, isRecognizerId, type RecognizerId } from '../../api/models.js';
-import type { InMemoryGallery } from '../../api/recognition.js';
+import { DEFAULT_RECOGNIZER, RECOGNIZERS, isRecognizerId, type Gallery, type RecognizerId } from '../../index.js';
 import { badRequest, fromFacekit, tooManyImages } from '../http-errors.js';
 import { bytesProblem, uploadsOf, type OptionValue } from '../inputs.js';
 import { addPhotos, checkLabel } from '../gallery-add.js';
-import { imageFailure, one, planFor, read, runUploads, type Context } from '../context.js';
+import { all, imageFailure, items, one, read, withDeadline, type Context } from '../context.js';
 
 /** The Flask API's model names, and the facekit model each stands for. */
 export const MODEL_ALIASES: Readonly<Record<string, RecognizerId>> = {
@@ -28,7 +27,7 @@ export const FLASK_MODEL_ROUTES = ['/api/embedding', '/api/embeddings/batch', '/
 const MODEL_NAMES = [...Object.keys(MODEL_ALIASES), ...Object.keys(RECOGNIZERS)];
 
 /** The model a request names (an alias or a facekit model), or the gallery's; the name is answered as given. */
-function modelOf(value: OptionValue | undefined, g: InMemoryGallery): { name: string; model: RecognizerId } {
+function modelOf(value: OptionValue | undefined, g: Gallery): { name: string; model: RecognizerId } {
   if (value === undefined) return { name: g.meta.model, model: g.meta.model as RecognizerId };
   const name = String(value);
   if (Object.hasOwn(MODEL_ALIASES, name)) return { name, model: MODEL_ALIASES[name]! };
@@ -49,14 +48,19 @@ function pathsOf(value: OptionValue, images: number): string[] {
   return list.map((p: string) => p.slice(0, 200));
 }
 
+/** Embeddings that may be compared with the gallery's are made the way the gallery's were. */
+function settingsFor(gallery: Gallery, model: RecognizerId) {
+  return model === gallery.meta.model ? gallery.settings() : { model, detector: gallery.settings().detector };
+}
+
 export function registerFlaskRoutes(app: FastifyInstance, ctx: Context): void {
-  const { opts, store } = ctx;
+  const { opts, gallery, facekit } = ctx;
   const modelOption = { model: { kind: 'string' as const } };
 
   app.get('/api/health', async () => {
     let readable = true;
     try {
-      await store.current();
+      await gallery.refresh();
     } catch (err) {
       readable = false;
       opts.log(`GET /api/health: the gallery cannot be read: ${(err as Error).message.split('\n')[0]}`);
@@ -76,9 +80,8 @@ export function registerFlaskRoutes(app: FastifyInstance, ctx: Context): void {
   app.post('/api/embedding', async (request, reply) => {
     const body = await read(ctx, request, { images: { image: 1 }, options: modelOption });
     const upload = one(body, 'image');
-    const g = store.peek();
-    const m = modelOf(body.options.model, g);
-    const [records] = await runUploads(ctx, request, reply, [upload], planFor(ctx, g, { model: m.model, largestOnly: true }));
+    const m = modelOf(body.options.model, gallery);
+    const [records] = await withDeadline(ctx, request, reply, (signal) => all(facekit.batch('represent', items([upload]), { ...settingsFor(gallery, m.model), largestOnly: true, signal })));
     const fail = imageFailure(records!);
     if (fail) throw fail;
     const f = records!.find((r) => r.embedding);
@@ -92,10 +95,11 @@ export function registerFlaskRoutes(app: FastifyInstance, ctx: Context): void {
     const uploads = uploadsOf(body, 'images');
     if (uploads.length === 0) throw badRequest('send the images in "images"');
     if (uploads.length > opts.maxBatch) throw tooManyImages(`at most ${opts.maxBatch} images per request (serve --max-batch)`);
-    const g = store.peek();
-    const m = modelOf(body.options.model, g);
+    const m = modelOf(body.options.model, gallery);
     const good = uploads.filter((u) => bytesProblem(u.bytes) === undefined);
-    const results = good.length ? await runUploads(ctx, request, reply, good, planFor(ctx, g, { model: m.model, largestOnly: true })) : [];
+    const results = good.length
+      ? await withDeadline(ctx, request, reply, (signal) => all(facekit.batch('represent', items(good), { ...settingsFor(gallery, m.model), largestOnly: true, signal })))
+      : [];
     let next = 0;
     const out = uploads.map((u) => {
       const problem = bytesProblem(u.bytes);
@@ -123,7 +127,7 @@ export function registerFlaskRoutes(app: FastifyInstance, ctx: Context): void {
       const paths = pathsOf(body.options.image_paths, uploads.length);
       uploads = uploads.map((u, i) => ({ ...u, name: paths[i]! || u.name }));
     }
-    const model = body.options.model === undefined ? undefined : modelOf(body.options.model, store.peek()).model;
+    const model = body.options.model === undefined ? undefined : modelOf(body.options.model, gallery).model;
     const out = await addPhotos(ctx, request, reply, label, uploads, { model });
     const n = out.added.length;
     const notes = [
@@ -134,7 +138,7 @@ export function registerFlaskRoutes(app: FastifyInstance, ctx: Context): void {
       success: true,
       message: `inserted ${n} face${n === 1 ? '' : 's'} of ${label}${notes.length ? `; ${notes.join('; ')}` : ''}`,
       inserted_count: n,
-      collection: basename(store.dbPath, extname(store.dbPath)),
+      collection: basename(gallery.location, extname(gallery.location)),
     };
   });
 }

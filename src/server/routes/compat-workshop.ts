@@ -19,13 +19,11 @@
  *   facekit's JSON errors: [] would say "no face" of an image nobody looked at.
  */
 import type { FastifyInstance } from 'fastify';
-import type { RecognizerId } from '../../api/models.js';
-import { decideThreshold, identify } from '../../api/recognition.js';
 import { decodeBase64Image } from '../../core/image.js';
 import type { FaceRecord, Point } from '../../core/records.js';
 import { HttpError, badRequest, fromFacekit } from '../http-errors.js';
 import { badBytes, type Upload } from '../inputs.js';
-import { imageFailure, planFor, runUploads, type Context } from '../context.js';
+import { all, emptyGallery, imageFailure, items, withDeadline, type Context } from '../context.js';
 
 /** FastAPI's root_path of the workshop's service; its routes are served under it and without it. */
 export const WORKSHOP_ROOT = '/deteccao-facial-api';
@@ -51,7 +49,7 @@ export interface FacialArea {
 }
 
 async function workshopRoutes(app: FastifyInstance, ctx: Context): Promise<void> {
-  const { opts, store } = ctx;
+  const { opts, gallery, facekit } = ctx;
   // fastify's "*" parser takes every body whose type has no parser of its own, and bodies without
   // a Content-Type: the latter are read as JSON, the others refused.
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (request, body, done) => {
@@ -82,9 +80,8 @@ async function workshopRoutes(app: FastifyInstance, ctx: Context): Promise<void>
     } catch (err) {
       return quiet((err as Error).message);
     }
-    const g = store.peek();
-    const plan = planFor(ctx, g, { model: g.meta.model as RecognizerId, upTo: 'detect' });
-    const [records] = await runUploads(ctx, request, reply, [upload], plan);
+    const detector = gallery.settings().detector;
+    const [records] = await withDeadline(ctx, request, reply, (signal) => all(facekit.batch('detect', items([upload]), { detector, signal })));
     const fail = imageFailure(records!);
     if (fail) return fail.code === 'no_face' ? [] : quiet(fail.message);
     return records!.filter((r) => r.face !== null && !r.error).map((r) => ({ facial_area: facialArea(r) }));
@@ -92,19 +89,18 @@ async function workshopRoutes(app: FastifyInstance, ctx: Context): Promise<void>
 
   app.post('/recognize-face', async (request, reply) => {
     const upload = imageOf(base64Field(request.body));
-    const empty = () => new HttpError(409, 'empty_gallery', 'the gallery is empty: add people first (POST /gallery, /api/milvus/insert, or facekit build-db)');
-    const g = await store.current();
-    if (g.size === 0) throw empty();
-    const plan = planFor(ctx, g, { model: g.meta.model as RecognizerId, largestOnly: true });
-    const [records] = await runUploads(ctx, request, reply, [upload], plan);
+    const empty = () => emptyGallery(', /api/milvus/insert');
+    if (gallery.counts().faces === 0) await gallery.refresh();
+    if (gallery.counts().faces === 0) throw empty();
+    const [records] = await withDeadline(ctx, request, reply, (signal) => all(facekit.batch('represent', items([upload]), { ...gallery.settings(), largestOnly: true, signal })));
     const fail = imageFailure(records!);
     if (fail) throw fail;
     const face = records!.find((r) => r.embedding);
     if (!face) throw fromFacekit(records!.find((r) => r.error)?.error ?? { code: 'no_face', message: 'no face found' }, upload.name);
-    const now = await store.current(); // the gallery may have changed while the image was in work
-    if (now.size === 0) throw empty();
-    const { threshold } = decideThreshold(now.meta.model, now.meta.metric, undefined, 'gallery');
-    const [answer] = identify(now, [face], { metric: now.meta.metric, threshold, topK: 1 });
+    // the gallery's own metric and gallery threshold
+    const [answer] = await all(gallery.identifyMany([face], { topK: 1 })).catch((err: unknown) => {
+      throw (err as { code?: string }).code === 'bad_gallery' ? empty() : err;
+    });
     return { name: answer!.identity ?? UNKNOWN_NAME, distance: answer!.distance ?? 0 };
   });
 }

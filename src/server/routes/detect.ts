@@ -3,22 +3,18 @@
  * pipeline stops after detection, so it is the cheapest model route.
  */
 import type { FastifyInstance } from 'fastify';
-import type { RecognizerId } from '../../api/models.js';
-import { DETECT_OPTIONS, ENFORCE_DETECTION, detectChoice, facePart, failureUnlessAllowed, one, planFor, read, runUploads, type Context } from '../context.js';
+import { DETECT_OPTIONS, ENFORCE_DETECTION, all, detectChoice, facePart, failureUnlessAllowed, items, one, read, withDeadline, type Context } from '../context.js';
 
 export function registerDetectRoutes(app: FastifyInstance, ctx: Context): void {
-  const { store } = ctx;
-
   app.post('/detect', async (request, reply) => {
     const body = await read(ctx, request, { images: { image: 1 }, options: { ...DETECT_OPTIONS, ...ENFORCE_DETECTION } });
     const upload = one(body, 'image');
-    const g = store.peek();
-    const plan = planFor(ctx, g, { model: g.meta.model as RecognizerId, ...detectChoice(body), upTo: 'detect' });
-    const [records] = await runUploads(ctx, request, reply, [upload], plan);
+    const choice = detectChoice(ctx, body);
+    const [records] = await withDeadline(ctx, request, reply, (signal) => all(ctx.facekit.batch('detect', items([upload]), { ...choice, signal })));
     const fail = failureUnlessAllowed(records!, body);
     if (fail) throw fail;
     const r0 = records![0]!;
     const faces = records!.filter((r) => r.face !== null); // none when enforce_detection: false found nobody
-    return { image: upload.name, width: r0.width, height: r0.height, detector: plan.detector, faces: faces.map(facePart) };
+    return { image: upload.name, width: r0.width, height: r0.height, detector: choice.detector ?? r0.detector, faces: faces.map(facePart) };
   });
 }

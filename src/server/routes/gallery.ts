@@ -1,31 +1,30 @@
 /**
  * The gallery over HTTP: list it (GET /gallery), add a person's photos (POST /gallery), remove a
  * person (DELETE /gallery/:label), and serve the photos of its entries for the web page. Every
- * write goes through the gallery store: under its lock, atomic, one after another.
+ * write goes through the Gallery: under its lock (a file) or in one transaction (a database).
  */
 import type { FastifyInstance } from 'fastify';
-import type { RecognizerId } from '../../api/models.js';
-import { decideThreshold } from '../../api/recognition.js';
+import { defaultThreshold, type DetectorId, type RecognizerId } from '../../index.js';
 import { HttpError, badRequest, tooManyImages } from '../http-errors.js';
 import { uploadsOf } from '../inputs.js';
 import { galleryPhoto } from '../photos.js';
 import { addPhotos, checkLabel } from '../gallery-add.js';
-import { DETECT_OPTIONS, detectChoice, photoUrl, read, type Context } from '../context.js';
+import { DETECT_OPTIONS, photoUrl, read, type Context } from '../context.js';
 
 export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void {
-  const { opts, store } = ctx;
+  const { opts, gallery } = ctx;
 
   app.get('/gallery', async () => {
-    const g = await store.current();
+    await gallery.refresh();
     const people = new Map<string, { photo: string; face: number }[]>();
-    for (const e of g.entries) {
+    for (const e of await gallery.list()) {
       const list = people.get(e.label) ?? [];
       list.push({ photo: photoUrl(e.hash), face: e.face });
       people.set(e.label, list);
     }
+    const m = gallery.meta;
     return {
-      model: g.meta.model, dim: g.meta.dim, metric: g.meta.metric,
-      threshold: decideThreshold(g.meta.model, g.meta.metric, undefined, 'gallery').threshold, faces: g.size,
+      model: m.model, dim: m.dim, metric: m.metric, threshold: defaultThreshold(m.model, m.metric, 'gallery'), faces: gallery.counts().faces,
       people: [...people].sort(([a], [b]) => a.localeCompare(b)).map(([label, photos]) => ({ label, faces: photos.length, photos })),
     };
   });
@@ -40,17 +39,21 @@ export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void 
     const uploads = uploadsOf(body, 'image', 'images');
     if (uploads.length === 0) throw badRequest('send the person\'s photos in "image" or "images"');
     if (uploads.length > opts.maxBatch) throw tooManyImages(`at most ${opts.maxBatch} photos per request (serve --max-batch)`);
-    const out = await addPhotos(ctx, request, reply, label, uploads, { model: body.options.model as RecognizerId | undefined, detect: detectChoice(body) });
+    const o = body.options;
+    const out = await addPhotos(ctx, request, reply, label, uploads, {
+      ...(o.model !== undefined ? { model: o.model as RecognizerId } : {}),
+      ...(o.detector !== undefined ? { detector: o.detector as DetectorId } : {}),
+      ...(o.min_score !== undefined ? { minScore: o.min_score as number } : {}),
+    });
     reply.status(out.added.length > 0 ? 201 : 200);
     return out;
   });
 
   app.delete<{ Params: { label: string } }>('/gallery/:label', async (request) => {
     const label = request.params.label;
-    const removed = await store.remove(label);
+    const removed = await gallery.remove(label);
     if (removed === 0) throw new HttpError(404, 'not_found', `nobody called "${label}" in the gallery`);
-    const after = store.peek();
-    return { label, removed, gallery: { people: after.labels().size, faces: after.size } };
+    return { label, removed, gallery: gallery.counts() };
   });
 
   app.get<{ Params: { hash: string }; Querystring: Record<string, string> }>('/gallery/photos/:hash', async (request, reply) => {
@@ -62,7 +65,9 @@ export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void 
       if (!Number.isInteger(n) || n < min || n > max) throw badRequest(`"${name}" must be an integer from ${min} to ${max}`);
       return n;
     };
-    const photo = await galleryPhoto(await store.current(), { hash: request.params.hash, size: num('size', 16, 2048), face: num('face', 0, 1000) });
+    const hash = request.params.hash;
+    const entries = /^[0-9a-f]{64}$/.test(hash) ? await gallery.entriesOf(hash) : [];
+    const photo = await galleryPhoto(entries, { hash, size: num('size', 16, 2048), face: num('face', 0, 1000) });
     return reply.type(photo.type).header('Cache-Control', 'private, max-age=300').send(photo.bytes);
   });
 }

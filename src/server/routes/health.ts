@@ -3,14 +3,14 @@
  * document, `/health` (status, backend, loaded models, gallery size, queue) and `/models`.
  */
 import type { FastifyInstance } from 'fastify';
-import { modelRows, type ModelRow } from '../../api/models.js';
+import { listModels, type ModelRow } from '../../index.js';
 import { VERSION } from '../../core/version.js';
 import type { Context } from '../context.js';
 import { openApiDocument } from '../openapi.js';
 import { INDEX_HTML } from '../web/page.js';
 
 export function registerHealthRoutes(app: FastifyInstance, ctx: Context): void {
-  const { opts, store } = ctx;
+  const { opts, gallery, facekit } = ctx;
   let rows: ModelRow[] | undefined;
 
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8')
@@ -20,21 +20,22 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: Context): void {
   app.get('/openapi.json', async () => openApiDocument({ bodyLimit: opts.bodyLimit, maxBatch: opts.maxBatch, version: VERSION, apiKey: opts.apiKey !== undefined, compat: opts.compat === true }));
 
   app.get('/health', async () => {
-    const g = store.peek();
+    const { retryAfter: _later, ...queue } = facekit.load();
     return {
       status: ctx.stopping ? 'stopping' : 'ok',
       version: VERSION,
       backend: ctx.backend,
-      workers: ctx.queue.stats().workers,
-      models: [...ctx.models],
-      gallery: { model: g.meta.model, metric: g.meta.metric, people: g.labels().size, faces: g.size },
-      queue: ctx.queue.stats(),
+      workers: queue.workers,
+      models: facekit.loadedModels(),
+      gallery: { model: gallery.meta.model, metric: gallery.meta.metric, ...gallery.counts() },
+      queue,
       uptime: Math.round((Date.now() - ctx.started) / 1000),
     };
   });
 
   app.get('/models', async () => {
-    rows ??= modelRows();
-    return { models: rows.map((r) => ({ ...r, loaded: ctx.models.has(r.id) })) };
+    rows ??= listModels({ analysis: false });
+    const loaded = new Set(facekit.loadedModels());
+    return { models: rows.map((r) => ({ ...r, loaded: loaded.has(r.id) })) };
   });
 }

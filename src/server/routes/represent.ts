@@ -3,13 +3,13 @@
  * is an error answer; in a batch ("images") each result carries its own error and the answer is 200.
  */
 import type { FastifyInstance } from 'fastify';
-import { RECOGNIZERS, type RecognizerId } from '../../api/models.js';
+import { RECOGNIZERS, type RecognizerId } from '../../index.js';
 import { badRequest, tooManyImages } from '../http-errors.js';
 import { uploadsOf } from '../inputs.js';
-import { DETECT_OPTIONS, detectChoice, facePart, imageFailure, planFor, read, runUploads, type Context } from '../context.js';
+import { DETECT_OPTIONS, all, detectChoice, facePart, imageFailure, items, read, withDeadline, type Context } from '../context.js';
 
 export function registerRepresentRoutes(app: FastifyInstance, ctx: Context): void {
-  const { opts, store } = ctx;
+  const { opts, gallery } = ctx;
 
   app.post('/represent', async (request, reply) => {
     const body = await read(ctx, request, {
@@ -18,10 +18,11 @@ export function registerRepresentRoutes(app: FastifyInstance, ctx: Context): voi
     const uploads = uploadsOf(body, 'image', 'images');
     if (uploads.length === 0) throw badRequest('send an image in "image", or several in "images"');
     if (uploads.length > opts.maxBatch) throw tooManyImages(`at most ${opts.maxBatch} images per request (serve --max-batch)`);
-    const g = store.peek();
-    const model = (body.options.model as RecognizerId | undefined) ?? (g.meta.model as RecognizerId);
-    const plan = planFor(ctx, g, { model, ...detectChoice(body) });
-    const results = await runUploads(ctx, request, reply, uploads, plan);
+    const model = (body.options.model as RecognizerId | undefined) ?? (gallery.meta.model as RecognizerId);
+    // embeddings that may be compared with the gallery's are made the way the gallery's were
+    const settings = model === gallery.meta.model ? gallery.settings() : { model };
+    const choice = { ...settings, ...detectChoice(ctx, body) };
+    const results = await withDeadline(ctx, request, reply, (signal) => all(ctx.facekit.batch('represent', items(uploads), { ...choice, signal })));
     const single = uploads.length === 1 && uploads[0]!.field === 'image';
     if (single) {
       const fail = imageFailure(results[0]!);

@@ -1,17 +1,17 @@
 /**
- * POST /verify: who is this? Each face of one image against the gallery with identify(), the
- * top-k identities per face, and where the page can fetch each candidate's gallery photo. The
- * threshold comes from the one verification policy (decideThreshold), as for the CLI.
+ * POST /verify: who is this? Each face of one image against the gallery (Gallery.identifyMany),
+ * the top-k identities per face, and where the page can fetch each candidate's gallery photo. The
+ * threshold comes from the one verification policy, as for the CLI.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Metric, RecognizerId } from '../../api/models.js';
-import { decideThreshold, identify, type FaceAnswer, type InMemoryGallery } from '../../api/recognition.js';
-import { HttpError } from '../http-errors.js';
+import { decideThreshold, type FaceAnswer, type Metric } from '../../index.js';
 import { matchScore } from '../score.js';
-import { DETECT_OPTIONS, ENFORCE_DETECTION, checkModel, detectChoice, failureUnlessAllowed, one, photoUrl, planFor, read, runUploads, type Context } from '../context.js';
+import {
+  DETECT_OPTIONS, ENFORCE_DETECTION, all, checkModel, detectChoice, emptyGallery, failureUnlessAllowed, items, one, photoUrl, read, withDeadline, type Context,
+} from '../context.js';
 
 export function registerVerifyRoutes(app: FastifyInstance, ctx: Context): void {
-  const { store } = ctx;
+  const { gallery } = ctx;
 
   app.post('/verify', async (request, reply) => {
     const body = await read(ctx, request, {
@@ -22,41 +22,38 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: Context): void {
       },
     });
     const upload = one(body, 'image');
-    const g = await store.current();
-    checkModel(g, body);
-    if (g.size === 0) throw new HttpError(409, 'empty_gallery', 'the gallery is empty: add people first (POST /gallery, or facekit build-db)');
-    const metric = (body.options.metric as Metric | undefined) ?? g.meta.metric;
-    const decision = decideThreshold(g.meta.model, metric, body.options.threshold as number | undefined, 'gallery');
-    const { threshold } = decision;
+    checkModel(ctx, body);
+    if (gallery.counts().faces === 0) await gallery.refresh();
+    if (gallery.counts().faces === 0) throw emptyGallery();
+    const metric = (body.options.metric as Metric | undefined) ?? gallery.meta.metric;
+    const decision = decideThreshold(gallery.meta.model, metric, body.options.threshold as number | undefined, 'gallery');
     const topK = (body.options.top_k as number | undefined) ?? 3;
-    const plan = planFor(ctx, g, { model: g.meta.model as RecognizerId, ...detectChoice(body) });
-    const [records] = await runUploads(ctx, request, reply, [upload], plan);
+    const [records] = await withDeadline(ctx, request, reply, (signal) => all(ctx.facekit.batch('represent', items([upload]), {
+      ...gallery.settings(), ...detectChoice(ctx, body), signal,
+    })));
     const fail = failureUnlessAllowed(records!, body);
     if (fail) throw fail;
-    const now = await store.current(); // the gallery may have changed while the image was in work
     const faces = records!.filter((r) => r.face !== null);
-    const answers = identify(now, faces, { metric, threshold, topK });
+    const answers = faces.length ? await all(gallery.identifyMany(faces, { metric, threshold: decision.threshold, topK })) : [];
     const r0 = records![0]!;
     return {
-      image: upload.name, width: r0.width, height: r0.height, model: now.meta.model, metric, threshold,
-      faces: answers.map((a) => withPhotos(now, a)),
+      image: upload.name, width: r0.width, height: r0.height, model: gallery.meta.model, metric, threshold: decision.threshold,
+      faces: await Promise.all(answers.map((a) => withPhotos(ctx, a))),
       ...(decision.warning ? { warnings: [decision.warning] } : {}),
     };
   });
 }
 
 /**
- * identify()'s answer for clients: each candidate names the person, its match score, and where to
- * fetch the gallery photo (by content hash), never the server's own file path.
+ * An answer for clients: each candidate names the person, its match score, and where to fetch the
+ * gallery photo (by content hash), never the server's own file path.
  */
-function withPhotos(g: InMemoryGallery, a: FaceAnswer) {
-  const byImage = new Map<string, { hash: string; face: number }>();
-  for (const e of g.entries) if (!byImage.has(e.image)) byImage.set(e.image, { hash: e.hash, face: e.face });
+async function withPhotos(ctx: Context, a: FaceAnswer) {
   return {
     ...a,
-    candidates: a.candidates.map(({ image, ...c }) => {
-      const e = byImage.get(image);
+    candidates: await Promise.all(a.candidates.map(async ({ image, ...c }) => {
+      const e = await ctx.gallery.entryOfImage(image);
       return { ...c, match_score: matchScore(c.distance, a.threshold), ...(e ? { photo: photoUrl(e.hash), face: e.face } : {}) };
-    }),
+    })),
   };
 }

@@ -7,26 +7,8 @@ import { barnesHutTsne } from './barnes-hut.js';
 import type { Matrix } from './matrix.js';
 import { exactTsne } from './tsne-exact.js';
 
-export type TsneAlgorithm = 'auto' | 'exact' | 'barnes-hut';
-
-export interface TsneOptions {
-  perplexity: number;
-  iterations: number;
-  seed: number;
-  algorithm: TsneAlgorithm;
-  /** Barnes-Hut accuracy: a cell is summarised when its width / distance < theta (0 = exact) */
-  theta?: number;
-  /** called every 10 iterations */
-  onIteration?: (iteration: number, total: number) => void;
-}
-
-export interface TsneResult {
-  coords: Matrix;
-  algorithm: 'exact' | 'barnes-hut';
-  iterations: number;
-  /** dimensions the Barnes-Hut path reduced the input to with PCA first (absent: none) */
-  pcaDims?: number;
-}
+export type { TsneAlgorithm, TsneOptions, TsneResult } from './matrix.js';
+import type { TsneOptions, TsneResult } from './matrix.js';
 
 /**
  * Up to this many points, exact t-SNE (tsne-js); beyond, Barnes-Hut. Measured with `facekit tsne`

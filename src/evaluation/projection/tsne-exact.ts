@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import type { Matrix } from './matrix.js';
 import { gaussian, seededRandom } from './random.js';
-import type { TsneOptions, TsneResult } from './tsne.js';
+import type { TsneOptions, TsneResult } from './matrix.js';
 
 interface TsneJsModel {
   init(opts: { data: number[][]; type: 'dense' }): void;

@@ -28,3 +28,27 @@ export function points2d(m: Matrix): [number, number][] {
   for (let i = 0; i < m.rows; i++) out.push([m.data[i * m.cols]!, m.data[i * m.cols + 1]!]);
   return out;
 }
+
+/* ---------------------------------------------------------------- t-SNE's options and result (shared by its two algorithms) */
+
+export type TsneAlgorithm = 'auto' | 'exact' | 'barnes-hut';
+
+export interface TsneOptions {
+  perplexity: number;
+  iterations: number;
+  seed: number;
+  algorithm: TsneAlgorithm;
+  /** Barnes-Hut accuracy: a cell is summarised when its width / distance < theta (0 = exact) */
+  theta?: number;
+  /** called every 10 iterations */
+  onIteration?: (iteration: number, total: number) => void;
+}
+
+export interface TsneResult {
+  coords: Matrix;
+  algorithm: 'exact' | 'barnes-hut';
+  iterations: number;
+  /** dimensions the Barnes-Hut path reduced the input to with PCA first (absent: none) */
+  pcaDims?: number;
+}
+

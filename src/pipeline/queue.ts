@@ -1,13 +1,21 @@
 /**
- * The bounded queue in front of the worker pool. Model work runs at most one job per worker; a
- * few more may wait; beyond that a request is refused at once (503 + Retry-After) instead of
- * piling up image bytes in memory. A request that times out or whose client goes away takes its
- * waiting jobs out of the queue and stops its running ones (the pool replaces their workers).
+ * The bounded queue in front of a warm worker pool (a server's). Model work runs at most one job
+ * per worker; a few more may wait; beyond that a call is refused at once (`overloaded`, with how
+ * long to wait) instead of piling up image bytes in memory. A call whose signal aborts (a request's
+ * deadline, a client gone) takes its waiting jobs out of the queue and stops its running ones (the
+ * pool replaces their workers).
  */
 import { setMaxListeners } from 'node:events';
-import { type ImageJob } from '../api/pipeline.js';
+import { FacekitError } from '../core/errors.js';
 import type { FaceRecord } from '../core/records.js';
-import { HttpError } from './http-errors.js';
+import type { ImageJob } from './pool.js';
+
+/** The queue is full: `retryAfter` seconds is when trying again is likely to work. */
+export class OverloadedError extends FacekitError {
+  constructor(message: string, readonly retryAfter: number) {
+    super('overloaded', message);
+  }
+}
 
 /** What the queue needs of a pool (a WorkerPool, or a stand-in). */
 export interface JobRunner {
@@ -67,19 +75,20 @@ export class ModelQueue {
     return Math.max(1, Math.ceil((ahead * this.meanMs) / Math.max(1, this.runner.size) / 1000));
   }
 
-  overloaded(): HttpError {
-    return new HttpError(503, 'overloaded', `busy: ${this.running} images in work and ${this.waiting.length} waiting; try again shortly`, this.retryAfter());
+  overloaded(): OverloadedError {
+    return new OverloadedError(`busy: ${this.running} images in work and ${this.waiting.length} waiting; try again shortly`, this.retryAfter());
   }
 
   /**
-   * Run a request's images; all are admitted or none. `signal` aborts the request (timeout, client
-   * gone): waiting jobs leave the queue and the promise rejects with the signal's reason.
+   * Admit a call's images, all or none (else OverloadedError, thrown at once), and give each its
+   * own promise of records. `signal` aborts the call: waiting jobs leave the queue, running ones
+   * stop, and their promises reject with the signal's reason.
    */
-  runAll(jobs: ImageJob[], signal: AbortSignal): Promise<FaceRecord[][]> {
-    if (!this.canTake(jobs.length)) return Promise.reject(this.overloaded());
+  submit(jobs: ImageJob[], signal: AbortSignal = new AbortController().signal): Promise<FaceRecord[]>[] {
+    if (!this.canTake(jobs.length)) throw this.overloaded();
     // One abort listener per image of the batch: more than Node's default of 10 is expected here.
     setMaxListeners(Math.max(10, jobs.length + 5), signal);
-    return Promise.all(jobs.map((j) => this.enqueue(j, signal)));
+    return jobs.map((j) => this.enqueue(j, signal));
   }
 
   private enqueue(job: ImageJob, signal: AbortSignal): Promise<FaceRecord[]> {

@@ -2,11 +2,11 @@
  * What the API accepts as an image: a path, the bytes of an encoded image (JPEG, PNG, WebP, ...),
  * or pixels the caller decoded already. Each becomes a pipeline job.
  */
-import { createHash } from 'node:crypto';
 import { FacekitError } from '../core/errors.js';
-import { isDecodedImage, readInputFile, type DecodedImage } from '../core/image.js';
+import { isDecodedImage, type DecodedImage } from '../core/image.js';
 import type { PipelinePlan } from '../pipeline/plan.js';
 import type { ImageJob } from '../pipeline/pool.js';
+import type { Photo } from '../pipeline/photos.js';
 
 export type { DecodedImage } from '../core/image.js';
 
@@ -32,11 +32,10 @@ export function toJob(input: ImageInput, plan: PipelinePlan, name?: string): Ima
   throw new FacekitError('usage', 'an image must be a path, a Buffer/Uint8Array of an encoded image, or {data, width, height, channels}');
 }
 
-/** sha256 of what identifies the image's content: the file's bytes, the buffer, or the pixels. */
-export async function contentHash(input: ImageInput): Promise<string> {
-  const h = createHash('sha256');
-  if (typeof input === 'string') h.update(await readInputFile(input));
-  else if (input instanceof Uint8Array) h.update(input);
-  else h.update(`${input.width}x${input.height}x${input.channels}:`).update(input.data);
-  return h.digest('hex');
+/** An input as the photo loop takes it (a path is read by whoever hashes or runs it). */
+export function toPhoto(input: ImageInput, name?: string): Photo {
+  if (typeof input === 'string') return { image: input };
+  if (input instanceof Uint8Array) return { image: imageName(input, name), bytes: input };
+  if (isDecodedImage(input)) return { image: imageName(input, name), pixels: input };
+  throw new FacekitError('usage', 'an image must be a path, a Buffer/Uint8Array of an encoded image, or {data, width, height, channels}');
 }

@@ -6,7 +6,7 @@
 import type { Matrix } from './matrix.js';
 import { pca } from './pca.js';
 import { gaussian, seededRandom } from './random.js';
-import type { TsneOptions, TsneResult } from './tsne.js';
+import type { TsneOptions, TsneResult } from './matrix.js';
 
 /** Sparse symmetric matrix in compressed rows. */
 export interface Csr {

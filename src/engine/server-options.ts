@@ -43,6 +43,8 @@ export interface ServerHandle {
   backend: string;
   /** whether an API key is needed */
   keyRequired: boolean;
+  /** the gallery served, as it was when the server started */
+  gallery: { location: string; people: number; faces: number; model: string };
   /** Stop taking requests, finish those under way and any gallery write, then stop the workers. */
   stop(opts?: { force?: boolean }): Promise<void>;
   inFlight(): number;

@@ -3,7 +3,8 @@
  * without an engine): made on first use, with the options of that first call; `close()` ends it.
  */
 import { FacekitError } from '../core/errors.js';
-import { Facekit, type FacekitOptions } from './engine.js';
+import { Facekit } from './facekit.js';
+import type { FacekitOptions } from './options.js';
 
 let shared: Facekit | undefined;
 

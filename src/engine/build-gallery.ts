@@ -1,0 +1,85 @@
+/**
+ * buildGallery: a gallery of known people from a folder of people (`DIR/<person>/*`), photos with
+ * labels, or labelled represent records, into any store (a file, PGlite, PostgreSQL, memory).
+ * Incremental (photos already in, by content, are skipped), journaled and resumable (file
+ * galleries), committed in batches (databases). `facekit build-db` and `facekit db import` are
+ * this verb; so is `verify --db DIR`.
+ */
+import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, type RecognizerId } from '../models/catalogue.js';
+import { FacekitError } from '../core/errors.js';
+import type { BuildSink, GalleryBackend } from '../recognition/backend.js';
+import { assertSameModel, DEFAULT_GALLERY_PATH, defaultMetaFor, type GalleryMeta } from '../recognition/gallery.js';
+import { openBackend } from '../recognition/store/open.js';
+import type { BuildOptions, BuildSummary } from './build-types.js';
+import { addPhotos, addRecords, openSource, type GallerySource, type Source } from './gallery-sources.js';
+import { sharedEngine } from './shared.js';
+
+/** Build or update the gallery at `opts.db` from `source`. Resolves with the summary, also when stopped by the signal. */
+export async function buildGallery(source: GallerySource, opts: BuildOptions = {}): Promise<BuildSummary> {
+  const db = opts.db ?? DEFAULT_GALLERY_PATH;
+  const src = await openSource(source, db);
+  const existing = await openBackend(db).catch((err: unknown) => {
+    if (err instanceof FacekitError && err.code === 'not_found') return undefined;
+    throw err;
+  });
+  try {
+    const model = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? (src.kind === 'records' ? src.model : undefined) ?? DEFAULT_RECOGNIZER;
+    const meta = existing ? existing.meta : defaultMetaFor(model, opts.metric ?? DEFAULT_METRIC, opts.flip ?? true, opts.detector ?? DEFAULT_DETECTOR);
+    checkSettings(meta, { model, flip: opts.flip ?? true }, existing?.location ?? db);
+    const backend = existing ?? await openBackend(db, { create: meta });
+    try {
+      return await buildInto(backend, src, opts);
+    } finally {
+      if (!existing) await backend.close();
+    }
+  } finally {
+    await existing?.close();
+  }
+}
+
+/** An existing gallery fixes the model and the mirror averaging: a build must match both. */
+export function checkSettings(meta: GalleryMeta, want: { model: string; flip: boolean }, where: string): void {
+  const dim = RECOGNIZERS[want.model as RecognizerId]?.dim ?? -1;
+  assertSameModel(meta, { model: want.model, dim }, where);
+  if (meta.flip !== want.flip) throw new FacekitError('model_mismatch', `gallery was built ${meta.flip ? 'with' : 'without'} --flip; build it the same way`, where);
+}
+
+/** Add a source's faces to an open gallery, as a build (journal or batches), and finish it. */
+export async function buildInto(backend: GalleryBackend, src: Source, opts: BuildOptions): Promise<BuildSummary> {
+  const t0 = Date.now();
+  const engine = opts.engine ?? sharedEngine();
+  const warn = opts.onWarn ?? (() => undefined);
+  const summary: BuildSummary = {
+    db: backend.location, model: backend.meta.model, people: 0, images: 0, added: 0, skipped: 0, resumed: 0, pruned: 0, otherFaces: 0,
+    failures: [], peopleWithoutPhotos: [], galleryPeople: 0, galleryFaces: 0, seconds: 0,
+  };
+  const fail = (image: string, code: string, message: string) => {
+    summary.failures.push({ image, code, message });
+    warn(`${image}: ${message}`);
+  };
+  const sink: BuildSink = await backend.build({ meta: backend.meta, index: opts.index, allFaces: opts.allFaces ?? false });
+  summary.model = sink.meta.model;
+  summary.resumed = sink.resumed;
+  try {
+    const stop = () => opts.signal?.aborted === true;
+    if (src.kind === 'records') await addRecords(src, sink, summary, { allFaces: opts.allFaces ?? false, antiSpoof: opts.antiSpoof ?? false, fail, stop });
+    else await addPhotos(engine, src, sink, summary, { ...opts, fail, warn, stop });
+  } catch (err) {
+    await sink.keep();
+    throw err;
+  }
+  summary.added = sink.counts.added;
+  summary.skipped += sink.counts.alreadyIn;
+  if (opts.signal?.aborted) {
+    summary.stopped = await sink.keep();
+  } else {
+    const done = await sink.finish({ prune: opts.prune ?? false, note: warn });
+    summary.pruned = done.pruned;
+    summary.galleryPeople = done.people;
+    summary.galleryFaces = done.faces;
+  }
+  summary.seconds = Math.round((Date.now() - t0) / 100) / 10;
+  return summary;
+}
+
+export type { GallerySource, BuildOptions, BuildSummary };

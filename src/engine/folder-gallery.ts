@@ -1,0 +1,26 @@
+/**
+ * A folder of people as a gallery, as deepface's `find(img, db_path=folder)` takes one: its gallery
+ * is built (or brought up to date, incrementally) in the cache folder, then searched.
+ * `facekit verify --db DIR` is this verb.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultCacheDir } from '../core/cache-dir.js';
+import { FacekitError, fsError } from '../core/errors.js';
+import { buildGallery, type BuildOptions, type BuildSummary } from './build-gallery.js';
+
+/** Build the gallery of `dir` in the cache (`cache`, default ~/.cache/facekit) and say where it is. */
+export async function folderGallery(dir: string, opts: Omit<BuildOptions, 'db' | 'prune' | 'allFaces'> & { cache?: string } = {}): Promise<{ location: string; summary: BuildSummary }> {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (err) {
+    throw fsError(err, dir);
+  }
+  const id = createHash('sha1').update(real).digest('hex').slice(0, 16);
+  const db = join(opts.cache ?? defaultCacheDir(), 'galleries', id, 'gallery.json');
+  const summary = await buildGallery(dir, { ...opts, db, prune: true, allFaces: false });
+  if (summary.failures.length > 0 && !existsSync(db)) throw new FacekitError('bad_gallery', 'could not build a gallery from this folder', dir);
+  return { location: db, summary };
+}
