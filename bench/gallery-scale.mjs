@@ -14,7 +14,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadGallery } from '../dist/recognition/gallery-file.js';
 import { InMemoryGallery } from '../dist/recognition/gallery.js';
-import { openDbGallery } from '../dist/recognition/store/open.js';
+import { PgGallery } from '../dist/recognition/store/pg.js';
+import { openDb, parseDbUrl } from '../dist/recognition/store/sql-client.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -90,7 +91,8 @@ for (const n of sizes) {
 async function inPostgres(n, qs, exact) {
   const url = `${pg}${pg.includes('?') ? '&' : '?'}gallery=scale_${n}`;
   const b = await build(n, `'${url}'`);
-  const g = await openDbGallery(url);
+  const target = parseDbUrl(url);
+  const g = await PgGallery.open(await openDb(target), target.gallery);
   try {
     const times = [];
     let same = 0;

@@ -8,7 +8,7 @@
 // writes it. Fitted on the people of pairs.txt folds 1-5 only, so folds 6-10 stay unseen.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fitSimilarity, invertAffine } from '../dist/core/geometry.js';
-import { parseLfwPairs } from '../dist/analysis/evaluation.js';
+import { parseLfwPairs } from '../dist/evaluation/index.js';
 
 const [pairsFile, ...detFiles] = process.argv.slice(2);
 const det = Object.assign({}, ...detFiles.map((f) => JSON.parse(readFileSync(f, 'utf8'))));
