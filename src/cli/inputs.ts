@@ -6,7 +6,7 @@ import { createReadStream, fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { FacekitError, fsError } from '../core/errors.js';
-import { decodeBase64Image, listImages, looksLikeImageBytes } from '../core/image.js';
+import { decodeBase64Image, listImages, looksLikeImageBytes, MAX_IMAGE_BYTES, tooManyBytes } from '../core/image.js';
 import { personOf } from '../core/people.js';
 import { errorRecord } from '../core/records.js';
 import { recordLines, type RecordLine } from '../core/record-stream.js';
@@ -67,16 +67,34 @@ async function openStdin(): Promise<Stdin> {
   const c = first.toString('utf8').trimStart()[0];
   if (!looksLikeImageBytes(first) && (c === '{' || c === '[')) {
     async function* chunks(): AsyncGenerator<Uint8Array> {
-      yield first;
-      if (done) return;
-      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      try {
+        yield first;
+        if (done) return;
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      } finally {
+        // a reader that stops early (Ctrl-C, an error) lets stdin go: the process can then end
+        if (!done) process.stdin.destroy();
+      }
     }
     return { kind: 'records', chunks: chunks() };
   }
-  // An image: read it whole (images are bounded by the pixel limit, not streamed).
+  // An image: read it whole, up to the most an image may have (`< /dev/zero` never ends).
   const rest: Buffer[] = [first];
-  if (!done) for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value);
+  let total = first.length;
+  // base64 text is 4/3 of its bytes
+  const limit = Math.ceil(MAX_IMAGE_BYTES * 4 / 3) + 1024;
+  if (!done) {
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      total += r.value.length;
+      if (total > limit) {
+        process.stdin.destroy();
+        throw tooManyBytes(undefined, 'stdin');
+      }
+      rest.push(r.value);
+    }
+  }
   const all = Buffer.concat(rest);
+  if (looksLikeImageBytes(all) && all.length > MAX_IMAGE_BYTES) throw tooManyBytes(all.length, 'stdin');
   if (looksLikeImageBytes(all)) return { kind: 'image', bytes: all };
   const img = decodeBase64Image(all.toString('utf8'));
   return img ? { kind: 'image', bytes: img } : { kind: 'other' };

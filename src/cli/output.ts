@@ -1,5 +1,6 @@
 /** Output: NDJSON records on stdout (or --out), tables for people, and talk and progress on stderr. */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync, type WriteStream } from 'node:fs';
+import { looksLikeImageBytes } from '../core/image.js';
 import { once } from 'node:events';
 import { mkdir, rename, unlink } from 'node:fs/promises';
 import { FacekitError, fsError } from '../core/errors.js';
@@ -22,7 +23,13 @@ export class RecordWriter {
   count = 0;
   failures = 0;
 
-  constructor(private readonly toFile?: string) {}
+  constructor(private readonly toFile?: string) {
+    // `--out in.jpg` would replace the photo with records: refused before any work (rewriting a
+    // records file in place stays possible: it is written whole, then renamed over the old one)
+    if (toFile !== undefined && looksLikeImageFile(toFile)) {
+      throw new FacekitError('usage', 'is an image: --out would replace it with records; give a records file (.ndjson)', toFile);
+    }
+  }
 
   /**
    * Write one record as soon as it is made. Resolves when the consumer can take more: a reader
@@ -71,9 +78,28 @@ export class RecordWriter {
 }
 
 
+/** Whether `path` is an existing file whose first bytes are an image's. */
+function looksLikeImageFile(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(16);
+    const n = readSync(fd, head, 0, 16, 0);
+    return looksLikeImageBytes(head.subarray(0, n));
+  } catch {
+    return false; // not there yet, or not readable: the write itself will say
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /* ---------------------------------------------------------------- talk on stderr */
 
 export function warn(msg: string): void {
+  if (barOnScreen) {
+    process.stderr.write('\r\x1b[K');
+    barOnScreen = false;
+  }
   // One line, whatever a file name holds: line breaks in names are shown escaped.
   process.stderr.write(`facekit: ${msg.replace(/\r/g, '\\r').replace(/\n/g, '\\n')}\n`);
 }
@@ -94,6 +120,8 @@ export class Progress {
   private readonly enabled: boolean;
   private done = 0;
   private lastDraw = 0;
+  /** when the first item was done: the rate counts from there, so that loading the models is not in the estimate */
+  private firstDoneAt: number | undefined;
 
   /** `plainEveryMs`: how often a plain line is written when stderr is not a terminal; `start`: when the work began. */
   constructor(private readonly total: number, private readonly what = 'images', private readonly plainEveryMs = plainProgressMs(), private readonly start = Date.now()) {
@@ -105,10 +133,14 @@ export class Progress {
     this.done++;
     if (!this.enabled) return;
     const now = Date.now();
-    if (now - this.lastDraw < (this.tty ? 100 : this.plainEveryMs) && (this.done < this.total || !this.tty)) return;
+    this.firstDoneAt ??= now;
+    const interval = this.tty ? 100 : this.plainEveryMs;
+    // off a terminal: nothing for short work, and never the last item (the summary says it)
+    if (!this.tty && (this.done >= this.total || now - this.start < 2 * interval)) return;
+    if (now - this.lastDraw < interval && this.done < this.total) return;
     this.lastDraw = now;
-    const secs = (now - this.start) / 1000;
-    const rate = this.done / Math.max(secs, 1e-3);
+    const since = (now - this.firstDoneAt) / 1000;
+    const rate = this.done > 1 && since > 0 ? (this.done - 1) / since : this.done / Math.max((now - this.start) / 1000, 1e-3);
     const left = rate > 0 ? (this.total - this.done) / rate : 0;
     if (!this.tty) {
       process.stderr.write(`facekit: ${this.done}/${this.total} ${this.what}, ${rate.toFixed(1)}/s, ${Math.ceil(left)}s left\n`);
@@ -117,13 +149,18 @@ export class Progress {
     const width = 24;
     const filled = Math.round((this.done / this.total) * width);
     const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
-    process.stderr.write(`\r[${bar}] ${this.done}/${this.total} ${this.what}  ${rate.toFixed(1)}/s  ${Math.ceil(left)}s left `);
+    barOnScreen = true;
+    process.stderr.write(`\r[${bar}] ${this.done}/${this.total} ${this.what}  ${rate.toFixed(1)}/s  ${this.done > 1 ? `${Math.ceil(left)}s left` : ''} `);
   }
 
   end(): void {
-    if (this.enabled && this.tty) process.stderr.write('\n');
+    if (this.enabled && this.tty && barOnScreen) process.stderr.write('\n');
+    barOnScreen = false;
   }
 }
+
+/** A progress bar is drawn on the terminal's last line: a warning first clears it (the bar comes back at its next tick). */
+let barOnScreen = false;
 
 /** A verb's onProgress as a Progress bar, made when the first report says how many there are. */
 export function progressBar(what = 'images'): { update: (p: { done: number; total?: number }) => void; end: () => void } {

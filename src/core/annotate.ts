@@ -22,8 +22,12 @@ export function annotationSvg(width: number, height: number, records: FaceRecord
     }
     const label = `#${r.face} ${(r.score ?? 0).toFixed(2)}`;
     const fs = 12 * unit;
-    const ty = y > fs + 4 * unit ? y - 3 * unit : y + h + fs + 2 * unit;
-    parts.push(`<text x="${x}" y="${ty}" font-family="DejaVu Sans, sans-serif" font-size="${fs}" font-weight="bold" fill="${c}" stroke="#000" stroke-width="${0.4 * unit}">${label}</text>`);
+    // above the box; else below it; else (a face that fills the picture) inside its top edge;
+    // and never past the picture's sides
+    const below = y + h + fs + 2 * unit;
+    const ty = y > fs + 4 * unit ? y - 3 * unit : below <= height ? below : Math.max(0, y) + fs + 2 * unit;
+    const tx = Math.max(0, Math.min(x, width - label.length * fs * 0.62));
+    parts.push(`<text x="${tx}" y="${ty}" font-family="DejaVu Sans, sans-serif" font-size="${fs}" font-weight="bold" fill="${c}" stroke="#000" stroke-width="${0.4 * unit}">${label}</text>`);
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join('')}</svg>`;
 }

@@ -65,9 +65,28 @@ export interface DecodeOptions {
  * (/dev/zero) or a socket would block or never end.
  */
 export async function readInputFile(path: string): Promise<Buffer> {
+  let size = 0;
+  try {
+    size = (await stat(path)).size;
+  } catch {
+    /* readRegularFile names the problem */
+  }
+  if (size > MAX_IMAGE_BYTES) throw tooManyBytes(size, path);
   const buf = await readRegularFile(path);
   if (buf.length === 0) throw new FacekitError('empty_file', 'file is empty (0 bytes)', path);
   return buf;
+}
+
+/**
+ * The most bytes an image may have, read from a file or stdin: far more than any photo within the
+ * pixel limit needs (40 megapixels of uncompressed 16-bit RGB are 240 MB), and a bound on what an
+ * endless input (`< /dev/zero`) can make facekit hold.
+ */
+export const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
+
+export function tooManyBytes(size: number | undefined, where: string): FacekitError {
+  const mb = (n: number) => `${Math.round(n / 1e6)} MB`;
+  return new FacekitError('too_large', `${size === undefined ? 'more than' : 'is'} ${mb(size ?? MAX_IMAGE_BYTES)}${size === undefined ? ' arrived' : ''}: larger than any image facekit reads (${mb(MAX_IMAGE_BYTES)})`, where);
 }
 
 /** Decode image bytes into RGB. `where` names the input in error messages. */
@@ -76,6 +95,10 @@ export async function decodeImage(bytes: Uint8Array, where: string, opts: Decode
   if (bytes.length === 0) throw new FacekitError('empty_file', 'file is empty (0 bytes)', where);
   if (looksLikeBmp(bytes)) {
     throw new FacekitError('not_an_image', 'BMP is not supported by the image decoder (sharp); convert it to PNG', where);
+  }
+  const video = videoFormat(bytes);
+  if (video) {
+    throw new FacekitError('not_an_image', `is a video (${video}), not an image: take a frame out of it first (e.g. ffmpeg -i VIDEO -frames:v 1 frame.jpg)`, where);
   }
   let meta: Metadata;
   try {
@@ -299,6 +322,20 @@ export function imageFormat(b: Uint8Array): ImageFormat | null {
   if (starts(0x52, 0x49, 0x46, 0x46) && b[8] === 0x57) return 'webp';
   if (starts(0x49, 0x49, 0x2a, 0) || starts(0x4d, 0x4d, 0, 0x2a)) return 'tiff';
   if (b[4] === 0x66 && b[5] === 0x74 && b[6] === 0x79 && b[7] === 0x70) return 'avif';
+  return null;
+}
+
+/** The container of video bytes (MP4/MOV, WebM/Matroska, AVI, MPEG, FLV), or null. AVIF shares MP4's box layout: it is an image. */
+export function videoFormat(b: Uint8Array): string | null {
+  const ascii = (from: number, to: number) => String.fromCharCode(...b.subarray(from, to));
+  if (b.length >= 12 && ascii(4, 8) === 'ftyp') {
+    const brand = ascii(8, 12);
+    return /^avi[fs]|^mif1|^msf1|^heic|^heix|^hevc|^heim|^heis/.test(brand) ? null : brand.startsWith('qt') ? 'QuickTime' : 'MP4';
+  }
+  if (b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3) return 'WebM / Matroska';
+  if (b.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 11) === 'AVI') return 'AVI';
+  if (b[0] === 0 && b[1] === 0 && b[2] === 1 && (b[3] === 0xba || b[3] === 0xb3)) return 'MPEG';
+  if (b.length >= 3 && ascii(0, 3) === 'FLV') return 'FLV';
   return null;
 }
 

@@ -2,6 +2,7 @@
  * The record contract between stages (see README "Records"): one JSON object per face, one per line.
  * Each stage adds its own key and keeps the others, so a record carries its history.
  */
+import { parseJson } from './json.js';
 import { FacekitError, type ErrorInfo } from './errors.js';
 
 /** Bumped when a key changes meaning; a stage refuses records from a newer schema. */
@@ -133,14 +134,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  * for broken JSON, foreign JSON, a newer schema, or a key of the wrong shape.
  */
 export function parseRecord(line: string, where: string): FaceRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (err) {
-    const detail = err instanceof Error ? err.message.split('\n')[0] : '';
-    throw new FacekitError('bad_record', `not valid JSON (${detail})`, where);
-  }
-  return checkRecord(value, where);
+  return checkRecord(parseJson(line, 'bad_record', where), where);
 }
 
 export function checkRecord(value: unknown, where: string): FaceRecord {

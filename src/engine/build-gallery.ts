@@ -65,13 +65,20 @@ export async function buildInto(backend: GalleryBackend, src: Source, opts: Buil
     if (src.kind === 'records') await addRecords(src, sink, summary, { allFaces: opts.allFaces ?? false, antiSpoof: opts.antiSpoof ?? false, fail, stop });
     else await addPhotos(engine, src, sink, summary, { ...opts, fail, warn, stop });
   } catch (err) {
-    await sink.keep();
+    // another model's embeddings refuse the whole input: nothing of it stays; any other failure
+    // keeps what is finished for the next run
+    if (err instanceof FacekitError && err.code === 'model_mismatch') await sink.discard();
+    else await sink.keep();
     throw err;
   }
+  await sink.flush();
   summary.added = sink.counts.added;
   summary.skipped += sink.counts.alreadyIn;
   if (opts.signal?.aborted) {
     summary.stopped = await sink.keep();
+  } else if (sink.created && summary.added === 0 && summary.resumed === 0) {
+    // every photo or record failed: no empty gallery is left behind
+    await sink.discard();
   } else {
     const done = await sink.finish({ prune: opts.prune ?? false, note: warn });
     summary.pruned = done.pruned;

@@ -1,14 +1,32 @@
 /**
  * A folder of people as a gallery, as deepface's `find(img, db_path=folder)` takes one: its gallery
- * is built (or brought up to date, incrementally) in the cache folder, then searched.
+ * is built (or brought up to date, incrementally) in the cache folder, then searched. A folder of
+ * photos without person folders is taken too: each photo is then its own identity.
  * `facekit verify --db DIR` is this verb.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { defaultCacheDir } from '../core/cache-dir.js';
 import { FacekitError, fsError } from '../core/errors.js';
+import { readPeople } from '../core/people.js';
 import { buildGallery, type BuildOptions, type BuildSummary } from './build-gallery.js';
+
+/** The name of a facekit gallery file directly in `dir` (gallery.json or another), if there is one. */
+function galleryFileIn(dir: string): string | undefined {
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort((a, b) => Number(b === 'gallery.json') - Number(a === 'gallery.json'))) {
+    try {
+      const fd = openSync(join(dir, f), 'r');
+      const head = Buffer.alloc(4096);
+      const n = readSync(fd, head, 0, 4096, 0);
+      closeSync(fd);
+      if (/"format"\s*:\s*"facekit-gallery"/.test(head.toString('utf8', 0, n))) return f;
+    } catch {
+      /* not readable: not a gallery to point at */
+    }
+  }
+  return undefined;
+}
 
 /** Build the gallery of `dir` in the cache (`cache`, default ~/.cache/facekit) and say where it is. */
 export async function folderGallery(dir: string, opts: Omit<BuildOptions, 'db' | 'prune' | 'allFaces'> & { cache?: string } = {}): Promise<{ location: string; summary: BuildSummary }> {
@@ -20,7 +38,12 @@ export async function folderGallery(dir: string, opts: Omit<BuildOptions, 'db' |
   }
   const id = createHash('sha1').update(real).digest('hex').slice(0, 16);
   const db = join(opts.cache ?? defaultCacheDir(), 'galleries', id, 'gallery.json');
-  const summary = await buildGallery(dir, { ...opts, db, prune: true, allFaces: false });
+  // a flat folder of photos, as deepface takes one too: each photo is its own identity (its file name)
+  const { people, loose } = await readPeople(dir, { noPeople: 'empty' });
+  const gallery = galleryFileIn(dir);
+  if (gallery && loose.length === 0) throw new FacekitError('usage', `holds a facekit gallery, not photos of people: did you mean --db ${join(dir, gallery)}?`, dir);
+  const source = people.length === 0 && loose.length > 0 ? loose.map((image) => ({ image, label: basename(image) })) : dir;
+  const summary = await buildGallery(source, { ...opts, db, prune: true, allFaces: false });
   if (summary.failures.length > 0 && !existsSync(db)) throw new FacekitError('bad_gallery', 'could not build a gallery from this folder', dir);
   return { location: db, summary };
 }

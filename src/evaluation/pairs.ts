@@ -70,26 +70,49 @@ export function parseCsvPairs(text: string, baseDir = ''): ParsedPairs {
   const pairs: Pair[] = [];
   const problems: ParsedPairs['problems'] = [];
   const lines = text.split(/\r?\n/);
+  // the columns of the two images and the verdict: the first three, or those a header names
+  // (deepface's master.csv: file_x,file_y,decision, then one distance column per model)
+  let cols = [0, 1, 2];
+  let first = true;
   lines.forEach((rawLine, i) => {
     const raw = rawLine.trim();
     const line = i + 1;
     if (raw === '' || raw.startsWith('#')) return;
     const f = splitCsv(raw);
+    const isFirst = first;
+    first = false;
     // A header line names columns, not image files.
-    if (i === 0 && f.length === 3 && !isImagePath(f[0]!) && !isImagePath(f[1]!)) return;
-    if (f.length !== 3) {
-      problems.push({ line, message: `expected 3 fields (image_a,image_b,same), found ${f.length}` });
+    if (isFirst && f.length >= 3 && !isImagePath(f[0]!) && !isImagePath(f[1]!)) {
+      cols = headerColumns(f);
       return;
     }
-    const s = f[2]!.toLowerCase();
-    if (!YES.has(s) && !NO.has(s)) {
-      problems.push({ line, message: `"${f[2]}" is not yes/no, 1/0 or true/false` });
+    if (f.length < 3 || cols.some((c) => c >= f.length)) {
+      problems.push({ line, message: `expected at least 3 fields (image_a,image_b,same), found ${f.length}` });
+      return;
+    }
+    const [a, b, verdict] = cols.map((c) => f[c]!) as [string, string, string];
+    const v = verdict.toLowerCase();
+    if (!YES.has(v) && !NO.has(v)) {
+      problems.push({ line, message: `"${verdict}" is not yes/no, 1/0 or true/false` });
       return;
     }
     const at = (p: string) => (baseDir && !p.startsWith('/') ? join(baseDir, p) : p);
-    pairs.push({ a: at(f[0]!), b: at(f[1]!), same: YES.has(s), fold: -1, line });
+    pairs.push({ a: at(a), b: at(b), same: YES.has(v), fold: -1, line });
   });
   return { pairs, problems, folds: 1 };
+}
+
+/** The columns of image a, image b and the verdict a header names; the first three when it names none of them. */
+function headerColumns(names: string[]): number[] {
+  const find = (re: RegExp, fallback: number) => {
+    const i = names.findIndex((n) => re.test(n.trim().toLowerCase()));
+    return i >= 0 ? i : fallback;
+  };
+  return [
+    find(/^(file_?x|img_?1(_path)?|image_?a|image_?1|a|path_?a)$/, 0),
+    find(/^(file_?y|img_?2(_path)?|image_?b|image_?2|b|path_?b)$/, 1),
+    find(/^(decision|same|actual|label|verified|is_?same|match)$/, 2),
+  ];
 }
 
 function splitCsv(line: string): string[] {

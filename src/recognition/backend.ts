@@ -48,12 +48,18 @@ export interface BuildSink {
   isDone(hash: string): 'in' | 'resumed' | false;
   /** Take one face; may wait (a database write), so that the source waits too instead of filling memory. */
   accept(item: GalleryItem): void | Promise<void>;
-  /** faces this build added, and faces another writer added first (a database) */
+  /** faces this build added, and faces another writer added first (a database); exact after flush() */
   readonly counts: { added: number; alreadyIn: number };
+  /** Store the faces taken so far that are still pending (a database's last batch). */
+  flush(): Promise<void>;
   /** Store everything: prune entries whose photo file is gone when asked. `note` hears of slow steps. */
   finish(opts: { prune: boolean; note?: (line: string) => void }): Promise<{ pruned: number; people: number; faces: number }>;
   /** The build was stopped (or failed): keep what is finished for the next run; says what was kept, in words. */
   keep(): Promise<string>;
+  /** The build is refused (or added nothing to a gallery it made): nothing of it stays, not even the gallery it made. */
+  discard(): Promise<void>;
+  /** whether this build made the gallery (it was not in its store before) */
+  readonly created: boolean;
 }
 
 export interface BuildSinkOptions {

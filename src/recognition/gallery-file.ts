@@ -181,6 +181,8 @@ export async function loadGallery(dbPath: string, opts: { graph?: boolean } = {}
   return g;
 }
 
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** A temporary file of a gallery save whose process is gone (killed): `<name>.tmp-<pid>-<random>`. */
 function isOrphanTemp(file: string, galleryStem: string): boolean {
   const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(file);
@@ -250,13 +252,15 @@ export async function saveGallery(g: InMemoryGallery, dbPath: string, facekitVer
   };
   await writeFileAtomic(dbPath, JSON.stringify(json, null, 1) + '\n', { durable: true });
   // Old sidecars of this gallery are no longer referenced, nor what a killed writer left half-made.
-  const prefix = `${stem(dbPath)}.`;
+  // Only this gallery's own: `<stem>.<12 hex>.<kind>`, exactly (gallery.v2.json's sidecars, beside
+  // gallery.json, start with "gallery." too and are not ours).
+  const ours = new RegExp(`^${escapeRegExp(stem(dbPath))}\\.[0-9a-f]{12}\\.(f32|entries\\.jsonl|hnsw)$`);
   for (const f of readdirSync(dir)) {
     if (isOrphanTemp(f, stem(dbPath))) {
       await unlink(join(dir, f)).catch(() => undefined);
       continue;
     }
-    if (!f.startsWith(prefix) || f === vFile || f === eFile || f === graph?.file) continue;
-    if (/\.[0-9a-f]{12}\.(f32|entries\.jsonl|hnsw)$/.test(f)) await unlink(join(dir, f)).catch(() => undefined);
+    if (f === vFile || f === eFile || f === graph?.file) continue;
+    if (ours.test(f)) await unlink(join(dir, f)).catch(() => undefined);
   }
 }

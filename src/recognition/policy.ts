@@ -46,7 +46,7 @@ export interface ThresholdDecision {
   metric: Metric;
   /** the calibrated threshold for this model and metric (null for a model without one) */
   calibrated: number | null;
-  /** set when the chosen threshold is far looser than the calibrated one */
+  /** set when the chosen threshold is far looser, or far stricter, than the calibrated one */
   warning?: string;
 }
 
@@ -68,6 +68,9 @@ export function decideThreshold(model: string, metric: Metric, chosen?: number, 
   const decision: ThresholdDecision = { threshold: chosen, metric, calibrated };
   if (calibrated !== null && chosen > calibrated * LOOSE_FACTOR[metric]) {
     decision.warning = `threshold ${chosen} is far looser than the calibrated ${calibrated} for ${model} with ${metric}: different people will match`;
+  } else if (calibrated !== null && chosen < calibrated / LOOSE_FACTOR[metric]) {
+    // another model's threshold (0.4 is resnet34's) quietly rejects everyone under this one
+    decision.warning = `threshold ${chosen} is far stricter than the calibrated ${calibrated} for ${model} with ${metric}: the same person will mostly not match (thresholds are per model: see \`facekit db info\`)`;
   }
   return decision;
 }

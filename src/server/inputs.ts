@@ -80,7 +80,9 @@ function imageFromText(text: string, field: string): Buffer {
 }
 
 function parseOption(name: string, spec: OptionSpec, value: unknown): OptionValue {
-  const bad = (what: string) => badRequest(`"${name}" must be ${what}, got ${JSON.stringify(value)}`);
+  // JSON's 1e309 parses to Infinity, which JSON.stringify would show as null
+  const shown = typeof value === 'number' && !Number.isFinite(value) ? String(value) : JSON.stringify(value);
+  const bad = (what: string) => badRequest(`"${name}" must be ${what}, got ${shown}`);
   switch (spec.kind) {
     case 'number':
     case 'int': {

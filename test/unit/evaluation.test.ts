@@ -55,7 +55,16 @@ describe('pair lists', () => {
     expect(p.pairs[1]!.a).toBe('/base/g h.jpg');
     expect(p.problems).toEqual([
       { line: 3, message: '"maybe" is not yes/no, 1/0 or true/false' },
-      { line: 4, message: 'expected 3 fields (image_a,image_b,same), found 2' },
+      { line: 4, message: 'expected at least 3 fields (image_a,image_b,same), found 2' },
     ]);
+  });
+  it("reads deepface's master.csv: its columns by name, the distance columns after them ignored", () => {
+    const header = 'file_x,file_y,decision,VGG-Face_cosine,VGG-Face_euclidean,VGG-Face_euclidean_l2,Facenet_cosine,Facenet_euclidean,Facenet_euclidean_l2,OpenFace_cosine,OpenFace_euclidean_l2,DeepFace_cosine,DeepFace_euclidean,DeepFace_euclidean_l2';
+    const p = parseCsvPairs(`${header}\ndeepface/tests/dataset/img1.jpg,deepface/tests/dataset/img2.jpg,Yes,0.2,0.5,0.6,0.1,7,0.5,0.1,0.4,0.1,40,0.4\nimg1.jpg,img5.jpg,No,0.8,1.1,1.2,0.7,12,1.1,0.5,1.0,0.3,50,0.8\n`);
+    expect(p.problems).toEqual([]);
+    expect(p.pairs).toMatchObject([{ a: 'deepface/tests/dataset/img1.jpg', b: 'deepface/tests/dataset/img2.jpg', same: true }, { a: 'img1.jpg', b: 'img5.jpg', same: false }]);
+    // columns in another order, named
+    const q = parseCsvPairs('decision,score,img2,img1\nyes,0.3,b.png,a.png\n');
+    expect(q.pairs).toMatchObject([{ a: 'a.png', b: 'b.png', same: true }]);
   });
 });

@@ -207,7 +207,7 @@ describe('PgGallery on PGlite + pgvector', () => {
     const dir = tempDir('facekit-pglite-');
     const t = parseDbUrl(`pglite:${dir}?gallery=kept`);
     if (t.kind !== 'pglite') throw new Error('pglite');
-    const c1 = await openPglite(t.dataDir);
+    const c1 = await openPglite(t.dataDir, { create: true });
     await (await PgGallery.openOrCreate(c1, t.gallery, meta('cosine'))).add(faces(20, 128, 4, 8));
     await c1.close();
     const c2 = await openPglite(t.dataDir);

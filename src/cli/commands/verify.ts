@@ -39,7 +39,7 @@ export function register(program: Command): void {
   cmd.addHelpText('after', `
 Examples:
   $ facekit verify query.jpg                        against db/gallery.json
-  $ facekit verify query.jpg --threshold 0.4 --top-k 5
+  $ facekit verify query.jpg --threshold 0.9 --top-k 5      (mobilefacenet's gallery threshold is 0.98)
   $ facekit verify a.jpg b.jpg                      1:1: same person?
   $ facekit represent q.jpg | facekit verify - --json
   $ facekit verify selfie.jpg --anti-spoof          refuse a photo of a photo or of a screen

@@ -13,7 +13,8 @@ import { assertSameModel, type GalleryEntry, type GalleryMeta, type Match } from
 import type { IndexPolicy } from '../vector-index.js';
 import { infoOf } from './memory.js';
 import { PgGallery } from './pg.js';
-import { openDb, parseDbUrl, textArray, type DbTarget, type SqlClient } from './sql-client.js';
+import { textArray } from './pgvector.js';
+import { openDb, parseDbUrl, type DbTarget, type SqlClient } from './sql-client.js';
 
 /** Faces per transaction of a bulk build: small enough that an interruption loses little, large enough to be fast. */
 const BATCH = 500;
@@ -32,7 +33,7 @@ export class DatabaseBackend implements GalleryBackend {
    */
   static async open(spec: string, opts: { create?: GalleryMeta } = {}): Promise<DatabaseBackend> {
     const target = parseDbUrl(spec);
-    const client = await openDb(target);
+    const client = await openDb(target, { create: opts.create !== undefined });
     try {
       const pg = await PgGallery.open(client, target.gallery);
       if (!pg && !opts.create) {
@@ -150,7 +151,13 @@ export class DatabaseBackend implements GalleryBackend {
     if (this.pg) assertSameModel(this.pg.meta, opts.meta, this.location);
     // A new gallery is loaded first and indexed after (15x faster than indexing face by face).
     const pg = await this.made({ deferIndex: isNew });
-    return new BatchSink(pg, isNew, await pg.hashes(), () => this.recount());
+    return new BatchSink(pg, isNew, await pg.hashes(), () => this.recount(), async () => {
+      // refused, or nothing added to a gallery this build made: it goes
+      if (isNew) {
+        await pg.drop();
+        this.pg = undefined;
+      }
+    });
   }
 
   async idle(): Promise<void> {}
@@ -166,7 +173,17 @@ class BatchSink implements BuildSink {
   readonly resumed = 0;
   private pending: GalleryItem[] = [];
 
-  constructor(private readonly pg: PgGallery, private readonly isNew: boolean, private readonly known: Set<string>, private readonly recount: () => Promise<void>) {}
+  constructor(private readonly pg: PgGallery, private readonly isNew: boolean, private readonly known: Set<string>, private readonly recount: () => Promise<void>,
+    private readonly unmake: () => Promise<void>) {}
+
+  get created(): boolean {
+    return this.isNew;
+  }
+
+  async discard(): Promise<void> {
+    this.pending = [];
+    await this.unmake();
+  }
 
   get meta(): GalleryMeta {
     return this.pg.meta;
@@ -181,8 +198,9 @@ class BatchSink implements BuildSink {
     if (this.pending.length >= BATCH) await this.flush();
   }
 
-  private async flush(): Promise<void> {
+  async flush(): Promise<void> {
     const batch = this.pending;
+    if (batch.length === 0) return;
     this.pending = [];
     // Another process may have added some of these meanwhile: they are skipped, not doubled.
     const added = await this.pg.add(batch);

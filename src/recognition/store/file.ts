@@ -113,10 +113,12 @@ export class FileBackend extends MemoryBackend {
       const existing = existsSync(this.path) ? await loadGallery(this.path) : undefined;
       if (existing) assertSameModel(existing.meta, opts.meta, this.path);
       const g = existing ?? new InMemoryGallery({ ...opts.meta });
-      return new JournalSink(g, opts, this.path, release, async (saved) => {
+      const sink = new JournalSink(g, opts, this.path, release, async (saved) => {
         await saveGallery(saved, this.path, VERSION);
         this.stored(saved);
       });
+      sink.created = existing === undefined;
+      return sink;
     } catch (err) {
       release();
       throw err;
@@ -165,6 +167,11 @@ class JournalSink extends RowsSink {
       this.journal.close();
       this.release();
     }
+  }
+
+  override async discard(): Promise<void> {
+    this.journal.remove();
+    this.release();
   }
 
   override async keep(): Promise<string> {

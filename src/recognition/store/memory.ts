@@ -160,6 +160,7 @@ export class MemoryBackend implements GalleryBackend {
 export class RowsSink implements BuildSink {
   readonly counts = { added: 0, alreadyIn: 0 };
   resumed = 0;
+  created = false;
   protected readonly entries: GalleryEntry[] = [];
   protected readonly rows: VectorRows;
   protected readonly pendingKeys = new Set<string>();
@@ -203,6 +204,10 @@ export class RowsSink implements BuildSink {
   async keep(): Promise<string> {
     return 'nothing is kept (a memory gallery)';
   }
+
+  async discard(): Promise<void> {}
+
+  async flush(): Promise<void> {}
 }
 
 /** How a gallery is searched, in words (`db info`, `db reindex`). */

@@ -14,11 +14,10 @@ import { FacekitError } from '../../core/errors.js';
 import type { Metric } from '../../models/catalogue.js';
 import { queryNorm, rowDistance } from '../gallery-search.js';
 import { assertSameModel, InMemoryGallery, type GalleryEntry, type GalleryMeta, type Match } from '../gallery.js';
-import {
-  checkGalleryName, ensurePgvector, iterativeScan, parseVector, sqlState, textArray, vectorLiteral, type SqlClient,
-} from './sql-client.js';
+import { ensurePgvector, iterativeScan, parseVector, textArray, vectorLiteral } from './pgvector.js';
+import { checkGalleryName, sqlState, type SqlClient } from './sql-client.js';
 
-export { parseVector, vectorLiteral } from './sql-client.js';
+export { parseVector, vectorLiteral } from './pgvector.js';
 
 const CATALOGUE = 'facekit_galleries';
 /** One advisory lock for schema changes (creating the extension, the catalogue, a gallery): "face", 1. */

@@ -13,7 +13,10 @@
  * pgvector) becomes a one-line FacekitError whose `where` is the URL without its password.
  */
 import type { PGliteInterface } from '@electric-sql/pglite';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { FacekitError, type ErrorCode } from '../../core/errors.js';
+import { acquireLockWaiting } from '../gallery-lock.js';
 
 export interface SqlResult<T> {
   rows: T[];
@@ -98,9 +101,12 @@ export function parseDbUrl(spec: string): DbTarget {
   return { kind: 'postgres', url: u.toString(), gallery, where };
 }
 
-/** Open the client a parsed URL names. */
-export function openDb(target: DbTarget): Promise<SqlClient> {
-  return target.kind === 'postgres' ? connectPostgres(target.url, target.where) : openPglite(target.dataDir);
+/**
+ * Open the client a parsed URL names. `create`: a PGlite folder that is not there yet may be made
+ * (a write); a read never creates one.
+ */
+export function openDb(target: DbTarget, opts: { create?: boolean } = {}): Promise<SqlClient> {
+  return target.kind === 'postgres' ? connectPostgres(target.url, target.where) : openPglite(target.dataDir, opts);
 }
 
 /** Connection failures, by Node's error code. */
@@ -218,7 +224,7 @@ export function pgliteClient(db: PGliteInterface, where: string, closeDb = true)
           const r = await q.query<T>(text, params);
           return { rows: r.rows };
         } catch (e) {
-          throw mapDbError(e, where);
+          throw mapDbError(e instanceof Error ? e : new Error(pgliteMessage(e)), where);
         }
       },
       async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
@@ -226,7 +232,7 @@ export function pgliteClient(db: PGliteInterface, where: string, closeDb = true)
         try {
           return await db.transaction((tx) => fn(wrap(tx, true)));
         } catch (e) {
-          throw mapDbError(e, where);
+          throw mapDbError(e instanceof Error || e instanceof FacekitError ? e : new Error(pgliteMessage(e)), where);
         }
       },
       async close() {
@@ -243,64 +249,98 @@ export function pgliteClient(db: PGliteInterface, where: string, closeDb = true)
  * only: two PGlite instances on one directory corrupt it. Queries on one instance run one at a
  * time, and a transaction holds the whole database until it ends.
  */
-export async function openPglite(dataDir?: string): Promise<SqlClient> {
+export async function openPglite(dataDir?: string, opts: { create?: boolean; waitMs?: number; openMs?: number } = {}): Promise<SqlClient> {
   const where = dataDir === undefined ? 'pglite:' : `pglite:${dataDir}`;
+  if (dataDir === undefined) return pgliteClient(await startPglite(undefined, where, opts.openMs), where);
+  // One instance per folder in this process, shared (PGlite queues its queries), closed with its last user.
+  const key = resolve(dataDir);
+  let shared = openFolders.get(key);
+  if (!shared) {
+    const opening = (async () => {
+      // one process at a time: the folder's lock (beside it) is held while the database is open;
+      // another facekit waits a little, then is told
+      const release = await lockPglite(dataDir, where, opts);
+      try {
+        return { db: await startPglite(dataDir, where, opts.openMs), release };
+      } catch (e) {
+        release();
+        throw e;
+      }
+    })();
+    shared = { opening, users: 0 };
+    openFolders.set(key, shared);
+    opening.catch(() => openFolders.delete(key));
+  }
+  const entry = shared;
+  const { db } = await entry.opening;
+  entry.users++;
+  const client = pgliteClient(db, where, false);
+  let closed = false;
+  return {
+    ...client,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      if (--entry.users > 0) return;
+      openFolders.delete(key);
+      try {
+        if (!db.closed) await db.close();
+      } finally {
+        (await entry.opening).release();
+      }
+    },
+  };
+}
+
+/** PGlite folders open in this process, by absolute path. */
+const openFolders = new Map<string, { opening: Promise<{ db: PGliteInterface; release: () => void }>; users: number }>();
+
+/** PGlite with pgvector, within `openMs` (a damaged folder can keep it starting forever). */
+async function startPglite(dataDir: string | undefined, where: string, openMs = 60_000): Promise<PGliteInterface> {
   const [{ PGlite }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
-  let db: PGliteInterface;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(dbError('db_error', `the PGlite database did not open within ${openMs / 1000} s: its files may be damaged`, where)), openMs);
+    timer.unref();
+  });
   try {
-    db = await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), extensions: { vector } });
+    return await Promise.race([PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), extensions: { vector } }), late]);
   } catch (e) {
-    throw dbError('db_error', `cannot open the PGlite database: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, where);
+    if (e instanceof FacekitError) throw e;
+    throw dbError('db_error', `cannot open the PGlite database (${pgliteMessage(e)}): its files may be damaged`, where);
+  } finally {
+    clearTimeout(timer);
   }
-  return pgliteClient(db, where);
 }
 
-/** A Postgres array literal of text elements (`{"a","b\"c",NULL}`): both drivers pass it as is. */
-export function textArray(items: readonly (string | null | undefined)[]): string {
-  return `{${items.map((s) => (s == null ? 'NULL' : `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
-}
-
-// pgvector
-
-/** A vector as pgvector's text input: 9 significant digits give back the float32 exactly. */
-export function vectorLiteral(v: ArrayLike<number>): string {
-  let s = '[';
-  for (let i = 0; i < v.length; i++) s += (i ? ',' : '') + Math.fround(v[i]!).toPrecision(9);
-  return s + ']';
-}
-
-/** pgvector's text output ('[1,2.5,-3e-05]', as both drivers return it) into `out` at `offset`. */
-export function parseVector(text: string, out: Float32Array, offset: number, dim: number): void {
-  const parts = text.slice(1, -1).split(',');
-  if (parts.length !== dim) throw new FacekitError('bad_gallery', `a stored vector has ${parts.length} values, not ${dim}`);
-  for (let k = 0; k < dim; k++) out[offset + k] = +parts[k]!;
-}
-
-/** pgvector ≥ 0.8 (hnsw.iterative_scan), from its extversion. */
-export function iterativeScan(version: string | null | undefined): boolean {
-  const [maj, min] = (version ?? '0.0').split('.').map(Number);
-  return maj! > 0 || min! >= 8;
-}
-
-/** `CREATE EXTENSION vector` unless it is there, with a clear message when it cannot be. */
-export async function ensurePgvector(tx: SqlClient): Promise<void> {
-  const r = await tx.query<{ installed: string | null; available: boolean; db: string; usr: string; ver: string }>(
-    `SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS installed,
-            EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') AS available,
-            current_database() AS db, current_user AS usr, current_setting('server_version_num') AS ver`);
-  const s = r.rows[0]!;
-  if (s.installed) return;
-  if (!s.available) {
-    const major = Math.floor(Number(s.ver) / 10000);
-    throw dbError('db_no_pgvector', `this PostgreSQL server has no pgvector: ${PGVECTOR_HINT.replace('postgresql-17-pgvector', `postgresql-${major}-pgvector`)}`, tx.where);
+/**
+ * Take a PGlite folder's lock, after checking that the folder is one: a read never makes a
+ * database where there was none, and a folder that lost its PG_VERSION is damaged, not empty.
+ */
+async function lockPglite(dataDir: string, where: string, opts: { create?: boolean; waitMs?: number }): Promise<() => void> {
+  const files = existsSync(dataDir) ? readdirSync(dataDir) : undefined;
+  if (files === undefined || files.length === 0) {
+    if (!opts.create) throw new FacekitError('not_found', 'no PGlite database here (build one with `facekit build-db DIR --db pglite:DIR`)', where);
+    mkdirSync(dataDir, { recursive: true });
+  } else if (!files.includes('PG_VERSION')) {
+    throw dbError('db_error', 'this folder is not a PGlite database, or a damaged one (it has no PG_VERSION); nothing was changed', where);
   }
   try {
-    await tx.query('CREATE EXTENSION IF NOT EXISTS vector');
+    return await acquireLockWaiting(dataDir.replace(/[\\/]+$/, ''), opts.waitMs ?? 5000);
   } catch (e) {
-    if (sqlState(e) === '42501') {
-      throw dbError('db_no_pgvector',
-        `pgvector is installed on the server but not enabled in database "${s.db}", and user "${s.usr}" may not enable it: ask a superuser to run CREATE EXTENSION vector in it`, tx.where);
+    if (e instanceof FacekitError && e.code === 'gallery_locked') {
+      throw new FacekitError('gallery_locked', `${e.message.replace(/^gallery is being written/, 'the PGlite database is open in')}; PGlite serves one process at a time (PostgreSQL serves many)`, where);
     }
     throw e;
   }
+}
+
+/** A PGlite failure in words: its WASM aborts and non-Error throws say little by themselves. */
+function pgliteMessage(e: unknown): string {
+  if (e instanceof Error) {
+    const first = e.message.split('\n')[0]!;
+    return /^Aborted\(\)/.test(first) ? 'PGlite stopped with an internal error' : first;
+  }
+  if (typeof e === 'object' && e !== null) return (e as { message?: string }).message ?? JSON.stringify(e).slice(0, 200);
+  return String(e);
 }

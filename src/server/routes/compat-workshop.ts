@@ -23,6 +23,7 @@ import { decodeBase64Image } from '../../core/image.js';
 import type { FaceRecord, Point } from '../../core/records.js';
 import { HttpError, badRequest, fromFacekit } from '../http-errors.js';
 import { badBytes, type Upload } from '../inputs.js';
+import { jsonBody } from '../json-body.js';
 import { all, emptyGallery, imageFailure, items, withDeadline, type Context } from '../context.js';
 
 /** FastAPI's root_path of the workshop's service; its routes are served under it and without it. */
@@ -105,17 +106,9 @@ async function workshopRoutes(app: FastifyInstance, ctx: Context): Promise<void>
   });
 }
 
-/** A JSON body without a Content-Type: empty is no body; the prototype keys fastify refuses are refused too. */
+/** A JSON body without a Content-Type: empty is no body; otherwise as every JSON body (jsonBody's guards). */
 function parseJson(text: string): unknown {
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text, (k, v: unknown) => {
-      if (k === '__proto__') throw new SyntaxError('Object contains forbidden prototype property');
-      return v;
-    });
-  } catch (err) {
-    throw new HttpError(400, 'bad_json', `the body is not valid JSON (${(err as Error).message.split('\n')[0]})`);
-  }
+  return text.trim() === '' ? undefined : jsonBody(text);
 }
 
 function jsonObject(body: unknown, what: string): Record<string, unknown> {
