@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as facekit from '../../dist/index.js';
 import { FacekitError, Gallery } from '../../dist/index.js';
 import { ROOT, DEMO, FIXTURES, records, tempDir } from '../helpers/cli.js';
@@ -19,6 +19,14 @@ import { buildPlan } from '../../dist/pipeline/plan.js';
 const P1 = join(DEMO, 'sample1.jpg'); // 3 faces
 const P2 = join(DEMO, 'sample2.jpg'); // 3 faces too
 type Rec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+// The module functions share one engine, made by the first call with that call's options: one
+// worker, as the suite runs two files at once on two cores. With the default (one per core), every
+// call with two images or more (verify, Gallery.add) would start threads of its own and load the
+// models in each.
+beforeAll(async () => {
+  expect(await facekit.detect(join(FIXTURES, 'bad', 'no-face.jpg'), { workers: 1 })).toEqual([]);
+});
 
 afterAll(async () => {
   await facekit.close();
