@@ -1,22 +1,32 @@
 /**
  * The library API (src/index.ts, as built in dist/): the same answers as the command line, a
  * gallery that can be edited and saved from code, a worker pool that survives a dead worker, and
- * no side effects on import.
+ * no side effects on import. Everything runs in this test process (the module functions' shared
+ * engine runs one image in this thread), except what needs a process of its own: a worker killed
+ * inside onnxruntime, and a fresh import.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as facekit from '../../dist/index.js';
 import { FacekitError, Gallery } from '../../dist/index.js';
-import { ROOT, DEMO, FIXTURES, records, runCli, tempDir } from '../helpers/cli.js';
+import { ROOT, DEMO, FIXTURES, records, tempDir } from '../helpers/cli.js';
+import { cliInProcess } from '../helpers/cli-in-process.js';
 import { WorkerPool } from '../../dist/pipeline/pool.js';
 import { buildPlan } from '../../dist/pipeline/plan.js';
-import { cliOnce } from '../helpers/shared.js';
 
 const P1 = join(DEMO, 'sample1.jpg'); // 3 faces
 const P2 = join(DEMO, 'sample2.jpg'); // 3 faces too
 type Rec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+// The module functions share one engine, made by the first call with that call's options: one
+// worker, as the suite runs two files at once on two cores. With the default (one per core), every
+// call with two images or more (verify, Gallery.add) would start threads of its own and load the
+// models in each.
+beforeAll(async () => {
+  expect(await facekit.detect(join(FIXTURES, 'bad', 'no-face.jpg'), { workers: 1 })).toEqual([]);
+});
 
 afterAll(async () => {
   await facekit.close();
@@ -24,7 +34,7 @@ afterAll(async () => {
 
 describe('the library API', () => {
   it('detect() gives the records `facekit detect` prints, from a path, a Buffer or decoded pixels', async () => {
-    const cli = records((await cliOnce(['detect', P1])).stdout); // `facekit detect sample1.jpg`, run once for the files that use it
+    const cli = records((await cliInProcess(['detect', P1])).stdout); // `facekit detect sample1.jpg`, the CLI in this process
     const fromPath = await facekit.detect(P1);
     expect(JSON.parse(JSON.stringify(fromPath))).toEqual(cli);
     const fromBuffer = await facekit.detect(readFileSync(P1), { name: 'group' });
@@ -38,12 +48,15 @@ describe('the library API', () => {
   });
 
   it('represent() gives the vectors of `facekit represent`; verify() the 1:1 answer of `facekit verify a b`', async () => {
-    const cli = records((await cliOnce(['represent', P2])).stdout) as Rec[];
+    const cli = records((await cliInProcess(['represent', P2])).stdout) as Rec[]; // `facekit represent sample2.jpg`
     const api = await facekit.represent(P2);
     expect(api[0]!.embedding!.vector).toEqual(cli[0]!.embedding.vector);
     const v = await facekit.verify(P2, P2);
     expect(v).toMatchObject({ verified: true, distance: 0, threshold: 1.12, metric: 'euclidean_l2', model: 'mobilefacenet' });
-    const cliPair = JSON.parse((await runCli(['verify', P1, P2, '--json'])).stdout) as Rec;
+    // `facekit verify a b --json`, the CLI in this process
+    const cli1to1 = await cliInProcess(['verify', P1, P2, '--json']);
+    const cliPair = JSON.parse(cli1to1.stdout) as Rec;
+    expect(cli1to1.code, cli1to1.stderr).toBe(cliPair.verified ? 0 : 1);
     const apiPair = await facekit.verify(P1, P2);
     expect({ verified: apiPair.verified, distance: apiPair.distance, threshold: apiPair.threshold }).toEqual({
       verified: cliPair.verified, distance: cliPair.distance, threshold: cliPair.threshold,
@@ -166,18 +179,17 @@ describe('the library API', () => {
 
 describe('defects fixed on the way', () => {
   it('a record whose landmarks cannot be aligned becomes a bad_record error; the batch goes on', async () => {
-    const det = records((await cliOnce(['detect', P1])).stdout) as Rec[];
+    // the records `facekit detect sample1.jpg | facekit align - --out-dir DIR` carries on
+    const det = JSON.parse(JSON.stringify(await facekit.detect(P1))) as Rec[];
     const broken = { ...det[1], landmarks: Object.fromEntries(Object.keys(det[1]!.landmarks).map((k) => [k, [10, 10]])) };
-    const input = [det[0], broken, det[2]].map((r) => JSON.stringify(r)).join('\n') + '\n';
     const dir = tempDir();
-    const res = await runCli(['align', '-', '--out-dir', dir], { input });
-    expect(res.code).toBe(2);
-    const out = records(res.stdout) as Rec[];
+    const out = JSON.parse(JSON.stringify(await facekit.extract([det[0], broken, det[2]] as facekit.FaceRecord[], { upTo: 'align', alignDir: dir }))) as Rec[];
     expect(out).toHaveLength(3);
-    expect(out[1]!.error).toMatchObject({ code: 'bad_record' });
-    expect(out[0]!.aligned).toBeDefined();
-    expect(out[2]!.aligned).toBeDefined();
-    expect(res.stderr).not.toMatch(/internal error/);
-    writeFileSync(join(dir, 'done'), '');
+    expect(out[1]!.error).toMatchObject({ code: 'bad_record' }); // not an internal error
+    expect(out[1]!.aligned).toBeUndefined();
+    for (const r of [out[0]!, out[2]!]) {
+      expect(r.aligned).toBeDefined();
+      expect(existsSync(r.aligned.path)).toBe(true);
+    }
   });
 });

@@ -1,16 +1,19 @@
 /**
  * Work that several test files need, done once per `vitest run` instead of once per file: the
  * embeddings of the artists folder and of face-api's demo photos (embedding caches filled by
- * `facekit eval`), the output of a plain `facekit detect|represent PHOTO`, the records of a small
- * people folder. Whichever test asks first runs the real CLI and keeps the result in the run's
- * shared folder (test/helpers/global-setup.ts); tests in other files that ask meanwhile wait for
- * it. The test that owns a run checks it; a test that writes into a shared folder (a cache) works
- * on a copy (copyDir). Without that setup (another runner), each file does the work itself.
+ * `evaluate`, as `facekit eval` does), the output of a plain `facekit detect|represent PHOTO`, the
+ * records of a small people folder. Whichever test asks first does the work (the library in its
+ * own process; cliOnce runs the real CLI) and keeps the result in the run's shared folder
+ * (test/helpers/global-setup.ts); tests in other files that ask meanwhile wait for it. The test
+ * that owns a build checks it; a test that writes into a shared folder (a cache) works on a copy
+ * (copyDir). Without that setup (another runner), each file does the work itself.
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
+import * as facekit from '../../dist/index.js';
+import type { EvalReport, Facekit } from '../../dist/index.js';
 import { ARTISTS, DEMO, FIXTURES, ROOT, runCli, tempDir, type CliResult } from './cli.js';
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -58,7 +61,8 @@ async function once<T>(name: string, build: (dir: string) => Promise<T>): Promis
   writeFileSync(join(dir, '.builder'), String(process.pid));
   let outcome: Outcome<T>;
   try {
-    outcome = { ok: true, value: await build(dir) };
+    // the JSON round trip the other files get: the same value whichever file builds it
+    outcome = { ok: true, value: JSON.parse(JSON.stringify(await build(dir))) as T };
   } catch (err) {
     outcome = { ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
   }
@@ -102,68 +106,122 @@ export function cliOnce(args: string[]): Promise<CliResult> {
   return shared(`cli-${args[0]}-${key}`, () => runCli(args));
 }
 
-export interface ArtistsEmbeddings {
-  /** the embedding cache that run filled: copy it before use (runs add to it) */
-  cache: string;
-  /** that run, `facekit eval ARTISTS --cache CACHE --json --workers 2`, on an empty cache */
-  run: CliResult;
+/**
+ * What a command would have said, for builds that now run in the test process: the exit code the
+ * CLI gives for that outcome, what it would print on stdout, and its warnings as stderr lines.
+ */
+function asRun(code: number, stdout: string, warnings: string[]): CliResult {
+  return { code, stdout, stderr: warnings.map((w) => `facekit: ${w}\n`).join('') };
 }
 
 /**
- * The embeddings of every photo of ../shared/datasets/artists, computed once per test run by the
- * real `facekit eval ARTISTS --cache DIR` into an embedding cache; `eval` and `tsne` of the artists
- * folder then read them from a copy of that cache (the same cache, keyed by the same settings).
+ * An engine of one worker (this thread, whose loaded models stay for the file's other engines)
+ * for one build, closed after it.
+ */
+async function withEngine<T>(fn: (engine: Facekit) => Promise<T>): Promise<T> {
+  const engine = new facekit.Facekit({ workers: 1 });
+  try {
+    return await fn(engine);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** An evaluation as shared: the report, the bad-input count and the warnings it gave. */
+export interface SharedEvaluation {
+  /** the embedding cache that evaluation filled: copy it before use (runs add to it) */
+  cache: string;
+  /** `evaluate(...).report`, as `facekit eval --json` prints it */
+  report: EvalReport;
+  /** `evaluate(...).problems`: bad pair lines plus unusable images (the CLI exits 2 when > 0) */
+  problems: number;
+  /** what evaluate() said through onWarn, in order */
+  warnings: string[];
+  /** the same as `facekit eval ... --json` would give it: code, stdout (the report), stderr (the warnings) */
+  run: CliResult;
+}
+
+async function evaluateOnce(input: string, cache: string, roc?: string): Promise<Omit<SharedEvaluation, 'cache'>> {
+  return withEngine(async (engine) => {
+    const warnings: string[] = [];
+    const e = await facekit.evaluate(input, { cache, engine, onWarn: (l) => warnings.push(l) });
+    if (roc) await facekit.writePlot(roc, facekit.rocPlot(e), '--roc');
+    const report = JSON.parse(JSON.stringify(e.report)) as EvalReport;
+    return { report, problems: e.problems, warnings, run: asRun(e.problems > 0 ? 2 : 0, JSON.stringify(e.report) + '\n', warnings) };
+  });
+}
+
+export type ArtistsEmbeddings = SharedEvaluation;
+
+/**
+ * The embeddings of every photo of ../shared/datasets/artists, computed once per test run by
+ * `evaluate(ARTISTS, { cache: DIR })` (what `facekit eval ARTISTS --cache DIR --json` runs) into an
+ * empty embedding cache, in the test process that asks first; `evaluate` and `project` of the
+ * artists folder then read them from a copy of that cache (the same cache, keyed by the same
+ * settings).
  */
 export function artistsEmbeddings(): Promise<ArtistsEmbeddings> {
   return shared('artists-embeddings', async (dir) => {
     const cache = join(dir, 'cache');
-    const run = await runCli(['eval', ARTISTS, '--cache', cache, '--json', '--workers', '2']);
-    return { cache, run };
+    return { cache, ...(await evaluateOnce(ARTISTS, cache)) };
   });
 }
 
-export interface DemoEmbeddings {
-  /** the embedding cache that run filled (face-api's sample1..6.jpg): copy it before use */
-  cache: string;
-  /** the ROC curve it drew */
+export interface DemoEmbeddings extends SharedEvaluation {
+  /** the ROC curve it drew (rocPlot through writePlot, as `--roc` does) */
   roc: string;
-  /** that run, `facekit eval fixtures/eval/demo-pairs.csv --cache CACHE --json --roc ROC --workers 2`, on an empty cache */
-  run: CliResult;
 }
 
 /**
- * The embeddings of face-api's six demo photos, computed once per test run by the real `facekit
- * eval` of fixtures/eval/demo-pairs.csv into an empty embedding cache (eval.test.ts checks that
- * run); tsne.test.ts places those photos as queries from a copy of the cache.
+ * The embeddings of face-api's six demo photos, computed once per test run by `evaluate` of
+ * fixtures/eval/demo-pairs.csv (what `facekit eval demo-pairs.csv --cache CACHE --json --roc ROC`
+ * runs) into an empty embedding cache (eval.test.ts checks that evaluation); tsne.test.ts and the
+ * CLI contract tests of eval read those photos from a copy of the cache.
  */
 export function demoEmbeddings(): Promise<DemoEmbeddings> {
   return shared('demo-embeddings', async (dir) => {
     const cache = join(dir, 'cache');
     const roc = join(dir, 'roc.svg');
-    const run = await runCli(['eval', join(FIXTURES, 'eval', 'demo-pairs.csv'), '--cache', cache, '--json', '--roc', roc, '--workers', '2']);
-    return { cache, roc, run };
+    return { cache, roc, ...(await evaluateOnce(join(FIXTURES, 'eval', 'demo-pairs.csv'), cache, roc)) };
   });
 }
 
 export interface DemoPeople {
   /** people/<ana|bruno|carla>/ with two of face-api's demo photos each (about 20 faces in all) */
   people: string;
-  /** the records `facekit represent PEOPLE --out RECORDS --workers 2` wrote */
+  /** their represent records (NDJSON, labelled by folder), as `facekit represent PEOPLE --out RECORDS` writes them */
   records: string;
+  /** the same as that command would give it: code 0, or 2 when a photo failed (stdout empty: the records went to the file) */
   run: CliResult;
 }
 
-/** Three "people" from face-api's demo photos and their represent records, once per test run. */
+/**
+ * Three "people" from face-api's demo photos and their represent records, once per test run:
+ * `representEach` of the folder's photos with their folder's name as label (what `facekit represent
+ * PEOPLE --out RECORDS` runs), in the test process that asks first.
+ */
 export function demoPeople(): Promise<DemoPeople> {
   return shared('demo-people', async (dir) => {
     const people = join(dir, 'people');
-    for (const [person, photos] of [['ana', ['sample1.jpg', 'sample2.jpg']], ['bruno', ['sample3.jpg', 'sample4.jpg']], ['carla', ['sample5.jpg', 'sample6.jpg']]] as const) {
+    const photos: { image: string; label: string }[] = [];
+    for (const [person, files] of [['ana', ['sample1.jpg', 'sample2.jpg']], ['bruno', ['sample3.jpg', 'sample4.jpg']], ['carla', ['sample5.jpg', 'sample6.jpg']]] as const) {
       mkdirSync(join(people, person), { recursive: true });
-      for (const p of photos) copyFileSync(join(DEMO, p), join(people, person, p));
+      for (const p of files) {
+        copyFileSync(join(DEMO, p), join(people, person, p));
+        photos.push({ image: join(people, person, p), label: person });
+      }
     }
     const records = join(dir, 'faces.ndjson');
-    const run = await runCli(['represent', people, '--out', records, '--workers', '2']);
-    return { people, records, run };
+    return withEngine(async (engine) => {
+      const lines: string[] = [];
+      const warnings: string[] = [];
+      for await (const r of engine.representEach(photos)) {
+        if (r.error) warnings.push(`${r.image}${r.face !== null && r.face !== undefined ? ` face ${r.face}` : ''}: ${r.error.message}`);
+        lines.push(JSON.stringify(r));
+      }
+      writeFileSync(records, lines.map((l) => l + '\n').join(''));
+      return { people, records, run: asRun(warnings.length > 0 ? 2 : 0, '', warnings) };
+    });
   });
 }
 

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fitColumnWidths, outputColumns, plainTable, wrapText } from '../../src/cli/output.js';
-import { close, Gallery } from '../../src/index.js';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { fitColumnWidths, outputColumns, plainTable, wrapText } from '../../dist/cli/output.js';
+import { close, Gallery } from '../../dist/index.js';
+import { tempDir } from '../helpers/cli.js';
+import { cliInProcess as runCli } from '../helpers/cli-in-process.js';
 
 const width = (s: string) => Math.max(...s.split('\n').map((l) => [...l].length));
 /** The text of each cell of a drawn table, row by row (its lines joined, spaces gone). */
@@ -81,6 +82,7 @@ describe('table columns', () => {
   });
 });
 
+// the commands through the CLI's main() in this process (stdout not a terminal, as in a pipe)
 describe('the CLI\'s tables fit COLUMNS=80', () => {
   afterAll(() => close());
   const fits = (stdout: string, columns: number) => {
