@@ -17,6 +17,9 @@ class EndToEndFirst extends BaseSequencer {
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // the built package (dist/) is loaded by Node as it is, not transformed by vite: tests then
+    // run the very files a user gets, and start faster
+    server: { deps: { external: [/\/dist\//] } },
     // a folder per run for the work several files share (test/helpers/shared.ts)
     globalSetup: ['test/helpers/global-setup.ts'],
     sequence: { sequencer: EndToEndFirst },

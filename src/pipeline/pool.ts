@@ -176,6 +176,12 @@ export class WorkerPool {
   }
 }
 
+/**
+ * Calls with fewer images than this run in this thread: starting a worker thread loads the models
+ * once more (about a second of CPU), while an image takes 0.1-0.2 s.
+ */
+export const POOL_MIN_IMAGES = 6;
+
 /** Where a call's image jobs run: this thread, a pool of its own, or a warm pool's queue. */
 export interface JobSession {
   /** how many jobs run at once at best (a caller keeps about twice as many in hand) */
@@ -197,12 +203,13 @@ export interface BatchSessionOptions {
 }
 
 /**
- * A batch's own place to run: this thread for one image or one worker (no thread start-up for
+ * A batch's own place to run: this thread for one worker or a few images (no thread start-up for
  * the common single-image call), else `workers` threads, started at the first job and stopped by
  * close(). A job whose worker dies comes back as an error record of its image: the batch goes on.
  */
 export function batchSession(o: BatchSessionOptions): JobSession {
-  const n = Math.min(o.workers, o.expected ?? o.workers);
+  // A worker thread loads the models again (about a second of CPU): a few images run sooner here.
+  const n = o.expected !== undefined && o.expected < POOL_MIN_IMAGES ? 1 : Math.min(o.workers, o.expected ?? o.workers);
   if (n <= 1) {
     let chain: Promise<unknown> = Promise.resolve();
     return {
