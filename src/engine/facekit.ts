@@ -70,7 +70,11 @@ export class Facekit implements AsyncDisposable {
   async extract(input: ImageInput | FaceRecord[], opts: ExtractOptions & RunOptions = {}): Promise<FaceRecord[]> {
     const plan = extractPlan(opts, this.maxPixels);
     if (Array.isArray(input)) return this.collect(this.extractEach(input, opts));
-    return this.one(input, plan, plan.upTo, opts);
+    // as extractEach: the output folders are made first, and previews written
+    await prepareDirs(plan);
+    const out = await this.one(input, plan, plan.upTo, opts);
+    if (opts.previewDir) for (const r of out) if (r.normalized && !r.error) await writePreview(r, opts.previewDir);
+    return out;
   }
 
   /** Each face's embedding (the records `facekit represent` prints); [] when there is no face. */

@@ -4,9 +4,9 @@
  */
 
 /**
- * `fn` over `source` with at most `concurrency` calls under way, yielding the results in source
- * order. Items are pulled only as room frees up (a slow reader slows the pulling: memory stays
- * bounded). When `stop()` turns true no more items are pulled; the calls under way finish and are
+ * `fn` over `source` with at most `concurrency` calls under way or done and not yet taken,
+ * yielding the results in source order. Items are pulled only as the reader takes results (a slow
+ * reader slows the pulling: memory stays bounded). When `stop()` turns true no more items are pulled; the calls under way finish and are
  * yielded. A call that rejects ends the iteration with its error (in its turn).
  */
 export async function* orderedMap<T, R>(
@@ -16,60 +16,61 @@ export async function* orderedMap<T, R>(
 ): AsyncGenerator<R> {
   const it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
   const limit = Math.max(1, opts.concurrency);
+  // calls started and not yet handed out (under way, or finished and waiting for the reader): at most `limit`
   const pending: Promise<R>[] = [];
-  let running = 0;
   let index = 0;
   let exhausted = false;
   let failure: { error: unknown } | undefined;
-  let pulling: Promise<void> | undefined;
+  let pulling = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
   const stopped = () => opts.stop?.() === true;
 
-  const pull = (): Promise<void> => {
-    if (pulling) return pulling;
-    if (exhausted || running >= limit || stopped()) return Promise.resolve();
-    const p = (async () => {
+  // Start calls while there is room; only one pull at a time.
+  const pull = (): void => {
+    if (pulling || exhausted || pending.length >= limit || stopped()) return;
+    pulling = true;
+    void (async () => {
       try {
-        while (!exhausted && running < limit && !stopped()) {
+        while (!exhausted && pending.length < limit && !stopped()) {
           const next = await it.next();
           if (next.done) {
             exhausted = true;
             break;
           }
-          running++;
-          const call = fn(next.value, index++).finally(() => {
-            running--;
-            void pull();
-          });
+          const call = fn(next.value, index++);
           call.catch(() => undefined); // rejections are raised in their turn, below
           pending.push(call);
+          notify();
         }
       } catch (error) {
         failure = { error };
         exhausted = true;
+      } finally {
+        pulling = false;
+        notify();
       }
     })();
-    pulling = p;
-    // cleared once done (never while a pull is under way: only one pulls at a time)
-    void p.then(() => {
-      if (pulling === p) pulling = undefined;
-    });
-    return p;
   };
 
   try {
-    void pull();
     for (;;) {
       if (failure) throw failure.error;
+      pull();
       if (pending.length > 0) {
-        yield await pending.shift()!;
+        const head = pending.shift()!;
+        pull(); // the room it leaves is filled while it is awaited and handed out
+        yield await head;
         continue;
       }
-      if (pulling) {
-        await pulling;
-        continue;
-      }
-      if (exhausted || stopped()) break;
-      await pull();
+      if (!pulling) break; // exhausted, or stopped
+      await new Promise<void>((r) => {
+        wake = r;
+      });
     }
   } finally {
     if (!exhausted) await (it as AsyncIterator<T>).return?.();
