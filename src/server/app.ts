@@ -19,6 +19,7 @@ import { jsonBody } from './json-body.js';
 import { apiKeyCheck, resolveApiKey } from './auth.js';
 import { corsOptions, parseOrigins } from './cors.js';
 import { noteArrival, type Context, type ServerOptions } from './context.js';
+import { registerDocs } from './routes/docs.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerDetectRoutes } from './routes/detect.js';
 import { registerAnalyzeRoutes } from './routes/analyze.js';
@@ -68,7 +69,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 async function listen(ctx: Context): Promise<RunningServer> {
   const { opts, facekit, gallery } = ctx;
   const app = await buildApp(ctx);
-  if (opts.apiKey !== undefined) opts.log('an API key is needed on every route but / and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY)');
+  if (opts.apiKey !== undefined) opts.log('an API key is needed on every route but /, /docs and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY)');
   if (opts.cors) opts.log(`cross-origin requests allowed from ${opts.cors.join(', ')}`);
   if (opts.compat) opts.log(`also serving the workshop's API (/status, /echo, /detect-face, /recognize-face, also under ${WORKSHOP_ROOT}) and the Flask face API (/api/...)`);
   try {
@@ -150,6 +151,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   // CORS (--cors) before the hooks below: a preflight (OPTIONS, which a browser sends without the
   // API key) is answered before the key is checked, and every other answer, a 401 included,
   // carries the allowed origin so that the page of that origin can read it.
+  await registerDocs(app, ctx);
   const origins = parseOrigins(opts.cors);
   if (origins) await app.register(cors, corsOptions(origins));
   const checkKey = apiKeyCheck(opts.apiKey);

@@ -12,8 +12,10 @@ import { HttpError } from './http-errors.js';
 
 export const API_KEY_ENV = 'FACEKIT_API_KEY';
 
-/** Routes anyone may fetch: the page (it asks for the key itself) and the description of the API. */
+/** Routes anyone may fetch: the pages (they ask for the key themselves) and the description of the API. */
 const OPEN_ROUTES = new Set(['/', '/openapi.json']);
+/** ...and the interactive API page with its files (routes/docs.ts). */
+const isDocsRoute = (url: string) => url === '/docs' || url.startsWith('/docs/');
 
 /**
  * The key in force: the option when given, else the environment variable (empty there: none).
@@ -55,7 +57,8 @@ export function apiKeyCheck(key: string | undefined): ((request: FastifyRequest)
   if (key === undefined) return undefined;
   const expected = digest(key);
   return (request) => {
-    if ((request.method === 'GET' || request.method === 'HEAD') && OPEN_ROUTES.has(request.routeOptions.url ?? '')) return;
+    const route = request.routeOptions.url ?? '';
+    if ((request.method === 'GET' || request.method === 'HEAD') && (OPEN_ROUTES.has(route) || isDocsRoute(route))) return;
     const keys = offered(request);
     // every offered key is compared (no early exit): the answer's timing says nothing either way
     let ok = false;

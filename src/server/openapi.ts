@@ -92,7 +92,7 @@ export function openApiDocument(o: DocumentOptions): Schema {
   if (!o.apiKey) return doc;
   return {
     ...doc,
-    info: { ...(doc.info as Schema), description: `${(doc.info as Schema).description as string} This server needs an API key on every endpoint but / and /openapi.json: "Authorization: Bearer KEY" or "X-API-Key: KEY"; without it, 401.` },
+    info: { ...(doc.info as Schema), description: `${(doc.info as Schema).description as string} This server needs an API key on every endpoint but /, /docs and /openapi.json: "Authorization: Bearer KEY" or "X-API-Key: KEY"; without it, 401.` },
     security: [{ bearer: [] }, { apiKey: [] }],
     paths: secure(doc.paths as Record<string, Record<string, Schema>>),
   };
@@ -169,7 +169,14 @@ function document(o: DocumentOptions): Schema {
         },
       },
       '/gallery': {
-        get: { summary: 'the people in the gallery, with their photos', responses: { 200: ok('the gallery', ref('GalleryList')) } },
+        get: {
+          summary: 'the people in the gallery, with their photos (a page of them with offset and limit)',
+          parameters: [
+            { name: 'offset', in: 'query', required: false, schema: { ...int, minimum: 0 }, description: 'people to skip (in name order)' },
+            { name: 'limit', in: 'query', required: false, schema: { ...int, minimum: 1, maximum: 10000 }, description: 'most people in the answer (default: all)' },
+          ],
+          responses: { 200: ok('the gallery', ref('GalleryList')), 400: errorResponse('an offset or limit that is not a whole number in range') },
+        },
         post: {
           summary: 'add photos of a person (the largest face of each photo)',
           description: 'Photos already in the gallery (same bytes) are skipped. The gallery file is written under its lock and atomically; concurrent requests are applied one after another.',
@@ -296,6 +303,8 @@ function document(o: DocumentOptions): Schema {
         GalleryList: obj({
           model: str, dim: int, metric: metricOption, threshold: num, faces: int,
           people: arr(obj({ label: str, faces: int, photos: arr(obj({ photo: str, face: int })) })),
+          total_people: { ...int, description: 'people in the gallery (the page holds `people`)' },
+          next_offset: { ...nullable(int), description: 'the offset of the next page, or null on the last one' },
         }),
         GalleryAddResult: obj({
           label: str,

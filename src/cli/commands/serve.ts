@@ -35,7 +35,7 @@ export function register(program: Command, startServer?: StartServer): void {
     .option('--timeout <s>', 'most seconds a request may take, waiting included (then 503)', parseNumber('--timeout', { min: 0.001 }), 30)
     .option('--queue <n>', 'images that may wait for a worker; a request beyond gets 503 + Retry-After', parseNumber('--queue', { min: 0, integer: true }), 8)
     .option('--max-batch <n>', 'most images in one request', parseNumber('--max-batch', { min: 1, integer: true }), 16)
-    .option('--api-key <key>', 'require this key on every route but / and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY); default: $FACEKIT_API_KEY, if set')
+    .option('--api-key <key>', 'require this key on every route but /, /docs and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY); default: $FACEKIT_API_KEY, if set')
     .option('--cors <origins>', 'let web pages of these origins call the API: ORIGIN[,ORIGIN...] or * (off by default)', (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
     .option('--compat', 'also serve the APIs facekit replaces, under their own paths: the workshop\'s (/status, /echo, /detect-face, /recognize-face, also under /deteccao-facial-api) and the Flask face API\'s (/api/...)');
   addEngineOptions(cmd, SERVER_MAX_PIXELS, 'worker threads that run the models, each loads them once');

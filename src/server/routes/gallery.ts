@@ -14,7 +14,17 @@ import { DETECT_OPTIONS, photoUrl, read, type Context } from '../context.js';
 export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void {
   const { opts, gallery } = ctx;
 
-  app.get('/gallery', async () => {
+  app.get<{ Querystring: Record<string, string> }>('/gallery', async (request) => {
+    const q = request.query;
+    for (const k of Object.keys(q)) if (k !== 'offset' && k !== 'limit') throw new HttpError(400, 'unknown_field', `unknown query parameter "${k}"; this endpoint takes: offset, limit`);
+    const whole = (name: string, min: number, max: number, fallback: number): number => {
+      if (q[name] === undefined) return fallback;
+      const n = Number(q[name]);
+      if (!Number.isInteger(n) || n < min || n > max) throw badRequest(`"${name}" must be a whole number from ${min} to ${max}`);
+      return n;
+    };
+    const offset = whole('offset', 0, Number.MAX_SAFE_INTEGER, 0);
+    const limit = whole('limit', 1, 10_000, Number.MAX_SAFE_INTEGER);
     await gallery.refresh();
     const people = new Map<string, { photo: string; face: number }[]>();
     for (const e of await gallery.list()) {
@@ -23,9 +33,12 @@ export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void 
       people.set(e.label, list);
     }
     const m = gallery.meta;
+    const sorted = [...people].sort(([a], [b]) => a.localeCompare(b));
+    const page = sorted.slice(offset, offset + limit);
     return {
       model: m.model, dim: m.dim, metric: m.metric, threshold: defaultThreshold(m.model, m.metric, 'gallery'), faces: gallery.counts().faces,
-      people: [...people].sort(([a], [b]) => a.localeCompare(b)).map(([label, photos]) => ({ label, faces: photos.length, photos })),
+      people: page.map(([label, photos]) => ({ label, faces: photos.length, photos })),
+      total_people: sorted.length, next_offset: offset + page.length < sorted.length ? offset + page.length : null,
     };
   });
 

@@ -18,7 +18,7 @@ export const INDEX_HTML = String.raw`<!doctype html>
 <style>${PAGE_CSS}${CAMERA_CSS}</style>
 </head>
 <body>
-<header><h1>facekit</h1><span id="status">connecting...</span>
+<header><h1>facekit</h1><span id="status">connecting...</span><a id="docs-link" href="/docs" title="the HTTP API: every endpoint, and a form to try each">API</a>
   <form id="key-form" hidden><label for="key-input">API key</label><input type="password" id="key-input" autocomplete="off" required><button type="submit">Use key</button><span id="key-msg"></span></form>
 </header>
 <nav role="tablist">

@@ -104,7 +104,7 @@ document.querySelectorAll("nav button").forEach(function (b) {
 function loadHealth() {
   api("GET", "/health").then(function (s) {
     $("#status").textContent = "gallery: " + s.gallery.people + " people, " + s.gallery.faces + " faces (" + s.gallery.model + ", " +
-      s.gallery.metric + ") \u00b7 " + s.backend + " backend \u00b7 " + s.workers + " workers";
+      s.gallery.metric + ") \u00b7 " + s.backend + " backend \u00b7 " + s.workers + (s.workers === 1 ? " worker" : " workers");
   }).catch(function (e) {
     $("#status").textContent = e.code === "unauthorized" ? "this server needs an API key" : "server not reachable: " + e.message;
   });
@@ -331,12 +331,17 @@ function compare() {
 }
 
 /* ---------- gallery */
-function loadGallery() {
+/** People per page of the gallery: the next page comes with "Show more". */
+var GALLERY_PAGE = 48;
+function loadGallery(offset) {
+  offset = offset || 0;
   showError("#gallery-error", null);
-  api("GET", "/gallery").then(function (g) {
-    $("#gallery-summary").textContent = g.people.length + " people, " + g.faces + " faces \u00b7 " + g.model + " \u00b7 " + g.metric + " threshold " + g.threshold;
+  api("GET", "/gallery?offset=" + offset + "&limit=" + GALLERY_PAGE).then(function (g) {
+    $("#gallery-summary").textContent = g.total_people + " people, " + g.faces + " faces \u00b7 " + g.model + " \u00b7 " + g.metric + " threshold " + g.threshold;
     var box = $("#people");
-    box.textContent = "";
+    if (offset === 0) box.textContent = "";
+    var more = $("#gallery-more");
+    if (more) more.remove();
     g.people.forEach(function (p) {
       var del = h("button", { class: "danger", type: "button", text: "remove" });
       del.addEventListener("click", function () {
@@ -349,6 +354,11 @@ function loadGallery() {
       box.append(h("div", { class: "card person", "data-label": p.label },
         h("div", { class: "person-head" }, h("strong", { text: p.label }), del), thumbs, h("div", { class: "meta", text: p.faces + " faces" })));
     });
+    if (g.next_offset !== null) {
+      var btn = h("button", { id: "gallery-more", type: "button", text: "Show more (" + (g.total_people - g.next_offset) + " people)" });
+      btn.addEventListener("click", function () { loadGallery(g.next_offset); });
+      box.after(btn);
+    }
   }).catch(function (e) { showError("#gallery-error", e); });
 }
 

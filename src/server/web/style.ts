@@ -7,6 +7,8 @@ export const PAGE_CSS = String.raw`
   body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
   header { display: flex; align-items: baseline; gap: 16px; padding: 14px 24px; background: var(--card); border-bottom: 1px solid var(--line); flex-wrap: wrap; }
   header h1 { margin: 0; font-size: 20px; letter-spacing: .02em; }
+  #docs-link { margin-left: auto; font-size: 14px; color: var(--accent, #2563eb); text-decoration: none; }
+  #docs-link:hover { text-decoration: underline; }
   #status { color: var(--muted); font-size: 13px; }
   #key-form { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-left: auto; font-size: 13px; }
   #key-form label { white-space: nowrap; }
