@@ -47,6 +47,27 @@ export function defaultDb(): string {
 
 /* ---------------------------------------------------------------- option groups */
 
+export interface FormatOptions {
+  json: boolean;
+  table: boolean;
+}
+
+/**
+ * --json and --table: how a command prints its answer. On a terminal a table for people; off one
+ * (a pipe, a file) records a program can read, unless --table asks for the table.
+ */
+export function addFormatOptions(cmd: Command, what = 'JSON'): Command {
+  return cmd
+    .option('--json', `print ${what} (the default when stdout is not a terminal)`, false)
+    .option('--table', 'print a table for people (the default on a terminal)', false);
+}
+
+/** Whether to print a table, from --json / --table and whether stdout is a terminal. */
+export function wantsTable(o: FormatOptions): boolean {
+  if (o.json && o.table) throw new FacekitError('usage', '--json and --table ask for two formats: give one');
+  return o.table || (!o.json && Boolean(process.stdout.isTTY));
+}
+
 export interface CommonOptions {
   backend: BackendChoice;
   debug: boolean;

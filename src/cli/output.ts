@@ -185,13 +185,14 @@ const MAX_HEADER_WORD = 12;
 
 /**
  * The width tables must fit: the terminal's, when stdout is one; otherwise $COLUMNS when it is
- * set (so a pipe or a test can ask for a width), else 100.
+ * set (so a pipe or a test can ask for a width); else none: a table written to a file (--table off
+ * a terminal) keeps every cell whole rather than cut file names to fit 100 columns.
  */
 export function outputColumns(): number {
   if (process.stdout.isTTY && process.stdout.columns > 0) return process.stdout.columns;
   const env = Number(process.env.COLUMNS);
   if (Number.isInteger(env) && env > 0) return env;
-  return 100;
+  return Number.POSITIVE_INFINITY;
 }
 
 /**

@@ -7,18 +7,17 @@ import {
 } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { action } from '../exit.js';
-import { addDetectOptions, addEngineOptions, choice, detectChoice, parseNumber } from '../options.js';
+import { addDetectOptions, addEngineOptions, addFormatOptions, choice, detectChoice, parseNumber, wantsTable, type FormatOptions } from '../options.js';
 import { plainTable, RecordWriter } from '../output.js';
 import { runStage, type RecordSink, type StageOptions } from '../stage.js';
 
 /** The stage options analyze has (no recognition model, no pre-aligned input). */
-interface AnalyzeOptions extends Omit<StageOptions, 'model' | 'skipDetect'> {
+interface AnalyzeOptions extends Omit<StageOptions, 'model' | 'skipDetect'>, FormatOptions {
   actions: AnalysisAction[];
   ageGenderModel: AgeGenderModelId;
   emotionModel: EmotionModelId;
   spoofModel: SpoofModelId;
   spoofThreshold?: number;
-  json: boolean;
 }
 
 function parseActionsOption(value: string): AnalysisAction[] {
@@ -72,8 +71,8 @@ export function register(program: Command): void {
       choice('--age-gender-model', isAgeGenderModelId, AGE_GENDER_MODELS), DEFAULT_AGE_GENDER_MODEL)
     .option('--emotion-model <id>', `emotion model: ${Object.keys(EMOTION_MODELS).join(' | ')}`, choice('--emotion-model', isEmotionModelId, EMOTION_MODELS), DEFAULT_EMOTION_MODEL)
     .option('--spoof-model <id>', `real-or-spoof model: ${Object.keys(SPOOF_MODELS).join(' | ')}`, choice('--spoof-model', isSpoofModelId, SPOOF_MODELS), DEFAULT_SPOOF_MODEL)
-    .option('--spoof-threshold <t>', "realness score below which a face is a spoof (default: the model's own)", parseNumber('--spoof-threshold', { min: 0, max: 1 }))
-    .option('--json', 'print NDJSON records even on a terminal (the default when stdout is not one)', false);
+    .option('--spoof-threshold <t>', "realness score below which a face is a spoof (default: the model's own)", parseNumber('--spoof-threshold', { min: 0, max: 1 }));
+  addFormatOptions(cmd, 'NDJSON records');
   addDetectOptions(cmd, { maxFaces: true, detector: 'detector used when given images: blazeface | ssd | tiny' })
     .option('-o, --out <file>', 'write NDJSON records to this file instead of stdout');
   addEngineOptions(cmd);
@@ -94,7 +93,7 @@ then holds "error"; the others are still processed).`);
       ...detectChoice(opts), actions: opts.actions, ageGenderModel: opts.ageGenderModel, emotionModel: opts.emotionModel,
       spoofModel: opts.spoofModel, spoofThreshold: opts.spoofThreshold,
     };
-    const table = !opts.json && opts.out === undefined && Boolean(process.stdout.isTTY);
+    const table = opts.out === undefined && wantsTable(opts);
     return runStage(args, opts, (engine, items, onProgress) => engine.analyzeEach(items, { ...analysis, onProgress }), {
       sink: table ? new TableSink() : new RecordWriter(opts.out),
     });

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { ANN_MIN_FACES, type IndexPolicy } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { action } from '../exit.js';
-import { addDbOption, parseIndexPolicy } from '../options.js';
+import { addDbOption, addFormatOptions, parseIndexPolicy, wantsTable, type FormatOptions } from '../options.js';
 import { plainTable } from '../output.js';
 import { registerTransfer, withGallery } from './db-transfer.js';
 
@@ -21,11 +21,11 @@ Examples:
   $ facekit db reindex --index hnsw
   $ facekit db export > faces.ndjson; facekit db import faces.ndjson --db copy.json`);
 
-  addDbOption(db.command('info').description('model, metric, threshold, people and faces of a gallery'))
-    .option('--json', 'print JSON', false)
-    .action(action(async (opts: { db: string; json: boolean }) => {
+  addFormatOptions(addDbOption(db.command('info').description('model, metric, threshold, people and faces of a gallery')))
+    .action(action(async (opts: { db: string } & FormatOptions) => {
+      const table = wantsTable(opts);
       const info = await withGallery(opts.db, (g) => g.info());
-      if (opts.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+      if (!table) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
       else {
         const t = plainTable([]);
         for (const [k, v] of Object.entries(info)) t.push({ [k]: String(v) });
@@ -33,18 +33,24 @@ Examples:
       }
     }));
 
-  addDbOption(db.command('list').description('the people in a gallery and how many faces each has'))
-    .option('--json', 'print JSON (every entry)', false)
-    .action(action(async (opts: { db: string; json: boolean }) => {
+  addFormatOptions(addDbOption(db.command('list').description('the people in a gallery and how many faces each has')), 'JSON: one object per person, with each face\'s photo')
+    .action(action(async (opts: { db: string } & FormatOptions) => {
+      const table = wantsTable(opts);
       const entries = await withGallery(opts.db, (g) => g.list());
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(entries.map((e) => ({ ...e, missing: !existsSync(e.image) })), null, 1) + '\n');
+      // one row per person, as the table shows them: name, faces, and each face's photo
+      const by = new Map<string, typeof entries>();
+      for (const e of entries) by.set(e.label, [...(by.get(e.label) ?? []), e]);
+      const people = [...by].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      if (!table) {
+        const rows = people.map(([label, es]) => ({
+          label, faces: es.length,
+          photos: es.map((e) => ({ image: e.image, face: e.face, hash: e.hash, ...(e.box ? { box: e.box } : {}), missing: !existsSync(e.image) })),
+        }));
+        process.stdout.write(JSON.stringify(rows, null, 1) + '\n');
         return;
       }
       const t = plainTable(['person', 'faces', 'photos']);
-      const by = new Map<string, string[]>();
-      for (const e of entries) by.set(e.label, [...(by.get(e.label) ?? []), e.image]);
-      for (const [label, images] of [...by].sort()) t.push([label, images.length, images.map((i) => i.split('/').pop()).join('\n')]);
+      for (const [label, es] of people) t.push([label, es.length, es.map((e) => e.image.split('/').pop()).join('\n')]);
       process.stdout.write(t.toString() + '\n');
     }));
 

@@ -7,10 +7,10 @@ import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, evaluate, farText, pct, plotFormat, rocPlot, writePlot, type DetectorId, type EvalReport, type Metric, type RecognizerId } from '../../index.js';
 import { action } from '../exit.js';
-import { addCacheOptions, addDetectOptions, addEngineOptions, addModelOption, cacheOf, engineFor, MODEL_CHOICES, parseMetric, parseNumber, type CommonOptions } from '../options.js';
+import { addCacheOptions, addDetectOptions, addEngineOptions, addFormatOptions, addModelOption, cacheOf, engineFor, MODEL_CHOICES, parseMetric, parseNumber, wantsTable, type CommonOptions, type FormatOptions } from '../options.js';
 import { plainTable, progressBar, warn } from '../output.js';
 
-interface EvalOptions extends CommonOptions {
+interface EvalOptions extends CommonOptions, FormatOptions {
   images?: string;
   model: RecognizerId;
   metric: Metric;
@@ -22,7 +22,6 @@ interface EvalOptions extends CommonOptions {
   maxPairs: number;
   seed: number;
   roc?: string;
-  json: boolean;
   cache?: string | boolean;
 }
 
@@ -42,8 +41,8 @@ export function register(program: Command): void {
     .option('--folds <k>', 'folds for the accuracy (pairs.txt brings its own)', parseNumber('--folds', { min: 2, integer: true }), 10)
     .option('--max-pairs <n>', 'folder: at most this many different-person pairs (a seeded sample beyond)', parseNumber('--max-pairs', { min: 1, integer: true }), DEFAULT_MAX_PAIRS)
     .option('--seed <n>', 'seed for that sample', parseNumber('--seed', { integer: true }), 1)
-    .option('--roc <file>', 'draw the ROC curve to this .png or .svg')
-    .option('--json', 'print the figures as one JSON object instead of a table', false);
+    .option('--roc <file>', 'draw the ROC curve to this .png or .svg');
+  addFormatOptions(cmd, 'the figures as one JSON object');
   addEngineOptions(addCacheOptions(cmd));
   cmd.addHelpText('after', `
 Examples:
@@ -55,6 +54,7 @@ Embeddings are cached by image content and settings (see --cache); a second run 
 Exit code: 0, or 2 on bad input (a missing image is fatal; a bad line is reported, the rest evaluated).`);
   cmd.action(action(async (input: string, opts: EvalOptions) => {
     if (opts.roc) plotFormat(opts.roc, '--roc');
+    const table = wantsTable(opts);
     const engine = engineFor(opts);
     const bar = progressBar();
     try {
@@ -65,7 +65,7 @@ Exit code: 0, or 2 on bad input (a missing image is fatal; a bad line is reporte
       });
       bar.end();
       if (opts.roc) await writePlot(opts.roc, rocPlot(e), '--roc');
-      if (opts.json) process.stdout.write(JSON.stringify(e.report) + '\n');
+      if (!table) process.stdout.write(JSON.stringify(e.report) + '\n');
       else printReport(e.report);
       if (opts.roc) warn(`wrote the ROC curve to ${opts.roc}`);
       return e.problems > 0 ? 2 : 0;

@@ -5,15 +5,14 @@ import { DEFAULT_GALLERY_PATH, Gallery, folderGallery, type DetectorId, type Fac
 import { action } from '../exit.js';
 import { isDirectorySync } from '../../core/files.js';
 import { InputStream, readInputs, type ImageInput, type Input } from '../inputs.js';
-import { addDetectOptions, addEngineOptions, defaultDb, engineFor, parseMetric, parseModel, parseNumber, type CommonOptions } from '../options.js';
+import { addDetectOptions, addEngineOptions, addFormatOptions, defaultDb, engineFor, parseMetric, parseModel, parseNumber, wantsTable, type CommonOptions, type FormatOptions } from '../options.js';
 import { plainTable, warn } from '../output.js';
 
-interface VerifyOptions extends CommonOptions {
+interface VerifyOptions extends CommonOptions, FormatOptions {
   db?: string;
   threshold?: number;
   metric?: Metric;
   topK: number;
-  json: boolean;
   model?: RecognizerId;
   detector: DetectorId;
   minScore: number;
@@ -30,11 +29,11 @@ export function register(program: Command): void {
     .option('--threshold <t>', 'largest distance that counts as the same person (default: calibrated per model and metric)', parseNumber('--threshold', { min: 0 }))
     .option('--metric <name>', 'cosine | euclidean | euclidean_l2 (default: the gallery\'s)', parseMetric)
     .option('--top-k <k>', 'candidates to list per face', parseNumber('--top-k', { min: 1, integer: true }), 3)
-    .option('--json', 'print JSON (one object per face) instead of a table', false)
     .option('--model <name>', '1:1 mode: recognition model (gallery mode uses the gallery\'s)', parseModel);
   addDetectOptions(cmd)
     .option('--skip-detect', 'queries are already aligned face crops (ArcFace 112x112 template)', false)
     .option('--anti-spoof', 'refuse faces the anti-spoofing model judges not real (a photo of a photo, a screen): error, exit code 2', false);
+  addFormatOptions(cmd, 'JSON: one object per face');
   addEngineOptions(cmd);
   cmd.addHelpText('after', `
 Examples:
@@ -47,6 +46,7 @@ Examples:
 Exit code: 0 when every queried face matched someone, 1 when one did not, 2 on error (with
 --anti-spoof, also when a face looks like a spoof: "error": {"code": "spoof", ...}).`);
   cmd.action(action(async (args: string[], opts: VerifyOptions) => {
+    opts.json = !wantsTable(opts);
     const inputs = await readInputs(args);
     const pairMode = opts.db === undefined && inputs.length === 2 && inputs.every((i) => i.kind === 'image');
     return pairMode ? verifyPairMode(inputs as ImageInput[], opts) : verifyGallery(inputs, opts);
