@@ -64,7 +64,8 @@ async function serve(opts: ServeOptions, startServer: StartServer): Promise<numb
     debug: opts.debug, apiKey: opts.apiKey, cors: opts.cors, compat: opts.compat === true, log: (line) => warn(`serve: ${line}`),
   });
   const g = server.gallery;
-  warn(`serve: listening on ${server.url} (gallery ${g.location}: ${g.people} people, ${g.faces} faces, ${g.model}; ${server.backend} backend)`);
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  warn(`serve: listening on ${server.url} (gallery ${g.location}: ${n(g.people, 'person', 'people')}, ${n(g.faces, 'face', 'faces')}, ${g.model}; ${server.backend} backend)`);
   if (opts.host !== '127.0.0.1' && opts.host !== '::1' && opts.host !== 'localhost' && !server.keyRequired) {
     warn(`serve: listening on ${opts.host}: anyone who can reach this machine can use the API and change the gallery (no API key: see --api-key)`);
   }
