@@ -51,9 +51,11 @@ export function ndjson(records: readonly object[]): string {
  */
 export async function pgliteDir(): Promise<string> {
   const template = await shared('pglite-template', async (dir) => {
-    const { PGlite } = await import('@electric-sql/pglite');
+    // made as `pglite:NEW_DIR` makes it (facekit's openPglite on a folder that is not there yet),
+    // without a gallery: no CREATE EXTENSION, so that a copy opened without pgvector has none
+    const { openPglite } = await import('../../dist/recognition/store/sql-client.js');
     const data = join(dir, 'data');
-    const db = await PGlite.create({ dataDir: data });
+    const db = await openPglite(data);
     await db.close();
     return data;
   });
@@ -69,7 +71,7 @@ export const galleryHeader = (db: string): Json => JSON.parse(readFileSync(db, '
 export const galleryEntries = (db: string): Json[] =>
   parseNdjson(readFileSync(join(dirname(db), galleryHeader(db).entries.file as string), 'utf8'));
 
-/** A gallery file's vectors, by the image of each entry. */
+/** A gallery file's vectors, by the content hash of each entry's photo. */
 export function galleryVectors(db: string): Map<string, number[]> {
   const g = galleryHeader(db);
   const dim = g.dim as number;
