@@ -1,10 +1,33 @@
-/** Input that used to hang or lose data: each gets one line on stderr and exit code 2, at once. */
+/**
+ * Input that used to hang or lose data: each is refused at once with one line (the CLI's exit code
+ * 2). The verbs in this process (the CLI's own input reader and record writer too); a spawned CLI
+ * only for pipes and stdin.
+ */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type { FaceRecord } from '../../dist/index.js';
+import { InputStream, readInputs } from '../../dist/cli/inputs.js';
+import { RecordWriter } from '../../dist/cli/output.js';
 import { DEMO, ROOT, oneLine, runCli, tempDir } from '../helpers/cli.js';
-import { cliOnce } from '../helpers/shared.js';
+import { asPrinted, collect, engine, facekit, rejection } from '../helpers/engine.js';
+
+const { Gallery, buildGallery, folderGallery } = facekit;
+type GalleryType = Awaited<ReturnType<typeof Gallery.open>>;
+const vector = (r: FaceRecord | Record<string, unknown>) => (r as FaceRecord).embedding!.vector;
+/** The records as the next command of a pipe reads them. */
+const piped = (records: FaceRecord[]) => asPrinted(records) as unknown as FaceRecord[];
+
+/** Open the gallery at `db`, use it, close it. */
+async function using<T>(db: string, use: (g: GalleryType) => Promise<T>): Promise<T> {
+  const g = await Gallery.open(db, { engine: engine() });
+  try {
+    return await use(g);
+  } finally {
+    await g.close();
+  }
+}
 
 describe('non-regular files', () => {
   it('refuses a FIFO given as an image, a records file or a gallery, instead of waiting forever', async () => {
@@ -14,18 +37,12 @@ describe('non-regular files', () => {
       execFileSync('mkfifo', [p]);
       return p;
     };
-    const asImage = await runCli(['detect', fifo('f.jpg')]);
-    expect(asImage.code).toBe(2);
-    expect(oneLine(asImage.stderr)).toMatch(/f\.jpg: not a regular file/);
-    const asRecords = await runCli(['align', fifo('r.ndjson')]);
-    expect(asRecords.code).toBe(2);
-    expect(oneLine(asRecords.stderr)).toMatch(/r\.ndjson: not a regular file/);
-    const asDb = await runCli(['verify', join(DEMO, 'sample2.jpg'), '--db', fifo('g.json')]);
-    expect(asDb.code).toBe(2);
-    expect(oneLine(asDb.stderr)).toMatch(/g\.json: not a regular file/);
-    const device = await runCli(['detect', '/dev/zero']);
-    expect(device.code).toBe(2);
-    expect(device.stderr).toMatch(/\/dev\/zero: not a regular file/);
+    expect((await rejection(engine().detect(fifo('f.jpg')))).line).toMatch(/f\.jpg: not a regular file/);
+    // `facekit align r.ndjson`: the CLI's reader of its arguments
+    expect((await rejection(readInputs([fifo('r.ndjson')]))).line).toMatch(/r\.ndjson: not a regular file/);
+    // `facekit verify photo --db g.json`
+    expect((await rejection(using(fifo('g.json'), (g) => g.identify(join(DEMO, 'sample2.jpg'))))).line).toMatch(/g\.json: not a regular file/);
+    expect((await rejection(engine().detect('/dev/zero'))).line).toMatch(/\/dev\/zero: not a regular file/);
   }, 30_000);
 });
 
@@ -33,56 +50,30 @@ describe('files that records point to', () => {
   it('a second align or normalize run with other settings does not overwrite the first run\'s files', async () => {
     const photo = join(DEMO, 'sample2.jpg');
     const dir = tempDir();
-    const first = await runCli(['align', photo, '--out-dir', join(dir, 'a')]);
-    const second = await runCli(['align', photo, '--no-rotate', '--out-dir', join(dir, 'a')]);
-    const p1 = (JSON.parse(first.stdout.split('\n')[0]!) as { aligned: { path: string } }).aligned.path;
-    const p2 = (JSON.parse(second.stdout.split('\n')[0]!) as { aligned: { path: string } }).aligned.path;
+    // `facekit align PHOTO --out-dir A` is extractEach (it makes the folder; extract(photo) does not, see the report)
+    const first = await collect(engine().extractEach([photo], { upTo: 'align', alignDir: join(dir, 'a') }));
+    const second = await collect(engine().extractEach([photo], { upTo: 'align', rotate: false, alignDir: join(dir, 'a') }));
+    const p1 = first[0]!.aligned!.path;
+    const p2 = second[0]!.aligned!.path;
     expect(p1).not.toBe(p2);
-    const n1 = await runCli(['normalize', '-', '--out-dir', join(dir, 'n')], { input: first.stdout });
-    await runCli(['normalize', '-', '--scheme', 'facenet', '--out-dir', join(dir, 'n')], { input: first.stdout });
-    const staged = await runCli(['represent', '-'], { input: n1.stdout });
-    const oneShot = await cliOnce(['represent', photo]);
-    const v = (out: string) => (JSON.parse(out.split('\n')[0]!) as { embedding: { vector: number[] } }).embedding.vector;
-    const diff = Math.max(...v(staged.stdout).map((x, i) => Math.abs(x - v(oneShot.stdout)[i]!)));
+    // `align | normalize - | represent -`, and a normalize with another scheme into the same folder meanwhile
+    const n1 = await collect(engine().extractEach(piped(first), { normDir: join(dir, 'n') }));
+    await collect(engine().extractEach(piped(first), { scheme: 'facenet', normDir: join(dir, 'n') }));
+    const staged = await collect(engine().representEach(piped(n1)));
+    const oneShot = await engine().represent(photo);
+    const diff = Math.max(...vector(staged[0]!).map((x, i) => Math.abs(x - vector(oneShot[0]!)[i]!)));
     expect(diff).toBeLessThan(1e-6);
   });
 
   it('refuses a crop or tensor that changed since its record was written', async () => {
     const photo = join(DEMO, 'sample2.jpg');
     const dir = tempDir();
-    const al = await runCli(['align', photo, '--out-dir', join(dir, 'a')]);
-    const recs = al.stdout.trim().split('\n').map((l) => JSON.parse(l) as { aligned: { path: string } });
-    copyFileSync(recs[1]!.aligned.path, recs[0]!.aligned.path); // face 0's crop now shows face 1
-    const res = await runCli(['normalize', '-', '--out-dir', join(dir, 'n')], { input: al.stdout });
-    expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/is not the one its record describes \(its sha256 differs\)/);
-    const out = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as { error?: { code: string }; normalized?: unknown });
+    const al = piped(await collect(engine().extractEach([photo], { upTo: 'align', alignDir: join(dir, 'a') })));
+    copyFileSync(al[1]!.aligned!.path, al[0]!.aligned!.path); // face 0's crop now shows face 1
+    const out = await collect(engine().extractEach(al, { normDir: join(dir, 'n') }));
     expect(out[0]!.error?.code).toBe('bad_record');
+    expect(out[0]!.error?.message).toMatch(/is not the one its record describes \(its sha256 differs\)/);
     expect(out[1]!.normalized).toBeDefined();
-  });
-});
-
-describe('rough edges', () => {
-  it('prints plain progress lines when stderr is not a terminal', async () => {
-    const dir = tempDir();
-    for (const p of ['sample1.jpg', 'sample2.jpg', 'sample3.jpg']) {
-      mkdirSync(join(dir, 'in', p.replace('.jpg', '')), { recursive: true });
-      copyFileSync(join(DEMO, p), join(dir, 'in', p.replace('.jpg', ''), p));
-    }
-    const res = await runCli(['build-db', join(dir, 'in'), '--db', join(dir, 'g.json'), '--workers', '1'], { env: { FACEKIT_PROGRESS_EVERY: '0.001' } });
-    expect(res.code).toBe(0);
-    expect(res.stderr).toMatch(/facekit: 1\/3 images, [\d.]+\/s, \d+s left/);
-    expect(res.stderr).toMatch(/gallery .*: 3 people, 3 faces \(mobilefacenet\)/);
-    expect(res.stderr).toMatch(/this run: 3 photos of 3 people in [\d.]+s: 3 faces added/);
-  });
-
-  it('says "1 person, 1 face", not "1 people, 1 faces"', async () => {
-    const dir = tempDir();
-    mkdirSync(join(dir, 'in', 'ana'), { recursive: true });
-    copyFileSync(join(DEMO, 'sample2.jpg'), join(dir, 'in', 'ana', 'a.jpg'));
-    const res = await runCli(['build-db', join(dir, 'in'), '--db', join(dir, 'g.json')]);
-    expect(res.stderr).toMatch(/: 1 person, 1 face \(mobilefacenet\)/);
-    expect(res.stderr).toMatch(/this run: 1 photo of 1 person in [\d.]+s: 1 face added, 2 other faces left out/);
   });
 });
 
@@ -97,14 +88,12 @@ describe('symbolic links', () => {
     symlinkSync(join(store, 'sample2.jpg'), join(dir, 'in', 'ana', 'a.jpg')); // a linked photo
     symlinkSync(join(store, 'bo'), join(dir, 'in', 'bo')); // a linked person folder
     symlinkSync(join(dir, 'in', 'ana'), join(dir, 'in', 'ana', 'again')); // a loop
-    const res = await runCli(['build-db', join(dir, 'in'), '--db', join(dir, 'g.json'), '--json']);
-    expect(res.code).toBe(0);
-    const s = JSON.parse(res.stdout) as { images: number; added: number; galleryPeople: number };
-    expect(s).toMatchObject({ images: 2, added: 2, galleryPeople: 2 });
+    const s = await buildGallery(join(dir, 'in'), { db: join(dir, 'g.json'), engine: engine() });
+    expect(s).toMatchObject({ images: 2, added: 2, galleryPeople: 2, failures: [] });
   });
 });
 
-describe('verify --db DIR', () => {
+describe('verify --db DIR (folderGallery)', () => {
   it('builds a gallery for a folder of people, caches it, and brings it up to date', async () => {
     const dir = tempDir();
     const cache = tempDir();
@@ -112,14 +101,14 @@ describe('verify --db DIR', () => {
       mkdirSync(join(dir, 'people', who), { recursive: true });
       copyFileSync(join(DEMO, photo), join(dir, 'people', who, photo));
     }
-    const env = { XDG_CACHE_HOME: cache };
-    const first = await runCli(['verify', join(DEMO, 'sample2.jpg'), '--db', join(dir, 'people'), '--json'], { env });
-    expect(first.stderr).toMatch(/gallery of .*people: 2 people, 2 faces \(2 new, 0 gone; kept in .*galleries/);
-    const answers = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { identity: string | null });
-    expect(answers[0]!.identity).toBe('ana');
+    const first = await folderGallery(join(dir, 'people'), { cache, engine: engine() });
+    expect(first.location.startsWith(join(cache, 'galleries'))).toBe(true);
+    expect(first.summary).toMatchObject({ galleryPeople: 2, galleryFaces: 2, added: 2, pruned: 0, db: first.location });
+    expect((await using(first.location, (g) => g.identify(join(DEMO, 'sample2.jpg'))))[0]!.identity).toBe('ana');
     rmSync(join(dir, 'people', 'bo'), { recursive: true });
-    const second = await runCli(['verify', join(DEMO, 'sample2.jpg'), '--db', join(dir, 'people'), '--json'], { env });
-    expect(second.stderr).toMatch(/: 1 person, 1 face \(0 new, 1 gone;/);
+    const second = await folderGallery(join(dir, 'people'), { cache, engine: engine() });
+    expect(second.location).toBe(first.location);
+    expect(second.summary).toMatchObject({ galleryPeople: 1, galleryFaces: 1, added: 0, pruned: 1 });
   });
 });
 
@@ -148,17 +137,14 @@ describe('very large photos', () => {
     const dir = tempDir();
     const big = join(dir, 'big.jpg');
     await sharp(join(DEMO, 'sample1.jpg')).resize(6000, 4000).jpeg({ quality: 90 }).toFile(big);
-    const small = (await cliOnce(['detect', join(DEMO, 'sample1.jpg')])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { box: number[]; width: number });
-    const res = await runCli(['represent', big, '--out', join(dir, 'big.ndjson')]);
-    expect(res.code).toBe(0);
-    const recs = (await import('node:fs')).readFileSync(join(dir, 'big.ndjson'), 'utf8').trim().split('\n')
-      .map((l) => JSON.parse(l) as { width: number; height: number; box: number[]; embedding: { vector: number[] } });
+    const small = await engine().detect(join(DEMO, 'sample1.jpg'));
+    const recs = await engine().represent(big);
     expect(recs).toHaveLength(3);
     expect([recs[0]!.width, recs[0]!.height]).toEqual([6000, 4000]);
-    const k = 6000 / small[0]!.width;
-    for (let i = 0; i < 4; i++) expect(Math.abs(recs[0]!.box[i]! - small[0]!.box[i]! * k)).toBeLessThan(0.03 * 6000);
-    const one = (await cliOnce(['represent', join(DEMO, 'sample1.jpg')])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { embedding: { vector: number[] } });
-    const a = recs[0]!.embedding.vector, b = one[0]!.embedding.vector;
+    const k = 6000 / small[0]!.width!;
+    for (let i = 0; i < 4; i++) expect(Math.abs(recs[0]!.box![i]! - small[0]!.box![i]! * k)).toBeLessThan(0.03 * 6000);
+    const one = await engine().represent(join(DEMO, 'sample1.jpg'));
+    const a = vector(recs[0]!), b = vector(one[0]!);
     const na = Math.hypot(...a), nb = Math.hypot(...b);
     const d = Math.sqrt(a.reduce((s, x, i) => s + (x / na - b[i]! / nb) ** 2, 0));
     expect(d).toBeLessThan(0.2); // the same face, far under the default threshold (1.12)
@@ -171,34 +157,39 @@ describe('found by the bad-input corpus (scripts/bad-input-corpus.mjs)', () => {
     mkdirSync(join(dir, 'in', 'ana'), { recursive: true });
     copyFileSync(join(DEMO, 'sample2.jpg'), join(dir, 'in', 'ana', 'a.jpg'));
     const db = join(dir, 'g.json');
-    expect((await runCli(['build-db', join(dir, 'in'), '--db', db])).code).toBe(0);
+    await buildGallery(join(dir, 'in'), { db, engine: engine() });
     const header = JSON.parse(readFileSync(db, 'utf8')) as { model: string; vectors: { file: string } };
     const side = join(dir, header.vectors.file);
     const bytes = readFileSync(side);
     rmSync(side);
     execFileSync('mkfifo', [side]);
-    const fifo = await runCli(['db', 'list', '--db', db]);
-    expect(fifo.code).toBe(2);
-    expect(oneLine(fifo.stderr)).toMatch(/vector file is not a regular file/);
+    // `facekit db list`
+    expect((await rejection(using(db, (g) => g.list()))).line).toMatch(/vector file is not a regular file/);
     rmSync(side);
     writeFileSync(side, bytes);
     writeFileSync(db, JSON.stringify({ ...header, model: 'arcface' }));
-    const unknown = await runCli(['build-db', join(dir, 'in'), '--db', db]);
-    expect(unknown.code).toBe(2);
-    expect(oneLine(unknown.stderr)).toMatch(/built with model "arcface", which this facekit does not have/);
+    expect((await rejection(buildGallery(join(dir, 'in'), { db, engine: engine() }))).line).toMatch(/built with model "arcface", which this facekit does not have/);
   }, 30_000);
 
-  it('--out inside a file, and an empty records file: one line, exit 2, nothing left behind', async () => {
+  it('--out inside a file or onto a folder, and an empty records file: one line, nothing left behind', async () => {
     const dir = tempDir();
-    const out = await runCli(['detect', join(DEMO, 'sample2.jpg'), '--out', join(DEMO, 'sample2.jpg', 'x.ndjson')]);
-    expect(out.code).toBe(2);
-    expect(oneLine(out.stderr)).toMatch(/sample2\.jpg: /);
-    writeFileSync(join(dir, 'empty.ndjson'), '\n\n');
-    const empty = await runCli(['align', join(dir, 'empty.ndjson')]);
-    expect(empty.code).toBe(2);
-    expect(oneLine(empty.stderr)).toMatch(/empty\.ndjson: holds no records/);
-    const asDir = await runCli(['detect', join(DEMO, 'sample2.jpg'), '--out', dir]);
-    expect(asDir.code).toBe(2);
+    const record = { schema: 1, image: 'x.jpg', face: 0 } as FaceRecord;
+    // `facekit detect photo --out photo/x.ndjson`: the CLI's record writer
+    const inFile = new RecordWriter(join(DEMO, 'sample2.jpg', 'x.ndjson'));
+    expect((await rejection((async () => { await inFile.write(record); await inFile.close(); })())).line).toMatch(/sample2\.jpg/);
+    const asDir = new RecordWriter(dir);
+    expect((await rejection((async () => { await asDir.write(record); await asDir.close(); })())).line).toMatch(/is a directory/);
     expect(readdirSync(join(dir, '..')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    // `facekit align empty.ndjson`: said on stderr, and counted (exit code 2)
+    writeFileSync(join(dir, 'empty.ndjson'), '\n\n');
+    const said = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const stream = new InputStream(await readInputs([join(dir, 'empty.ndjson')]));
+      expect(await collect(stream.items())).toEqual([]);
+      expect(stream.empty).toBe(1);
+      expect(said.mock.calls.map((c) => String(c[0]))).toEqual([`facekit: ${join(dir, 'empty.ndjson')}: holds no records\n`]);
+    } finally {
+      said.mockRestore();
+    }
   });
 });

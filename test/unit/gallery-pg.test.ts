@@ -6,7 +6,7 @@ import {
 } from '../../src/recognition/store/sql-client.js';
 import { FacekitError } from '../../src/core/errors.js';
 import type { Metric } from '../../src/models/catalogue.js';
-import { tempDir } from '../helpers/cli.js';
+import { pgliteDir } from '../helpers/group-b.js';
 import { seededRandom, syntheticFaces } from '../helpers/synthetic.js';
 
 const faces = (n: number, dim: number, people: number, seed: number, prefix = 'img') => syntheticFaces(n, dim, people, seed, { prefix, varied: true });
@@ -68,7 +68,12 @@ describe('database URLs', () => {
 
 describe('PgGallery on PGlite + pgvector', () => {
   let db: SqlClient;
-  beforeAll(async () => { db = await openPglite(); });
+  let dataDir: string;
+  // a copy of a PGlite folder made once per test run: opening it takes a second, a new one (initdb) several
+  beforeAll(async () => {
+    dataDir = await pgliteDir();
+    db = await openPglite(dataDir);
+  });
   afterAll(async () => { await db?.close(); });
 
   it('creates, opens and refuses another model', async () => {
@@ -204,23 +209,21 @@ describe('PgGallery on PGlite + pgvector', () => {
   });
 
   it('reopens a gallery kept in a directory', async () => {
-    const dir = tempDir('facekit-pglite-');
-    const t = parseDbUrl(`pglite:${dir}?gallery=kept`);
+    // the folder of this file's database: closed and opened again (the last test that uses it; afterAll closes it)
+    const t = parseDbUrl(`pglite:${dataDir}?gallery=kept`);
     if (t.kind !== 'pglite') throw new Error('pglite');
-    const c1 = await openPglite(t.dataDir, { create: true });
-    await (await PgGallery.openOrCreate(c1, t.gallery, meta('cosine'))).add(faces(20, 128, 4, 8));
-    await c1.close();
-    const c2 = await openPglite(t.dataDir);
-    const g = await PgGallery.open(c2, 'kept');
+    await (await PgGallery.openOrCreate(db, t.gallery, meta('cosine'))).add(faces(20, 128, 4, 8));
+    await db.close();
+    db = await openPglite(t.dataDir);
+    const g = await PgGallery.open(db, 'kept');
     expect(await g?.count()).toBe(20);
-    await c2.close();
   });
 });
 
 describe('PgGallery without pgvector', () => {
   it('says how to install it', async () => {
     const { PGlite } = await import('@electric-sql/pglite');
-    const client = pgliteClient(await PGlite.create(), 'pglite: (no pgvector)');
+    const client = pgliteClient(await PGlite.create({ dataDir: await pgliteDir() }), 'pglite: (no pgvector)');
     try {
       expect(await PgGallery.open(client, 'g')).toBeUndefined();
       await expectCode(PgGallery.create(client, 'g', meta('cosine')), 'db_no_pgvector', /no pgvector: the pgvector package must be installed on the server/);
