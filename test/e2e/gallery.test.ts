@@ -281,12 +281,13 @@ describe('the CLI: exit codes, stderr and stdout', () => {
     const inProcess = await using(db, (g) => collect(g.identifyMany([known, stranger])));
     expect(inProcess.map((a) => a.verdict)).toEqual(['match', 'unknown']);
 
-    const match = await runCli(['verify', '-', '--db', db, '--json'], { input: ndjson([known]) });
+    // off a terminal, answers are NDJSON without asking (--json)
+    const match = await runCli(['verify', '-', '--db', db], { input: ndjson([known]) });
     expect(match.code, match.stderr).toBe(0);
     expect(records(match.stdout)).toEqual(asPrinted(inProcess.slice(0, 1) as unknown as FaceRecord[]));
     expect(match.stderr).toBe('');
 
-    const table = await runCli(['verify', '-', '--db', db, '--top-k', '2'], { input: ndjson([known, stranger]) });
+    const table = await runCli(['verify', '-', '--db', db, '--top-k', '2', '--table'], { input: ndjson([known, stranger]) });
     expect(table.code).toBe(1);
     expect(table.stdout).toMatch(/q\/known\.jpg.*p7.*match/);
     expect(table.stdout).toMatch(/q\/stranger\.jpg.*unknown/);
@@ -303,8 +304,8 @@ describe('the CLI: exit codes, stderr and stdout', () => {
     expect(m.code).toBe(2);
     expect(oneLine(m.stderr)).toMatch(/--metric must be one of cosine, euclidean, euclidean_l2; got "manhattan"/);
 
-    // two photos and no --db: 1:1, a table, exit 1 for different people
-    const pair = await runCli(['verify', join(DEMO, 'sample2.jpg'), join(DEMO, 'sample3.jpg')]);
+    // two photos and no --db: 1:1, a table (--table: off a terminal records are the default), exit 1 for different people
+    const pair = await runCli(['verify', join(DEMO, 'sample2.jpg'), join(DEMO, 'sample3.jpg'), '--table']);
     expect(pair.code, pair.stderr).toBe(1);
     expect(pair.stdout).toMatch(/different people/);
   }, 60_000);

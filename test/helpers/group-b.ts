@@ -55,7 +55,7 @@ export async function pgliteDir(): Promise<string> {
     // without a gallery: no CREATE EXTENSION, so that a copy opened without pgvector has none
     const { openPglite } = await import('../../dist/recognition/store/sql-client.js');
     const data = join(dir, 'data');
-    const db = await openPglite(data);
+    const db = await openPglite(data, { create: true });
     await db.close();
     return data;
   });
