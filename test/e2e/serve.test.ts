@@ -1,7 +1,8 @@
 /**
  * The HTTP server of `facekit serve`, in this test process (test/helpers/app.ts): spoken to through
  * fastify's inject(), or over loopback HTTP where the socket is what is tested (streamed and
- * oversized uploads). Every JSON answer is also checked against the server's own /openapi.json.
+ * oversized uploads). Every JSON answer is also checked against the server's own /openapi.json
+ * (compat.test.ts: the routes of --compat; their API key and CORS are tested here).
  * What only a process shows (it starts and says where it listens, signals stop it after the
  * requests under way with exit 0, a bad option or a busy port is one line and exit 2) is tested
  * on `facekit serve` itself, at the end.
@@ -400,7 +401,7 @@ const PROTECTED: [string, string, string][] = [
   ['post', '/gallery', '/gallery'],
 ];
 
-describe('the server with an API key and CORS (in-process)', () => {
+describe('the server with an API key, CORS and --compat (in-process)', () => {
   let srv: InProcessServer;
   let keyDoc: Schema;
   const call = (method: string, path: string, headers: Record<string, string> = {}) =>
@@ -411,7 +412,8 @@ describe('the server with an API key and CORS (in-process)', () => {
   const log = () => srv.log.join('\n');
 
   beforeAll(async () => {
-    srv = await serveInProcess({ db: join(tempDir('facekit-serve-key-'), 'g.json'), workers: 1, apiKey: KEY, cors: ['https://app.example', 'http://localhost:5173/'] });
+    // --compat too: the key and CORS apply to the routes of the APIs facekit replaces as well
+    srv = await serveInProcess({ db: join(tempDir('facekit-serve-key-'), 'g.json'), workers: 1, apiKey: KEY, cors: ['https://app.example', 'http://localhost:5173/'], compat: true });
     const res = await inject(srv, 'get', '/openapi.json');
     expect(res.status).toBe(200);
     keyDoc = JSON.parse(res.text) as Schema;
@@ -487,6 +489,42 @@ describe('the server with an API key and CORS (in-process)', () => {
     for (const res of [await preflight('https://evil.example'), await inject(srv, 'get', '/health', { headers: { origin: 'https://evil.example', 'x-api-key': KEY } })]) {
       expect(res.header('access-control-allow-origin')).toBeUndefined();
     }
+  });
+
+  it('needs the key on every compat route (/status included), and grants the allowed origin there too', async () => {
+    const b64 = (path: string) => readFileSync(path).toString('base64');
+    const SAMPLE = join(DEMO, 'sample1.jpg');
+    const image = JSON.stringify({ base64: b64(SAMPLE) });
+    // as each API's client sends it: the workshop's JSON without a Content-Type, the Flask API's forms
+    const calls: [string, string, () => ReturnType<typeof inject>][] = [
+      ['/status', 'get', () => inject(srv, 'get', '/status')],
+      ['/deteccao-facial-api/status', 'get', () => inject(srv, 'get', '/deteccao-facial-api/status')],
+      ['/echo', 'post', () => inject(srv, 'post', '/echo', { body: '{"a": 1}' })],
+      ['/detect-face', 'post', () => inject(srv, 'post', '/detect-face', { body: image })],
+      ['/deteccao-facial-api/recognize-face', 'post', () => inject(srv, 'post', '/deteccao-facial-api/recognize-face', { body: image })],
+      ['/api/health', 'get', () => inject(srv, 'get', '/api/health')],
+      ['/api/models', 'get', () => inject(srv, 'get', '/api/models')],
+      ['/api/embedding', 'post', () => inject(srv, 'post', '/api/embedding', { form: { image: `@${SAMPLE}` } })],
+      ['/api/embeddings/batch', 'post', () => inject(srv, 'post', '/api/embeddings/batch', { form: { images: `@${SAMPLE}` } })],
+      ['/api/milvus/insert', 'post', () => inject(srv, 'post', '/api/milvus/insert', { form: { images: `@${SAMPLE}`, person_id: 'x' } })],
+    ];
+    for (const [path, method, call] of calls) {
+      const res = await call();
+      expect(res.header('www-authenticate'), path).toMatch(/^Bearer realm="facekit"/);
+      expect(checkAnswer(keyDoc, res, path, method), path).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    }
+    const ok = await inject(srv, 'post', '/detect-face', { body: image, headers: { 'x-api-key': KEY } });
+    expect(checkAnswer(keyDoc, ok, '/detect-face', 'post').body).toHaveLength(3);
+    const status = await inject(srv, 'get', '/deteccao-facial-api/status', { headers: { authorization: `Bearer ${KEY}`, origin: 'https://app.example' } });
+    expect(status.status).toBe(200);
+    expect(status.header('access-control-allow-origin')).toBe('https://app.example');
+    expect(JSON.parse(status.text)).toEqual({ status: 'ok' });
+    const preflight = await inject(srv, 'options', '/api/embedding', {
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.header('access-control-allow-origin')).toBe('https://app.example');
+    expect(log()).not.toContain(KEY);
   });
 
   it('refuses what is not an origin, and a key that cannot travel in a header, before loading any model', async () => {
