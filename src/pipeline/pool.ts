@@ -70,7 +70,9 @@ export class WorkerPool {
       const p = this.pending.get(msg.id);
       this.pending.delete(msg.id);
       this.busy.delete(w);
-      this.idle.push(w);
+      // A worker that abort() is stopping (its job ended before the terminate took effect) takes
+      // no other job: terminating it would cancel that job, another caller's.
+      if (!this.cancelled.has(w)) this.idle.push(w);
       if (p) {
         if (msg.crash) this.onCrash?.(p.job, msg.crash);
         p.resolve(msg.records);

@@ -192,7 +192,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
-    if (!request.raw.complete) {
+    // (`complete` is http's flag; a request made by fastify's inject() has none, but its stream ends)
+    if (!request.raw.complete && !request.raw.readableEnded) {
       // Answered before its body was read: refused at once (too large, overloaded, no API key) or
       // half way through a multipart upload (too many images, a bad field). The rest of the body
       // is read and thrown away, after the answer too, so that a client still sending gets the

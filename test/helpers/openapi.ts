@@ -1,4 +1,5 @@
 /** Checking a server answer against /openapi.json (the subset of JSON Schema the document uses). */
+import { expect } from 'vitest';
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Schema = { [k: string]: Json };
 
@@ -38,4 +39,33 @@ export function responseSchema(doc: Schema, path: string, method: string, status
   const op = ((doc.paths as Schema)[path] as Schema | undefined)?.[method] as Schema | undefined;
   const r = (op?.responses as Schema | undefined)?.[String(status)] as Schema | undefined;
   return r ? (((r.content as Schema)['application/json'] as Schema).schema as Schema) : undefined;
+}
+
+/** A JSON answer, as checked: its status and parsed body. */
+export interface Checked {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/**
+ * An answer, checked against what `doc` (a server's /openapi.json) says `method path` answers with
+ * that status: never a stack trace; documented; an error is exactly { error: { code, message } }
+ * under the Error schema; anything else conforms to its schema.
+ */
+export function checkAnswer(doc: Schema, res: { status: number; text: string }, path: string, method: string): Checked {
+  expect(res.text, 'never a stack trace').not.toMatch(/\n\s+at |node:internal/);
+  const body = JSON.parse(res.text) as unknown;
+  const ops = (doc.paths as Schema)[path] as Schema | undefined;
+  expect(ops, `${path} is in the OpenAPI document`).toBeDefined();
+  const r = ((ops![method] as Schema | undefined)?.responses as Schema | undefined)?.[String(res.status)] as Schema | undefined;
+  expect(r, `${method.toUpperCase()} ${path} ${res.status} is documented`).toBeDefined();
+  const schema = ((r!.content as Schema)['application/json'] as Schema).schema as Schema;
+  if (res.status >= 400) {
+    expect(schema).toEqual({ $ref: '#/components/schemas/Error' });
+    expect(body).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
+    expect(Object.keys(body as object)).toEqual(['error']);
+  } else {
+    expect(conform(doc, body, schema)).toEqual([]);
+  }
+  return { status: res.status, body };
 }

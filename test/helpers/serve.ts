@@ -1,9 +1,13 @@
-/** `facekit serve` in a child process on a free loopback port, as a user starts it. */
+/**
+ * `facekit serve` in a child process on a free loopback port, as a user starts it (for what only a
+ * process shows: its start-up line, signals, exit codes); and requests to a server in this process
+ * (test/helpers/app.ts) through fastify's inject(), sent as curl and fetch send them.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { BIN, ROOT, tempDir } from './cli.js';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { BIN, ROOT } from './cli.js';
 
 export interface Served {
   url: string;
@@ -24,39 +28,6 @@ export interface ServeEnv {
 export function serve(args: string[], opts: ServeEnv = {}): Promise<Served> {
   return start([BIN, 'serve', '--port', '0', ...args], opts);
 }
-
-/**
- * The built server's startServer() (dist/server/app.js) in a child process, for ServerOptions the
- * command line may not spell yet: { db, cors: [...], apiKey, ... }; the rest as `facekit serve`'s
- * defaults, with one worker. Talks and stops as `facekit serve` does.
- */
-export function serveWith(options: Record<string, unknown>, opts: ServeEnv = {}): Promise<Served> {
-  // a file, not node -e: the worker threads would inherit --input-type and refuse to start
-  launcher ??= join(tempDir('facekit-launch-'), 'serve.mjs');
-  writeFileSync(launcher, LAUNCHER);
-  const moduleUrl = pathToFileURL(join(ROOT, 'dist', 'server', 'app.js')).href;
-  return start([launcher, moduleUrl, JSON.stringify(options)], opts);
-}
-
-let launcher: string | undefined;
-const LAUNCHER = `
-    const [moduleUrl, json] = process.argv.slice(2);
-    const log = (line) => process.stderr.write('facekit: serve: ' + line + '\\n');
-    try {
-      const { startServer } = await import(moduleUrl);
-      const server = await startServer({
-        host: '127.0.0.1', port: 0, workers: 1, backend: 'auto', maxPixels: 24000000, bodyLimit: 10000000,
-        timeoutMs: 30000, queue: 8, maxBatch: 16, debug: false, log, ...JSON.parse(json),
-      });
-      log('listening on ' + server.url);
-      const stop = () => server.stop().then(() => { log('stopped'); process.exit(0); });
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    } catch (err) {
-      // as the CLI says a usage error: "facekit: --option: message"
-      process.stderr.write('facekit: ' + (err && err.where ? err.where + ': ' : '') + (err instanceof Error ? err.message : String(err)) + '\\n');
-      process.exit(2);
-    }`;
 
 function start(argv: string[], opts: ServeEnv): Promise<Served> {
   return new Promise((resolve, reject) => {
@@ -101,4 +72,53 @@ export function form(fields: Record<string, string | string[]>): FormData {
     }
   }
   return fd;
+}
+
+/** What a request sends: a form, a JSON body, or raw bytes; and headers. */
+export interface Sent {
+  /** a multipart form (or curl -F style fields for form()), encoded as fetch encodes it: the same bytes, with a Content-Length */
+  form?: FormData | Record<string, string | string[]>;
+  /** a JSON body, sent with Content-Type: application/json unless `headers` say otherwise */
+  json?: unknown;
+  /** a raw body, with only the headers given (no Content-Type of its own) */
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+/** An answer to an injected request. */
+export interface Injected {
+  status: number;
+  /** a header of the answer (the name in any case), as a string */
+  header: (name: string) => string | undefined;
+  headers: Record<string, unknown>;
+  text: string;
+  bytes: Buffer;
+}
+
+/** A request to an in-process server through fastify's inject(): no socket, the same routes, hooks and answers. */
+export async function inject(server: { app: FastifyInstance }, method: string, url: string, sent: Sent = {}): Promise<Injected> {
+  const headers: Record<string, string> = { ...sent.headers };
+  let payload: string | Buffer | undefined;
+  if (sent.form !== undefined) {
+    const fd = sent.form instanceof FormData ? sent.form : form(sent.form);
+    const encoded = new Request('http://localhost/', { method: 'POST', body: fd });
+    payload = Buffer.from(await encoded.arrayBuffer());
+    headers['content-type'] = encoded.headers.get('content-type')!;
+  } else if (sent.json !== undefined) {
+    payload = JSON.stringify(sent.json);
+    if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+  } else if (sent.body !== undefined) {
+    payload = sent.body;
+  }
+  const res = await server.app.inject({ method: method.toUpperCase() as 'GET', url, headers, ...(payload !== undefined ? { payload } : {}) });
+  return {
+    status: res.statusCode,
+    header: (name) => {
+      const v = res.headers[name.toLowerCase()];
+      return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : String(v);
+    },
+    headers: res.headers,
+    text: res.body,
+    bytes: res.rawPayload,
+  };
 }
