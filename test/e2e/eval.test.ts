@@ -68,7 +68,7 @@ describe('evaluate() on a CSV of pairs', () => {
     // the embeddings from a copy of the demo photos' cache (it is keyed by content)
     const cache = copyDir((await demoEmbeddings()).cache);
     // no plain progress line on a slow, busy machine: stderr must stay empty
-    const res = await runCli(['eval', csv, '--cache', cache, '--folds', '3'], { env: { COLUMNS: '80', FACEKIT_PROGRESS_EVERY: '3600' } });
+    const res = await runCli(['eval', csv, '--cache', cache, '--folds', '3', '--table'], { env: { COLUMNS: '80', FACEKIT_PROGRESS_EVERY: '3600' } });
     expect(res.code).toBe(0);
     for (const line of res.stdout.trimEnd().split('\n')) expect([...line].length, line).toBeLessThanOrEqual(80);
     for (const row of ['accuracy (3-fold)', 'ROC AUC', 'equal error rate', 'TAR at FAR 1%', 'TAR at FAR 0.1%', 'best threshold', 'precision / recall', 'at the default 1.12']) {

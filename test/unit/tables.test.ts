@@ -65,7 +65,7 @@ describe('table columns', () => {
     expect(cells(v.toString())).toEqual([['db', '/a/very/long/path/to/some/gallery/of/people/gallery.json'], ['model', 'resnet34']]);
   });
 
-  it('the width is $COLUMNS off a terminal, else 100', () => {
+  it('the width is $COLUMNS off a terminal, else none (a table written to a file keeps its cells whole)', () => {
     const saved = process.env.COLUMNS;
     const tty = process.stdout.isTTY;
     try {
@@ -73,7 +73,7 @@ describe('table columns', () => {
       process.env.COLUMNS = '72';
       expect(outputColumns()).toBe(72);
       delete process.env.COLUMNS;
-      expect(outputColumns()).toBe(100);
+      expect(outputColumns()).toBe(Number.POSITIVE_INFINITY);
     } finally {
       if (saved === undefined) delete process.env.COLUMNS;
       else process.env.COLUMNS = saved;
@@ -92,7 +92,7 @@ describe('the CLI\'s tables fit COLUMNS=80', () => {
   };
 
   it('facekit models', async () => {
-    const res = await runCli(['models'], { env: { COLUMNS: '80' } });
+    const res = await runCli(['models', '--table'], { env: { COLUMNS: '80' } });
     expect(res.code).toBe(0);
     fits(res.stdout, 80);
     expect(cells(res.stdout)).toContainEqual(['resnet34', 'represent', '@vladmandic/face-api', '6.5MB', '150x150RGB,dlibalignment', '128-dembedding', '']);
@@ -101,7 +101,7 @@ describe('the CLI\'s tables fit COLUMNS=80', () => {
     expect(cells(res.stdout)).toContainEqual(['faceapi', 'analyze', '@vladmandic/face-api', '0.3MB', '112x112RGB', '7emotions', 'yes']);
     expect(cells(res.stdout)).toContainEqual(['minifasnet', 'analyze', 'faceplugin-face-recognition-js', '1.9MB', '128x128RGB,boxx2.7', 'real-facescore', 'yes']);
     expect(cells(res.stdout).filter((row) => row[1] === 'analyze').map((row) => row[0])).toEqual(['faceapi', 'ssrnet', 'faceapi', 'human', 'antispoof', 'liveness', 'minifasnet']);
-    const wide = await runCli(['models'], { env: { COLUMNS: '200' } });
+    const wide = await runCli(['models', '--table'], { env: { COLUMNS: '200' } });
     expect(words(wide.stdout)).toBe(words(res.stdout));
     expect(width(wide.stdout)).toBeGreaterThan(80);
   });
@@ -111,16 +111,19 @@ describe('the CLI\'s tables fit COLUMNS=80', () => {
     const db = join(dir, 'a-rather-long-folder-name-for-the-team-gallery', 'gallery.json');
     const g = await Gallery.open(db, { create: { model: 'resnet34' } });
     const v = (k: number) => Array.from({ length: 128 }, (_, i) => Math.sin(i * (k + 1)));
-    g.addEmbedding('adrianne_lenker', v(1), { image: join(dir, 'adrianne-lenker-cmisha-handschumacher-091020-1-320x479.jpg') });
-    g.addEmbedding('adrianne_lenker', v(2), { image: join(dir, 'adrianne-lenker-2018-cr-Buck-Meek-billboard-1548 (a copy of a copy).jpg') });
-    g.addEmbedding('bob_dylan', v(3), { image: join(dir, 'bob-dylan-1965-newport-folk-festival-electric-set-photographed-from-the-front-row.jpg') });
+    await g.addEmbedding('adrianne_lenker', v(1), { image: join(dir, 'adrianne-lenker-cmisha-handschumacher-091020-1-320x479.jpg') });
+    await g.addEmbedding('adrianne_lenker', v(2), { image: join(dir, 'adrianne-lenker-2018-cr-Buck-Meek-billboard-1548 (a copy of a copy).jpg') });
+    await g.addEmbedding('bob_dylan', v(3), { image: join(dir, 'bob-dylan-1965-newport-folk-festival-electric-set-photographed-from-the-front-row.jpg') });
     await g.save();
-    const list = await runCli(['db', 'list', '--db', db], { env: { COLUMNS: '80' } });
+    const list = await runCli(['db', 'list', '--db', db, '--table'], { env: { COLUMNS: '80' } });
     expect(list.code).toBe(0);
     fits(list.stdout, 80);
     expect(cells(list.stdout)[1]![2]).toContain('adrianne-lenker-2018-cr-Buck-Meek-billboard-1548(acopyofacopy).jpg');
-    const info = await runCli(['db', 'info', '--db', db], { env: { COLUMNS: '50' } });
+    const info = await runCli(['db', 'info', '--db', db, '--table'], { env: { COLUMNS: '50' } });
     expect(info.code).toBe(0);
     fits(info.stdout, 50);
+    // off a terminal, without --table: records (db list one object per person, as its table)
+    const piped = await runCli(['db', 'list', '--db', db]);
+    expect(JSON.parse(piped.stdout).map((p: { label: string; faces: number }) => [p.label, p.faces])).toEqual([['adrianne_lenker', 2], ['bob_dylan', 1]]);
   });
 });
