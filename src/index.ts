@@ -31,7 +31,7 @@ export type {
 } from './engine/options.js';
 export { DEFAULT_ALIGN_DIR, DEFAULT_NORM_DIR } from './engine/options.js';
 export type { DecodedImage, ImageInput } from './engine/images.js';
-export type { PhotoInput, StreamItem } from './engine/stream.js';
+export type { Done, PhotoInput, StreamItem } from './engine/stream.js';
 
 /* ---------------------------------------------------------------- galleries */
 export { Gallery, type EmbeddingInput, type GalleryOpenOptions, type IdentifyOptions, type AddOptions, type AddResult } from './engine/gallery.js';
@@ -62,12 +62,17 @@ export {
   type DetectorId, type DetectorInfo, type Metric, type RecognizerId, type RecognizerInfo, type SchemeId,
 } from './models/catalogue.js';
 export {
-  AGE_GENDER_MODELS, ANALYSIS_ACTIONS, DEFAULT_AGE_GENDER_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_SPOOF_MODEL, EMOTION_MODELS, SPOOF_MODELS,
+  AGE_GENDER_MODEL_IDS, ANALYSIS_ACTIONS, DEFAULT_AGE_GENDER_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_SPOOF_MODEL, EMOTION_MODEL_IDS, SPOOF_MODEL_IDS,
   isAgeGenderModelId, isEmotionModelId, isSpoofModelId,
   type AgeGenderModelId, type AnalysisAction, type EmotionModelId, type SpoofModelId,
 } from './models/analyzers/index.js';
 export { analysisOptions, parseActions, type AnalysisChoice, type AnalysisOptions } from './stages/analysis.js';
-export { SCHEMES, isSchemeId, type Scheme } from './stages/normalization.js';
+export { SCHEMES, isSchemeId, type Scheme, type ValueRange } from './stages/normalization.js';
+export type { RgbImage } from './core/image.js';
+export type { Vector } from './core/vector.js';
+export type { ModelFile, ModelInfo, TemplateId } from './models/catalogue.js';
+export type { QueueStats } from './pipeline/queue.js';
+export type { KFoldResult, RocPoint, VerificationSummary } from './evaluation/metrics.js';
 export { BACKENDS, type BackendChoice } from './models/runtime.js';
 export { defaultWorkers } from './pipeline/pool.js';
 export { distance, l2normalize, similarity } from './stages/verification.js';

@@ -3,7 +3,7 @@
  * the routes; the e2e test checks every answer it gets against the schemas here, so the two
  * cannot drift apart unnoticed.
  */
-import { AGE_GENDER_MODELS, ANALYSIS_ACTIONS, DETECTORS, EMOTION_LABELS, EMOTION_MODELS, METRICS, RECOGNIZERS, SPOOF_MODELS } from '../index.js';
+import { AGE_GENDER_MODEL_IDS, ANALYSIS_ACTIONS, DETECTORS, EMOTION_LABELS, EMOTION_MODEL_IDS, METRICS, RECOGNIZERS, SPOOF_MODEL_IDS } from '../index.js';
 import { MATCH_SCORE_MEANING } from './score.js';
 import { arr, binary, bool, errorResponse, imageErrors, int, nullable, num, obj, ok, ref, str, type Schema } from './openapi-schema.js';
 import { COMPAT_SCHEMAS, COMPAT_TAGS, SIGNATURE_TAG, compatPaths } from './openapi-compat.js';
@@ -25,9 +25,9 @@ const warningsField: Schema = { ...arr(str), description: 'present only when the
 const thresholdRange = 'above 0, and below 2 for euclidean_l2 and cosine (their largest distance); out of range is a 400 (usage)';
 const analyzeOptions = {
   actions: { type: 'string', description: `what to estimate, comma-separated: ${ANALYSIS_ACTIONS.join(',')} (default all; an unknown one is a 400 that names these)` },
-  age_gender_model: { type: 'string', enum: Object.keys(AGE_GENDER_MODELS), description: 'age and gender model (default faceapi)' },
-  emotion_model: { type: 'string', enum: Object.keys(EMOTION_MODELS), description: 'emotion model (default faceapi)' },
-  spoof_model: { type: 'string', enum: Object.keys(SPOOF_MODELS), description: 'real-or-spoof model (default minifasnet)' },
+  age_gender_model: { type: 'string', enum: [...AGE_GENDER_MODEL_IDS], description: 'age and gender model (default faceapi)' },
+  emotion_model: { type: 'string', enum: [...EMOTION_MODEL_IDS], description: 'emotion model (default faceapi)' },
+  spoof_model: { type: 'string', enum: [...SPOOF_MODEL_IDS], description: 'real-or-spoof model (default minifasnet)' },
   spoof_threshold: { type: 'number', minimum: 0, maximum: 1, description: "realness score below which a face is a spoof (default: the model's own)" },
 };
 

@@ -1,8 +1,8 @@
 /** `facekit analyze`: age, gender, emotion and real-or-spoof of each face. */
 import type { Command } from 'commander';
 import {
-  AGE_GENDER_MODELS, ANALYSIS_ACTIONS, DEFAULT_AGE_GENDER_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_SPOOF_MODEL,
-  EMOTION_MODELS, SPOOF_MODELS, isAgeGenderModelId, isEmotionModelId, isSpoofModelId, parseActions,
+  AGE_GENDER_MODEL_IDS, ANALYSIS_ACTIONS, DEFAULT_AGE_GENDER_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_SPOOF_MODEL,
+  EMOTION_MODEL_IDS, SPOOF_MODEL_IDS, isAgeGenderModelId, isEmotionModelId, isSpoofModelId, parseActions,
   type AgeGenderModelId, type AnalysisAction, type EmotionModelId, type FaceRecord, type SpoofModelId,
 } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
@@ -67,10 +67,10 @@ export function register(program: Command): void {
     .description('estimate each face\'s age, gender, emotion and whether it is real or a spoof; adds "analysis"')
     .argument('<inputs...>', 'images, folders, - for an image on stdin, or detect / align records (file or -)')
     .option('--actions <list>', `what to estimate, comma-separated: ${ANALYSIS_ACTIONS.join(',')} (only their models load)`, parseActionsOption, [...ANALYSIS_ACTIONS])
-    .option('--age-gender-model <id>', `age and gender model: ${Object.keys(AGE_GENDER_MODELS).join(' | ')}`,
-      choice('--age-gender-model', isAgeGenderModelId, AGE_GENDER_MODELS), DEFAULT_AGE_GENDER_MODEL)
-    .option('--emotion-model <id>', `emotion model: ${Object.keys(EMOTION_MODELS).join(' | ')}`, choice('--emotion-model', isEmotionModelId, EMOTION_MODELS), DEFAULT_EMOTION_MODEL)
-    .option('--spoof-model <id>', `real-or-spoof model: ${Object.keys(SPOOF_MODELS).join(' | ')}`, choice('--spoof-model', isSpoofModelId, SPOOF_MODELS), DEFAULT_SPOOF_MODEL)
+    .option('--age-gender-model <id>', `age and gender model: ${AGE_GENDER_MODEL_IDS.join(' | ')}`,
+      choice('--age-gender-model', isAgeGenderModelId, AGE_GENDER_MODEL_IDS), DEFAULT_AGE_GENDER_MODEL)
+    .option('--emotion-model <id>', `emotion model: ${EMOTION_MODEL_IDS.join(' | ')}`, choice('--emotion-model', isEmotionModelId, EMOTION_MODEL_IDS), DEFAULT_EMOTION_MODEL)
+    .option('--spoof-model <id>', `real-or-spoof model: ${SPOOF_MODEL_IDS.join(' | ')}`, choice('--spoof-model', isSpoofModelId, SPOOF_MODEL_IDS), DEFAULT_SPOOF_MODEL)
     .option('--spoof-threshold <t>', "realness score below which a face is a spoof (default: the model's own)", parseNumber('--spoof-threshold', { min: 0, max: 1 }));
   addFormatOptions(cmd, 'NDJSON records');
   addDetectOptions(cmd, { maxFaces: true, detector: 'detector used when given images: blazeface | ssd | tiny' })

@@ -68,3 +68,8 @@ export const DEFAULT_SPOOF_MODEL: SpoofModelId = 'minifasnet';
 export const isAgeGenderModelId = (s: string): s is AgeGenderModelId => Object.hasOwn(AGE_GENDER_MODELS, s);
 export const isEmotionModelId = (s: string): s is EmotionModelId => Object.hasOwn(EMOTION_MODELS, s);
 export const isSpoofModelId = (s: string): s is SpoofModelId => Object.hasOwn(SPOOF_MODELS, s);
+
+/** The ids of each task's models (what the command line and the server offer). */
+export const AGE_GENDER_MODEL_IDS = Object.keys(AGE_GENDER_MODELS) as readonly AgeGenderModelId[];
+export const EMOTION_MODEL_IDS = Object.keys(EMOTION_MODELS) as readonly EmotionModelId[];
+export const SPOOF_MODEL_IDS = Object.keys(SPOOF_MODELS) as readonly SpoofModelId[];
