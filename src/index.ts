@@ -81,7 +81,8 @@ export type { ServerHandle, ServerOptions, StartServer } from './engine/server-o
 
 /* ---------------------------------------------------------------- the module functions, on the shared engine */
 
-type EngineChoice = Pick<FacekitOptions, 'backend' | 'workers' | 'maxPixels'>;
+/** The engine options the module functions take (they make the shared engine with them). */
+export type EngineChoice = Pick<FacekitOptions, 'backend' | 'workers' | 'maxPixels'>;
 
 function split<T extends EngineChoice>(opts: T): [EngineChoice, Omit<T, keyof EngineChoice>] {
   const { backend, workers, maxPixels, ...rest } = opts;
