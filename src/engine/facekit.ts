@@ -13,7 +13,8 @@ import { DEFAULT_MAX_PIXELS } from '../core/image.js';
 import type { FaceRecord } from '../core/records.js';
 import { chooseBackend, initBackend, packageDir, type BackendChoice } from '../models/runtime.js';
 import type { PipelinePlan, StageName } from '../pipeline/plan.js';
-import { batchSession, defaultWorkers, WorkerPool, type ImageJob, type JobSession } from '../pipeline/pool.js';
+import { batchSession, defaultWorkers, POOL_MIN_IMAGES, WorkerPool, type ImageJob, type JobSession } from '../pipeline/pool.js';
+import { peekShort } from '../pipeline/ordered.js';
 import { ModelQueue, type QueueStats } from '../pipeline/queue.js';
 import { prepareDirs } from '../pipeline/run.js';
 import { decideThreshold, parseMetric } from '../recognition/policy.js';
@@ -242,7 +243,13 @@ export class Facekit implements AsyncDisposable {
 
   /** @internal Each image's records (or each group of records carried on), in input order. */
   async *stream(items: Iterable<StreamItem> | AsyncIterable<StreamItem>, plan: PipelinePlan, stage: StageName, records: boolean, opts: RunOptions = {}): AsyncGenerator<FaceRecord[]> {
-    const expected = Array.isArray(items) ? items.filter((x) => !isRecordLike(x)).length : undefined;
+    let expected = Array.isArray(items) ? items.filter((x) => !isRecordLike(x)).length : undefined;
+    if (expected === undefined && !this.warm && this.workers > 1) {
+      // a stream of a few photos (a command given one) runs here: workers would load the models again
+      const peeked = await peekShort(items, POOL_MIN_IMAGES, SHORT_STREAM_WAIT_MS);
+      expected = peeked.count;
+      items = peeked.rest;
+    }
     const session = this.session(expected, opts.signal);
     try {
       yield* runItems(items, plan, stage, {
@@ -283,6 +290,9 @@ export class Facekit implements AsyncDisposable {
     if (records.some((r) => r.embedding)) this.models.add(plan.model);
   }
 }
+
+/** How long after its first item a stream may take to end and still count as a few photos. */
+const SHORT_STREAM_WAIT_MS = 300;
 
 const isRecordLike = (x: unknown): boolean => typeof x === 'object' && x !== null && 'schema' in x;
 

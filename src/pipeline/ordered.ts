@@ -83,3 +83,73 @@ export async function collect<T>(source: Iterable<T> | AsyncIterable<T>): Promis
   for await (const x of source) out.push(x);
   return out;
 }
+
+/**
+ * How many items a stream of unknown length holds when it is short: its first items are read
+ * until it ends (`count` is then their number), `limit` have come, or `waitMs` passed since the
+ * first one (`count` undefined: a long or slow stream). `rest` yields every item, the read ones
+ * first. A command given one photo then runs it in this thread instead of starting workers.
+ */
+export async function peekShort<T>(
+  source: Iterable<T> | AsyncIterable<T>, limit: number, waitMs: number,
+): Promise<{ count?: number; rest: AsyncIterable<T> }> {
+  const it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
+  const read: T[] = [];
+  let pending: Promise<IteratorResult<T>> | undefined;
+  let ended = false;
+  let timer: NodeJS.Timeout | undefined;
+  let startClock = (): void => undefined;
+  // the clock starts at the first item: an upstream stage's start-up is not a long stream
+  const late = new Promise<'late'>((resolve) => {
+    startClock = () => { timer = setTimeout(() => resolve('late'), waitMs); };
+  });
+  let failed: { error: unknown } | undefined;
+  try {
+    while (read.length < limit) {
+      pending = Promise.resolve(it.next());
+      pending.catch(() => undefined); // raised when `rest` reaches it
+      const r = read.length === 0 ? await pending : await Promise.race([pending, late]);
+      if (r === 'late') break;
+      pending = undefined;
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      read.push(r.value);
+      if (read.length === 1) startClock();
+    }
+  } catch (error) {
+    // raised in its place, after the items before it
+    failed = { error };
+    pending = undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+  async function* rest(): AsyncGenerator<T> {
+    let finished = ended || failed !== undefined;
+    try {
+      yield* read;
+      if (failed) throw failed.error;
+      if (finished) return;
+      if (pending) {
+        const r = await pending;
+        if (r.done) {
+          finished = true;
+          return;
+        }
+        yield r.value;
+      }
+      for (;;) {
+        const r = await it.next();
+        if (r.done) {
+          finished = true;
+          return;
+        }
+        yield r.value;
+      }
+    } finally {
+      if (!finished) await it.return?.();
+    }
+  }
+  return { ...(ended || failed ? { count: read.length } : {}), rest: rest() };
+}
