@@ -159,7 +159,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   const discarding = new Set<IncomingMessage>();
   // at shutdown they are answered already: their connections need not be waited for
   app.addHook('preClose', async () => {
-    for (const req of discarding) req.socket?.destroy();
+    for (const req of discarding) req.socket?.destroy?.();
   });
   // text bodies are not an input of any endpoint: 415 rather than a confusing 400
   app.removeContentTypeParser('text/plain');
@@ -192,7 +192,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
-    if (!request.raw.complete) {
+    // (complete is false only on a socket's request: fastify's inject() has none, and no body left to read)
+    if (request.raw.complete === false) {
       // Answered before its body was read: refused at once (too large, overloaded, no API key) or
       // half way through a multipart upload (too many images, a bad field). The rest of the body
       // is read and thrown away, after the answer too, so that a client still sending gets the
@@ -254,7 +255,7 @@ function discardRest(req: IncomingMessage, active: Set<IncomingMessage>, maxByte
       clearTimeout(idle);
       active.delete(req);
       req.off('data', onData).off('end', onEnd).off('error', onFail).off('close', onClose);
-      if (!ok) req.socket?.destroy();
+      if (!ok) req.socket?.destroy?.();
       resolve(ok);
     };
     const onData = (c: Buffer) => {
