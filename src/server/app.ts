@@ -18,7 +18,7 @@ import { tooLarge } from './inputs.js';
 import { jsonBody } from './json-body.js';
 import { apiKeyCheck, resolveApiKey } from './auth.js';
 import { corsOptions, parseOrigins } from './cors.js';
-import { noteArrival, type Context, type ServerOptions } from './context.js';
+import { errorShapeOf, noteArrival, type Context, type ServerOptions } from './context.js';
 import { registerDocs } from './routes/docs.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerDetectRoutes } from './routes/detect.js';
@@ -214,7 +214,9 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     }
     if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
     for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
-    return reply.status(e.status).type('application/json; charset=utf-8').send(e.body());
+    // a request another API's fields chose (serve --compat) is answered in that API's shape
+    const shaped = errorShapeOf(request)?.(e);
+    return reply.status(shaped?.status ?? e.status).type('application/json; charset=utf-8').send(shaped ? shaped.body : e.body());
   });
   app.setNotFoundHandler((request, reply) => {
     const e = new HttpError(404, 'not_found', `no such endpoint: ${request.method} ${request.url.split('?')[0]} (see GET /openapi.json)`);
