@@ -29,6 +29,7 @@ import { registerVerifyRoutes } from './routes/verify.js';
 import { registerGalleryRoutes } from './routes/gallery.js';
 import { WORKSHOP_MODEL_ROUTES, WORKSHOP_ROOT, registerWorkshopRoutes } from './routes/compat-workshop.js';
 import { FLASK_MODEL_ROUTES, registerFlaskRoutes } from './routes/compat-flask.js';
+import { DEEPFACE_MODEL_ROUTES, registerDeepfaceRoutes } from './routes/compat-deepface.js';
 
 export type { Context, ServerOptions } from './context.js';
 
@@ -71,7 +72,7 @@ async function listen(ctx: Context): Promise<RunningServer> {
   const app = await buildApp(ctx);
   if (opts.apiKey !== undefined) opts.log('an API key is needed on every route but /, /docs and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY)');
   if (opts.cors) opts.log(`cross-origin requests allowed from ${opts.cors.join(', ')}`);
-  if (opts.compat) opts.log(`also serving the workshop's API (/status, /echo, /detect-face, /recognize-face, also under ${WORKSHOP_ROOT}) and the Flask face API (/api/...)`);
+  if (opts.compat) opts.log(`also serving the workshop's API (/status, /echo, /detect-face, /recognize-face, also under ${WORKSHOP_ROOT}) and the Flask face API (/api/...), and deepface's REST API (/represent, /verify, /analyze with deepface's fields; /register, /search, /build/index)`);
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {
@@ -111,14 +112,14 @@ async function listen(ctx: Context): Promise<RunningServer> {
 
 /* ---------------------------------------------------------------- the app */
 
-const MODEL_ROUTES = new Set(['/detect', '/analyze', '/represent', '/compare', '/verify', '/gallery', ...WORKSHOP_MODEL_ROUTES, ...FLASK_MODEL_ROUTES]);
+const MODEL_ROUTES = new Set(['/detect', '/analyze', '/represent', '/compare', '/verify', '/gallery', ...WORKSHOP_MODEL_ROUTES, ...FLASK_MODEL_ROUTES, ...DEEPFACE_MODEL_ROUTES]);
 
 /** The routes, one module per resource, each registering its endpoints on the app. */
 const ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [
   registerHealthRoutes, registerDetectRoutes, registerAnalyzeRoutes, registerRepresentRoutes, registerCompareRoutes, registerVerifyRoutes, registerGalleryRoutes,
 ];
 /** The routes of the APIs facekit replaces (serve --compat). */
-const COMPAT_ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [registerWorkshopRoutes, registerFlaskRoutes];
+const COMPAT_ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [registerWorkshopRoutes, registerFlaskRoutes, registerDeepfaceRoutes];
 
 export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   const { opts } = ctx;

@@ -11,6 +11,13 @@ function resolveRef(doc: Schema, s: Schema): Schema {
 /** Problems of `v` against `schema`: [] when it conforms. */
 export function conform(doc: Schema, v: unknown, schemaIn: Schema, at = '$'): string[] {
   const s = resolveRef(doc, schemaIn);
+  // anyOf / oneOf (an operation two APIs share answers either's shape): the value conforms to one of them
+  const alternatives = (s.anyOf ?? s.oneOf) as Schema[] | undefined;
+  if (Array.isArray(alternatives)) {
+    const tries = alternatives.map((alt) => conform(doc, v, alt, at));
+    const fits = tries.filter((t) => t.length === 0).length;
+    if (s.oneOf ? fits !== 1 : fits === 0) return [`${at}: conforms to ${fits} of its ${s.oneOf ? 'oneOf' : 'anyOf'} schemas (${tries.map((t) => t[0] ?? 'ok').join(' | ')})`];
+  }
   const types = s.type === undefined ? [] : Array.isArray(s.type) ? s.type : [s.type];
   const typeOf = (x: unknown) => (x === null ? 'null' : Array.isArray(x) ? 'array' : Number.isInteger(x) ? 'integer' : typeof x);
   if (types.length) {
