@@ -62,7 +62,11 @@ function body(images: string[], options: Record<string, Schema>, required: strin
 }
 
 const errors = (more = ''): Record<string, Schema> => ({
-  400: { description: `deepface's error answers: {"exception": ...} when the request cannot be read (no image, a path or URL, an unknown field), {"error": "Exception while ...: ..."} when the image or the verb fails (not an image, no face, a spoof${more}); facekit's error code in "code"`, content: { 'application/json': { schema: ref('DeepfaceError') } } },
+  400: {
+    description: `deepface's error answers: {"exception": ...} when the request cannot be read (no image, a path or URL, an unknown field, a body that is not JSON or multipart), ` +
+      `{"error": "Exception while ...: ..."} when the image or the verb fails (not an image, no face, a spoof${more}); facekit's error code in "code"`,
+    content: { 'application/json': { schema: ref('DeepfaceError') } },
+  },
   413: { description: 'too large: the body is over serve --body-limit, or the image over --max-pixels', content: { 'application/json': { schema: { anyOf: [ref('DeepfaceError'), ref('Error')] } } } },
   503: { ...busy, content: { 'application/json': { schema: { anyOf: [ref('DeepfaceError'), ref('Error')] } } } },
 });

@@ -183,6 +183,13 @@ describe('facekit serve --compat: deepface\'s REST API', () => {
     const text = await post('/represent', { img: `data:image/jpeg;base64,${Buffer.from('Not JPEG data').toString('base64')}` });
     expect(text).toEqual({ status: 400, body: { exception: expect.stringMatching(/not an image/), code: 'not_an_image' } });
     expect(await post('/register', {})).toEqual({ status: 400, body: { exception: expect.stringMatching(/^'img' not found in the request/), code: 'bad_request' } });
+    // on deepface's own paths, a body that is not JSON is deepface's 400 too
+    for (const [type, payload] of [['application/json', '{"img": '], ['text/plain', 'img=x']]) {
+      const res = await srv.app.inject({ method: 'POST', url: '/search', payload, headers: { 'content-type': type } });
+      expect(res.statusCode, type).toBe(400);
+      expect(conform(doc, res.json(), responseSchema(doc, '/search', 'post', 400)!)).toEqual([]);
+      expect(Object.keys(res.json() as object), type).toEqual(['exception', 'code']);
+    }
     expect(await post('/represent', { model_name: 'Facenet' })).toMatchObject({ status: 400, body: { exception: expect.stringMatching(/^'img' not found/) } });
     // a misspelt field is a 400 that names the fields of the API the request speaks...
     const typo = await post('/represent', { img: dataUrl(BOB1), model_nam: 'Facenet' });

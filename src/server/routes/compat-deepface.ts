@@ -48,16 +48,12 @@ export function registerDeepfaceRoutes(app: FastifyInstance, ctx: Context): void
   ctx.shared.set('/verify', { name: DEEPFACE, spec: VERIFY, chosen, answer: (rq, rp, body) => verify(ctx, rq, rp, body) });
   ctx.shared.set('/analyze', { name: DEEPFACE, spec: ANALYZE, chosen, answer: (rq, rp, body) => analyze(ctx, rq, rp, body) });
 
-  app.post('/register', async (request, reply) => {
-    chosen(request);
-    return register(ctx, request, reply, await read(ctx, request, REGISTER));
-  });
-  app.post('/search', async (request, reply) => {
-    chosen(request);
-    return search(ctx, request, reply, await read(ctx, request, SEARCH));
-  });
-  app.post('/build/index', async (request) => {
-    chosen(request);
+  // deepface's own paths answer its errors from the start: a body that is not JSON (read before
+  // the handler runs) too; the API key and the server's load are checked before, in facekit's shape
+  const own = { onRequest: async (request: FastifyRequest) => chosen(request) };
+  app.post('/register', own, async (request, reply) => register(ctx, request, reply, await read(ctx, request, REGISTER)));
+  app.post('/search', own, async (request, reply) => search(ctx, request, reply, await read(ctx, request, SEARCH)));
+  app.post('/build/index', own, async (request) => {
     const body = await read(ctx, request, BUILD_INDEX);
     answerErrorsAs(request, deepfaceErrors('error', 'building index'));
     return buildIndex(ctx, body);
