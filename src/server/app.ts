@@ -18,7 +18,7 @@ import { tooLarge } from './inputs.js';
 import { jsonBody } from './json-body.js';
 import { apiKeyCheck, resolveApiKey } from './auth.js';
 import { corsOptions, parseOrigins } from './cors.js';
-import { noteArrival, type Context, type ServerOptions } from './context.js';
+import { errorShapeOf, noteArrival, type Context, type ServerOptions } from './context.js';
 import { registerDocs } from './routes/docs.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerDetectRoutes } from './routes/detect.js';
@@ -29,6 +29,7 @@ import { registerVerifyRoutes } from './routes/verify.js';
 import { registerGalleryRoutes } from './routes/gallery.js';
 import { WORKSHOP_MODEL_ROUTES, WORKSHOP_ROOT, registerWorkshopRoutes } from './routes/compat-workshop.js';
 import { FLASK_MODEL_ROUTES, registerFlaskRoutes } from './routes/compat-flask.js';
+import { DEEPFACE_MODEL_ROUTES, registerDeepfaceRoutes } from './routes/compat-deepface.js';
 
 export type { Context, ServerOptions } from './context.js';
 
@@ -71,7 +72,7 @@ async function listen(ctx: Context): Promise<RunningServer> {
   const app = await buildApp(ctx);
   if (opts.apiKey !== undefined) opts.log('an API key is needed on every route but /, /docs and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY)');
   if (opts.cors) opts.log(`cross-origin requests allowed from ${opts.cors.join(', ')}`);
-  if (opts.compat) opts.log(`also serving the workshop's API (/status, /echo, /detect-face, /recognize-face, also under ${WORKSHOP_ROOT}) and the Flask face API (/api/...)`);
+  if (opts.compat) opts.log(`also serving the workshop's API (/status, /echo, /detect-face, /recognize-face, also under ${WORKSHOP_ROOT}) and the Flask face API (/api/...), and deepface's REST API (/represent, /verify, /analyze with deepface's fields; /register, /search, /build/index)`);
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {
@@ -111,14 +112,14 @@ async function listen(ctx: Context): Promise<RunningServer> {
 
 /* ---------------------------------------------------------------- the app */
 
-const MODEL_ROUTES = new Set(['/detect', '/analyze', '/represent', '/compare', '/verify', '/gallery', ...WORKSHOP_MODEL_ROUTES, ...FLASK_MODEL_ROUTES]);
+const MODEL_ROUTES = new Set(['/detect', '/analyze', '/represent', '/compare', '/verify', '/gallery', ...WORKSHOP_MODEL_ROUTES, ...FLASK_MODEL_ROUTES, ...DEEPFACE_MODEL_ROUTES]);
 
 /** The routes, one module per resource, each registering its endpoints on the app. */
 const ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [
   registerHealthRoutes, registerDetectRoutes, registerAnalyzeRoutes, registerRepresentRoutes, registerCompareRoutes, registerVerifyRoutes, registerGalleryRoutes,
 ];
 /** The routes of the APIs facekit replaces (serve --compat). */
-const COMPAT_ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [registerWorkshopRoutes, registerFlaskRoutes];
+const COMPAT_ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [registerWorkshopRoutes, registerFlaskRoutes, registerDeepfaceRoutes];
 
 export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   const { opts } = ctx;
@@ -159,7 +160,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   const discarding = new Set<IncomingMessage>();
   // at shutdown they are answered already: their connections need not be waited for
   app.addHook('preClose', async () => {
-    for (const req of discarding) req.socket?.destroy();
+    for (const req of discarding) req.socket?.destroy?.();
   });
   // text bodies are not an input of any endpoint: 415 rather than a confusing 400
   app.removeContentTypeParser('text/plain');
@@ -192,8 +193,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
-    // (`complete` is http's flag; a request made by fastify's inject() has none, but its stream ends)
-    if (!request.raw.complete && !request.raw.readableEnded) {
+    // (complete is false only on a socket's request: fastify's inject() has none, and no body left to read)
+    if (request.raw.complete === false) {
       // Answered before its body was read: refused at once (too large, overloaded, no API key) or
       // half way through a multipart upload (too many images, a bad field). The rest of the body
       // is read and thrown away, after the answer too, so that a client still sending gets the
@@ -214,7 +215,9 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     }
     if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
     for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
-    return reply.status(e.status).type('application/json; charset=utf-8').send(e.body());
+    // a request another API's fields chose (serve --compat) is answered in that API's shape
+    const shaped = errorShapeOf(request)?.(e);
+    return reply.status(shaped?.status ?? e.status).type('application/json; charset=utf-8').send(shaped ? shaped.body : e.body());
   });
   app.setNotFoundHandler((request, reply) => {
     const e = new HttpError(404, 'not_found', `no such endpoint: ${request.method} ${request.url.split('?')[0]} (see GET /openapi.json)`);
@@ -255,7 +258,7 @@ function discardRest(req: IncomingMessage, active: Set<IncomingMessage>, maxByte
       clearTimeout(idle);
       active.delete(req);
       req.off('data', onData).off('end', onEnd).off('error', onFail).off('close', onClose);
-      if (!ok) req.socket?.destroy();
+      if (!ok) req.socket?.destroy?.();
       resolve(ok);
     };
     const onData = (c: Buffer) => {

@@ -3,10 +3,10 @@
  * gallery), running a verb within the request's deadline (its abort signal), and the small helpers
  * that shape answers the same way on every route.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { assertSameModel, RECOGNIZERS, type DetectorId, type Facekit, type FaceRecord, type Gallery, type RecognizerId, type ServerOptions } from '../index.js';
 import { fromFacekit, HttpError, badRequest } from './http-errors.js';
-import { readBody, uploadsOf, type BodySpec, type ParsedBody, type Upload } from './inputs.js';
+import { readBody, readBodyOf, uploadsOf, type BodySpec, type ParsedBody, type Upload } from './inputs.js';
 
 export type { ServerOptions } from '../index.js';
 
@@ -18,6 +18,57 @@ export interface Context {
   started: number;
   stopping: boolean;
   inFlight: number;
+  /** serve --compat: other APIs' handlers on facekit's own paths, chosen by a request's fields (see postRoute) */
+  shared?: Map<string, SharedRoute>;
+}
+
+/* ---------------------------------------------------------------- paths two APIs share */
+
+/** Another API's POST handler on one of facekit's paths (deepface's /verify, /represent, /analyze). */
+export interface SharedRoute {
+  /** how messages name that API */
+  name: string;
+  /** its fields on this path */
+  spec: BodySpec;
+  /** called as soon as a request's fields choose this API (e.g. to answer its errors its way) */
+  chosen?: (request: FastifyRequest) => void;
+  /** the answer to a request with this API's fields */
+  answer: (request: FastifyRequest, reply: FastifyReply, body: ParsedBody) => Promise<unknown>;
+}
+
+/**
+ * POST `path`: the body read against `spec`, then `answer`. When another API shares the path
+ * (ctx.shared, serve --compat), the body is read once against both APIs' fields, and the fields
+ * a request sends choose whose answer it gets (inputs.ts, BodyFamily).
+ */
+export function postRoute(
+  app: FastifyInstance, ctx: Context, path: string, spec: BodySpec,
+  answer: (request: FastifyRequest, reply: FastifyReply, body: ParsedBody) => Promise<unknown>,
+): void {
+  app.post(path, async (request, reply) => {
+    const other = ctx.shared?.get(path);
+    if (!other) return answer(request, reply, await read(ctx, request, spec));
+    const got = await readBodyOf(request, [{ name: 'facekit', spec }, { name: other.name, spec: other.spec }], ctx.opts.bodyLimit, (name) => {
+      if (name === other.name) other.chosen?.(request);
+    });
+    return got.family === other.name ? other.answer(request, reply, got.body) : answer(request, reply, got.body);
+  });
+}
+
+/* ---------------------------------------------------------------- errors answered in another API's shape */
+
+/** How an API other than facekit's answers an error: its status and body. */
+export type ErrorShape = (e: HttpError) => { status: number; body: unknown };
+
+const errorShapes = new WeakMap<FastifyRequest, ErrorShape>();
+
+/** From now on, this request's errors are answered in `shape` (the server's error handler asks errorShapeOf). */
+export function answerErrorsAs(request: FastifyRequest, shape: ErrorShape): void {
+  errorShapes.set(request, shape);
+}
+
+export function errorShapeOf(request: FastifyRequest): ErrorShape | undefined {
+  return errorShapes.get(request);
 }
 
 /* ---------------------------------------------------------------- running a verb for a request */

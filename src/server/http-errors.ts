@@ -61,6 +61,8 @@ const STATUS: Partial<Record<ServerErrorCode, number>> = {
   model_mismatch: 409,
   gallery_locked: 409,
   empty_gallery: 409,
+  // the served gallery is empty or damaged: the request is fine, the gallery cannot answer it
+  bad_gallery: 409,
   overloaded: 503,
   timeout: 503,
   stopping: 503,

@@ -10,12 +10,14 @@ import { isDetectorId, isMetric, isRecognizerId, DETECTORS, METRICS, RECOGNIZERS
 import { decodeBase64Image, looksLikeImageBytes } from '../core/image.js';
 import { badRequest, HttpError, tooManyImages } from './http-errors.js';
 
-export type OptionKind = 'number' | 'int' | 'string' | 'boolean' | 'metric' | 'model' | 'detector';
+export type OptionKind = 'number' | 'int' | 'string' | 'boolean' | 'metric' | 'model' | 'detector' | 'custom';
 
 export interface OptionSpec {
   kind: OptionKind;
   min?: number;
   max?: number;
+  /** kind 'custom': checks the value as sent (a string in a form, any JSON value in JSON), or throws a 400 */
+  parse?: (value: unknown, name: string) => OptionValue;
 }
 
 export interface BodySpec {
@@ -54,11 +56,18 @@ function accepted(spec: BodySpec): string {
   return [...Object.keys(spec.images), ...Object.keys(spec.aliases ?? {}), ...Object.keys(spec.options)].join(', ');
 }
 
-function fieldName(spec: BodySpec, raw: string): { kind: 'image' | 'option'; name: string } {
+/** What `raw` names in `spec` (an image field or an option, after aliases), or undefined. */
+function fieldOf(spec: BodySpec, raw: string): { kind: 'image' | 'option'; name: string } | undefined {
   const k = snake(raw);
-  const name = spec.aliases?.[k] ?? k;
-  if (name in spec.images) return { kind: 'image', name };
-  if (name in spec.options) return { kind: 'option', name };
+  const name = Object.hasOwn(spec.aliases ?? {}, k) ? spec.aliases![k]! : k;
+  if (Object.hasOwn(spec.images, name)) return { kind: 'image', name };
+  if (Object.hasOwn(spec.options, name)) return { kind: 'option', name };
+  return undefined;
+}
+
+function fieldName(spec: BodySpec, raw: string): { kind: 'image' | 'option'; name: string } {
+  const f = fieldOf(spec, raw);
+  if (f) return f;
   throw new HttpError(400, 'unknown_field', `unknown field "${raw}"; this endpoint takes: ${accepted(spec)}`);
 }
 
@@ -68,11 +77,21 @@ function safeName(filename: string | undefined, fallback: string): string {
   return clean || fallback;
 }
 
-/** An image given as text: a data: URL or bare base64. Paths and URLs are never fetched. */
+/**
+ * Text that names an image instead of holding it: a URL, an absolute or relative path, or a bare
+ * file name ("img.jpg", "dataset/img1.jpg"; deepface's clients send these).
+ */
+export function looksLikeLocation(text: string): boolean {
+  const t = text.trim();
+  if (/^([a-z][a-z0-9+.-]*:\/\/|file:|\/|~|\.{1,2}[\\/]|[A-Za-z]:[\\/])/i.test(t)) return true;
+  return t.length < 4096 && !/\s/.test(t) && /[\\/]|\.[A-Za-z][A-Za-z0-9]{1,4}(\?.*)?$/.test(t);
+}
+
+/** An image given as text: a data: URL or bare base64. Paths and URLs are never read nor fetched. */
 function imageFromText(text: string, field: string): Buffer {
   const bytes = decodeBase64Image(text);
   if (!bytes || bytes.length === 0) {
-    const hint = /^(https?:|file:|\/|\.{1,2}\/|[A-Za-z]:\\)/.test(text.trim())
+    const hint = looksLikeLocation(text)
       ? ' (paths and URLs are not fetched: upload the file, or send its bytes as base64)' : '';
     throw badRequest(`field "${field}" is not an image as base64 or a data: URL${hint}`);
   }
@@ -109,15 +128,31 @@ function parseOption(name: string, spec: OptionSpec, value: unknown): OptionValu
     case 'detector':
       if (typeof value !== 'string' || !isDetectorId(value)) throw bad(`one of ${Object.keys(DETECTORS).join(', ')}`);
       return value;
+    case 'custom':
+      return spec.parse!(value, name);
   }
 }
 
-class Collector {
+/** What reading a body feeds: the fields as they come, in order. */
+interface Sink {
+  /** bytes read so far count against the body limit */
+  count(bytes: number): void;
+  /** a text field, a JSON member or a query parameter */
+  option(raw: string, value: unknown): void;
+  /** the image field a file part goes to, checked before its bytes are read */
+  file(raw: string): string;
+  image(field: string, name: string, bytes: Buffer): void;
+  /** the raw body (Content-Type image/*): the endpoint's first image field */
+  raw(bytes: Buffer): void;
+  done(): { body: ParsedBody; spec: BodySpec };
+}
+
+class Collector implements Sink {
   readonly uploads: Upload[] = [];
   readonly options: Record<string, OptionValue> = {};
   private total = 0;
 
-  constructor(private readonly spec: BodySpec, private readonly bodyLimit: number) {}
+  constructor(readonly spec: BodySpec, private readonly bodyLimit: number) {}
 
   count(bytes: number): void {
     this.total += bytes;
@@ -134,6 +169,16 @@ class Collector {
     this.uploads.push({ field, name, bytes });
   }
 
+  file(raw: string): string {
+    const f = fieldName(this.spec, raw);
+    if (f.kind !== 'image') throw badRequest(`"${raw}" is an option, not a file`);
+    return f.name;
+  }
+
+  raw(bytes: Buffer): void {
+    this.image(Object.keys(this.spec.images)[0]!, 'upload', bytes);
+  }
+
   option(raw: string, value: unknown): void {
     const f = fieldName(this.spec, raw);
     if (f.kind === 'image') {
@@ -146,15 +191,98 @@ class Collector {
       } else throw badRequest(`"${raw}" must be an image as base64 or a data: URL${this.spec.images[f.name]! > 1 ? ' (or a list of them)' : ''}`);
       return;
     }
-    if (f.name in this.options) throw badRequest(`"${raw}" is given twice`);
+    if (Object.hasOwn(this.options, f.name)) throw badRequest(`"${raw}" is given twice`);
     this.options[f.name] = parseOption(f.name, this.spec.options[f.name]!, value);
   }
 
-  done(): ParsedBody {
+  done(): { body: ParsedBody; spec: BodySpec } {
     for (const r of this.spec.required ?? []) {
-      if (!(r in this.options)) throw badRequest(`"${r}" is required`);
+      if (!Object.hasOwn(this.options, r)) throw badRequest(`"${r}" is required`);
     }
-    return { uploads: this.uploads, options: this.options };
+    return { body: { uploads: this.uploads, options: this.options }, spec: this.spec };
+  }
+}
+
+/**
+ * One endpoint's fields as two APIs name them (serve --compat: deepface's /verify, /represent and
+ * /analyze share facekit's paths). The fields of a request choose the API as they are read: the
+ * first field only one of them takes decides, and fields both take wait until then. A request
+ * that names neither is the first family's (the endpoint's own). A field of the other API after
+ * the choice is a 400, as is a field neither takes (which names both lists).
+ */
+export interface BodyFamily {
+  /** how messages name the API, e.g. "deepface" */
+  name: string;
+  spec: BodySpec;
+}
+
+class Chooser implements Sink {
+  private chosen: Collector | undefined;
+  private chosenName = '';
+  private readonly held: [string, unknown][] = [];
+  private total = 0;
+
+  constructor(private readonly families: BodyFamily[], private readonly bodyLimit: number, private readonly onChoose: (name: string) => void) {}
+
+  count(bytes: number): void {
+    this.total += bytes;
+    if (this.total > this.bodyLimit) throw tooLarge(this.bodyLimit);
+  }
+
+  /** The collector for `raw`, choosing the family if the field decides it; undefined: a field both take, held until then. */
+  private route(raw: string): Collector | undefined {
+    const takers = this.families.filter((f) => fieldOf(f.spec, raw) !== undefined);
+    if (this.chosen) {
+      if (takers.length === 0) throw this.unknown(raw);
+      if (!takers.some((f) => f.name === this.chosenName)) {
+        throw badRequest(`"${raw}" is a field of ${takers[0]!.name}'s API, but this request sends ${this.chosenName}'s fields; send one API's fields (${this.chosenName}'s: ${accepted(this.chosen.spec)})`);
+      }
+      return this.chosen;
+    }
+    if (takers.length === 0) throw this.unknown(raw);
+    if (takers.length > 1) return undefined;
+    return this.choose(takers[0]!);
+  }
+
+  private choose(f: BodyFamily): Collector {
+    this.chosen = new Collector(f.spec, Number.POSITIVE_INFINITY);
+    this.chosenName = f.name;
+    this.onChoose(f.name);
+    for (const [raw, value] of this.held.splice(0)) this.chosen.option(raw, value);
+    return this.chosen;
+  }
+
+  private unknown(raw: string): HttpError {
+    const [own, ...others] = this.families;
+    if (this.chosen && this.chosenName !== own!.name) {
+      return new HttpError(400, 'unknown_field', `unknown field "${raw}"; this endpoint takes (as ${this.chosenName}'s API): ${accepted(this.chosen.spec)}`);
+    }
+    const more = this.chosen ? '' : others.map((f) => ` (or, as ${f.name}'s API: ${accepted(f.spec)})`).join('');
+    return new HttpError(400, 'unknown_field', `unknown field "${raw}"; this endpoint takes: ${accepted(own!.spec)}${more}`);
+  }
+
+  option(raw: string, value: unknown): void {
+    const c = this.route(raw);
+    if (c) c.option(raw, value);
+    else this.held.push([raw, value]);
+  }
+
+  file(raw: string): string {
+    // an image field is never one both APIs take
+    const c = this.route(raw) ?? this.choose(this.families[0]!);
+    return c.file(raw);
+  }
+
+  image(field: string, name: string, bytes: Buffer): void {
+    this.chosen!.image(field, name, bytes);
+  }
+
+  raw(bytes: Buffer): void {
+    (this.chosen ?? this.choose(this.families[0]!)).raw(bytes);
+  }
+
+  done(): { body: ParsedBody; spec: BodySpec } {
+    return (this.chosen ?? this.choose(this.families[0]!)).done();
   }
 }
 
@@ -171,18 +299,36 @@ export function formatBytes(n: number): string {
  * model: field names, option values, sizes, and that each image's bytes look like an image.
  */
 export async function readBody(request: FastifyRequest, spec: BodySpec, bodyLimit: number): Promise<ParsedBody> {
-  const c = new Collector(spec, bodyLimit);
+  return readInto(request, new Collector(spec, bodyLimit), bodyLimit);
+}
+
+/**
+ * Read a request whose fields may be those of any of `families` (see BodyFamily): the body is
+ * read once, and `onChoose` hears the family as soon as the fields decide it, before the rest is
+ * read (an error from then on is that API's).
+ */
+export async function readBodyOf(
+  request: FastifyRequest, families: BodyFamily[], bodyLimit: number, onChoose: (name: string) => void = () => undefined,
+): Promise<{ family: string; body: ParsedBody }> {
+  let family = families[0]!.name;
+  const body = await readInto(request, new Chooser(families, bodyLimit, (name) => {
+    family = name;
+    onChoose(name);
+  }), bodyLimit);
+  return { family, body };
+}
+
+async function readInto(request: FastifyRequest, c: Sink, bodyLimit: number): Promise<ParsedBody> {
   for (const [k, v] of Object.entries((request.query ?? {}) as Record<string, unknown>)) c.option(k, v);
 
   if (request.isMultipart()) {
     for await (const part of request.parts()) {
       if (part.type === 'file') {
         const file = part as MultipartFile;
-        const f = fieldName(spec, file.fieldname);
-        if (f.kind !== 'image') throw badRequest(`"${file.fieldname}" is an option, not a file`);
+        const field = c.file(file.fieldname);
         const bytes = await file.toBuffer();
         c.count(bytes.length);
-        c.image(f.name, safeName(file.filename, f.name), bytes);
+        c.image(field, safeName(file.filename, field), bytes);
       } else {
         const field = part as MultipartValue<unknown>;
         if (field.valueTruncated) throw tooLarge(bodyLimit);
@@ -193,15 +339,14 @@ export async function readBody(request: FastifyRequest, spec: BodySpec, bodyLimi
     }
   } else if (Buffer.isBuffer(request.body)) {
     // the raw body is the image: it goes to the endpoint's first image field
-    const first = Object.keys(spec.images)[0]!;
-    c.image(first, 'upload', request.body);
+    c.raw(request.body);
   } else if (request.body !== undefined && request.body !== null) {
     const body = request.body;
     if (typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'bad_json', 'the JSON body must be an object of fields');
     for (const [k, v] of Object.entries(body as Record<string, unknown>)) c.option(k, v);
   }
 
-  const parsed = c.done();
+  const { body: parsed, spec } = c.done();
   if (spec.checkBytes === false) return parsed;
   for (const u of parsed.uploads) {
     const bad = badBytes(u);

@@ -1,13 +1,15 @@
 /**
  * The OpenAPI description of the routes that stand in for the services facekit replaces (served
  * with `serve --compat`): the workshop's FastAPI service (routes/compat-workshop.ts, also under
- * its root path /deteccao-facial-api) and the Flask face API (routes/compat-flask.ts). The
- * signature-comparison API's fields are part of facekit's own POST /compare (openapi.ts).
+ * its root path /deteccao-facial-api), the Flask face API (routes/compat-flask.ts) and deepface's
+ * REST service (openapi-deepface.ts). The signature-comparison API's fields are part of facekit's
+ * own POST /compare (openapi.ts); deepface's, with --compat, of /verify, /represent and /analyze.
  */
 import { RECOGNIZERS } from '../index.js';
 import { WORKSHOP_ROOT, UNKNOWN_NAME } from './routes/compat-workshop.js';
 import { MODEL_ALIASES } from './routes/compat-flask.js';
 import { arr, binary, bool, busy, errorResponse, imageErrors, int, nullable, num, obj, ok, ref, str, type Schema } from './openapi-schema.js';
+import { DEEPFACE_SCHEMAS, DEEPFACE_TAG, DEEPFACE_TAG_DESCRIPTION, deepfacePaths, sharedWithDeepface } from './openapi-deepface.js';
 
 export const SIGNATURE_TAG = 'compat: signature comparison';
 const WORKSHOP_TAG = 'compat: workshop';
@@ -17,6 +19,7 @@ export const COMPAT_TAGS: { name: string; description: string }[] = [
   { name: SIGNATURE_TAG, description: 'the signature-comparison API: POST /compare with image1_base64 and image2_base64 answers its fields too' },
   { name: WORKSHOP_TAG, description: `the face-recognition workshop's FastAPI service, under ${WORKSHOP_ROOT} and without it (serve --compat)` },
   { name: FLASK_TAG, description: 'the Flask face API under /api; its gallery ("milvus") is the facekit gallery (serve --compat)' },
+  { name: DEEPFACE_TAG, description: DEEPFACE_TAG_DESCRIPTION },
 ];
 
 const modelNames = [...Object.keys(MODEL_ALIASES), ...Object.keys(RECOGNIZERS)];
@@ -116,8 +119,9 @@ function flask(maxBatch: number): Record<string, Record<string, Schema>> {
   };
 }
 
-export function compatPaths(o: { maxBatch: number }): Record<string, Record<string, Schema>> {
-  return { ...workshop(), ...flask(o.maxBatch) };
+/** The compat routes' paths, and facekit's own `paths` as deepface's fields change them (those it shares). */
+export function compatPaths(o: { maxBatch: number }, paths: Record<string, Record<string, Schema>>): Record<string, Record<string, Schema>> {
+  return { ...sharedWithDeepface(paths), ...workshop(), ...flask(o.maxBatch), ...deepfacePaths() };
 }
 
 export const COMPAT_SCHEMAS: Record<string, Schema> = {
@@ -141,6 +145,7 @@ export const COMPAT_SCHEMAS: Record<string, Schema> = {
     results: arr(obj({ filename: str, embedding: nullable(arr(num)), success: bool, error: { ...str, description: 'why this image failed' } }, ['filename', 'embedding', 'success'])),
     total: int, successful: int, failed: int,
   }),
+  ...DEEPFACE_SCHEMAS,
   FlaskInsert: obj({
     success: bool, message: str,
     inserted_count: { ...int, description: 'faces added to the gallery (photos already in it are not counted)' },

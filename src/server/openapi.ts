@@ -86,7 +86,7 @@ export function openApiDocument(o: DocumentOptions): Schema {
       { name: FACEKIT_TAG, description: 'facekit\'s own API' },
       ...COMPAT_TAGS.filter((t) => o.compat || t.name === SIGNATURE_TAG),
     ],
-    paths: { ...own, ...(o.compat ? compatPaths({ maxBatch: o.maxBatch }) : {}) },
+    paths: o.compat ? compatPaths({ maxBatch: o.maxBatch }, own) : own,
     components: { ...components, schemas: { ...(components.schemas as Schema), ...(o.compat ? COMPAT_SCHEMAS : {}) } },
   };
   if (!o.apiKey) return doc;

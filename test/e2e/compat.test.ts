@@ -60,12 +60,13 @@ describe('facekit serve --compat: the APIs it replaces', () => {
     const paths = Object.keys(doc.paths as object);
     for (const p of [...WORKSHOP, ...WORKSHOP.map((w) => `/deteccao-facial-api${w}`), ...FLASK, '/compare']) expect(paths, p).toContain(p);
     const tags = (doc.tags as { name: string }[]).map((t) => t.name);
-    expect(tags).toEqual(['facekit', 'compat: signature comparison', 'compat: workshop', 'compat: Flask face API']);
+    expect(tags).toEqual(['facekit', 'compat: signature comparison', 'compat: workshop', 'compat: Flask face API', 'compat: deepface']);
     const tagOf = (path: string, method: string) => (((doc.paths as Schema)[path] as Schema)[method] as Schema).tags;
     expect(tagOf('/deteccao-facial-api/detect-face', 'post')).toEqual(['compat: workshop']);
     expect(tagOf('/api/milvus/insert', 'post')).toEqual(['compat: Flask face API']);
     expect(tagOf('/compare', 'post')).toEqual(['facekit', 'compat: signature comparison']);
-    expect(tagOf('/verify', 'post')).toEqual(['facekit']);
+    // deepface's fields on /verify choose its answer (compat-deepface.test.ts)
+    expect(tagOf('/verify', 'post')).toEqual(['facekit', 'compat: deepface']);
     expect(log()).toMatch(/also serving the workshop's API .* and the Flask face API/);
   });
 

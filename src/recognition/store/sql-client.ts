@@ -329,7 +329,7 @@ async function lockPglite(dataDir: string, where: string, opts: { create?: boole
     return await acquireLockWaiting(dataDir.replace(/[\\/]+$/, ''), opts.waitMs ?? 5000);
   } catch (e) {
     if (e instanceof FacekitError && e.code === 'gallery_locked') {
-      throw new FacekitError('gallery_locked', `${e.message.replace(/^gallery is being written/, 'the PGlite database is open in')}; PGlite serves one process at a time (PostgreSQL serves many)`, where);
+      throw new FacekitError('gallery_locked', `${e.message.replace(/^gallery is being written by/, 'the PGlite database is open in')}; PGlite serves one process at a time (PostgreSQL serves many)`, where);
     }
     throw e;
   }

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { analysisOptions } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { fromFacekit } from '../http-errors.js';
-import { DETECT_OPTIONS, ENFORCE_DETECTION, all, detectChoice, facePart, failureUnlessAllowed, items, one, read, withDeadline, type Context } from '../context.js';
+import { DETECT_OPTIONS, ENFORCE_DETECTION, all, detectChoice, facePart, failureUnlessAllowed, items, one, postRoute, withDeadline, type Context } from '../context.js';
 
 export const ANALYZE_OPTIONS = {
   actions: { kind: 'string' },
@@ -17,8 +17,7 @@ export const ANALYZE_OPTIONS = {
 } as const;
 
 export function registerAnalyzeRoutes(app: FastifyInstance, ctx: Context): void {
-  app.post('/analyze', async (request, reply) => {
-    const body = await read(ctx, request, { images: { image: 1 }, options: { ...ANALYZE_OPTIONS, ...DETECT_OPTIONS, ...ENFORCE_DETECTION } });
+  postRoute(app, ctx, '/analyze', { images: { image: 1 }, options: { ...ANALYZE_OPTIONS, ...DETECT_OPTIONS, ...ENFORCE_DETECTION } }, async (request, reply, body) => {
     const o = body.options;
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
     let analysis;

@@ -6,15 +6,14 @@ import type { FastifyInstance } from 'fastify';
 import { RECOGNIZERS, type RecognizerId } from '../../index.js';
 import { badRequest, tooManyImages } from '../http-errors.js';
 import { uploadsOf } from '../inputs.js';
-import { DETECT_OPTIONS, all, detectChoice, facePart, imageFailure, items, read, withDeadline, type Context } from '../context.js';
+import { DETECT_OPTIONS, all, detectChoice, facePart, imageFailure, items, postRoute, withDeadline, type Context } from '../context.js';
 
 export function registerRepresentRoutes(app: FastifyInstance, ctx: Context): void {
   const { opts, gallery } = ctx;
 
-  app.post('/represent', async (request, reply) => {
-    const body = await read(ctx, request, {
-      images: { image: 1, images: opts.maxBatch }, options: { model: { kind: 'model' }, ...DETECT_OPTIONS },
-    });
+  postRoute(app, ctx, '/represent', {
+    images: { image: 1, images: opts.maxBatch }, options: { model: { kind: 'model' }, ...DETECT_OPTIONS },
+  }, async (request, reply, body) => {
     const uploads = uploadsOf(body, 'image', 'images');
     if (uploads.length === 0) throw badRequest('send an image in "image", or several in "images"');
     if (uploads.length > opts.maxBatch) throw tooManyImages(`at most ${opts.maxBatch} images per request (serve --max-batch)`);

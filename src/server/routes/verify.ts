@@ -7,20 +7,19 @@ import type { FastifyInstance } from 'fastify';
 import { decideThreshold, type FaceAnswer, type Metric } from '../../index.js';
 import { matchScore } from '../score.js';
 import {
-  DETECT_OPTIONS, ENFORCE_DETECTION, all, checkModel, detectChoice, emptyGallery, failureUnlessAllowed, items, one, photoUrl, read, withDeadline, type Context,
+  DETECT_OPTIONS, ENFORCE_DETECTION, all, checkModel, detectChoice, emptyGallery, failureUnlessAllowed, items, one, photoUrl, postRoute, withDeadline, type Context,
 } from '../context.js';
 
 export function registerVerifyRoutes(app: FastifyInstance, ctx: Context): void {
   const { gallery } = ctx;
 
-  app.post('/verify', async (request, reply) => {
-    const body = await read(ctx, request, {
-      images: { image: 1 },
-      options: {
-        top_k: { kind: 'int', min: 1, max: 100 }, threshold: { kind: 'number', min: 0 }, metric: { kind: 'metric' },
-        model: { kind: 'model' }, ...DETECT_OPTIONS, ...ENFORCE_DETECTION,
-      },
-    });
+  postRoute(app, ctx, '/verify', {
+    images: { image: 1 },
+    options: {
+      top_k: { kind: 'int', min: 1, max: 100 }, threshold: { kind: 'number', min: 0 }, metric: { kind: 'metric' },
+      model: { kind: 'model' }, ...DETECT_OPTIONS, ...ENFORCE_DETECTION,
+    },
+  }, async (request, reply, body) => {
     const upload = one(body, 'image');
     checkModel(ctx, body);
     if (gallery.counts().faces === 0) await gallery.refresh();
