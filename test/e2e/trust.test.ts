@@ -8,6 +8,14 @@
  *
  * A real PGlite database costs about 13 CPU-seconds to make (initdb in WASM): the PGlite tests here
  * stop before PGlite starts (the folder's lock, its PG_VERSION), which is where the fixes are.
+ *
+ * Items of the issue tested elsewhere already:
+ * - deepface's pairs file with score columns (master.csv): unit/evaluation.test.ts, "reads
+ *   deepface's master.csv: its columns by name, the distance columns after them ignored";
+ * - output formats: verify prints NDJSON off a terminal and a table with --table (e2e/gallery.test.ts,
+ *   "verify: exit 0 when all match, ..."), analyze NDJSON off a terminal (cli/stages.test.ts), db
+ *   list one record per person and tables not cut off a terminal (unit/tables.test.ts, "facekit db
+ *   list and db info", "the width is $COLUMNS off a terminal, else none").
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -272,14 +280,14 @@ describe('issue 22, crash, stall, leak', () => {
     writeFileSync(file, `${nested}\n${JSON.stringify(faces[3])}\n`);
     let t = Date.now();
     const v = await cliInProcess(['verify', file, '--db', db]);
-    expect(Date.now() - t).toBeLessThan(1000);
+    expect(Date.now() - t).toBeLessThan(3000); // 59 s before (the issue), under a busy machine's noise
     expect(v.code).toBe(2);
     expect(oneLine(v.stderr)).toBe(`facekit: ${file} line 1: JSON nested more than 64 levels deep`);
     expect(records(v.stdout).map((a) => a.verdict)).toEqual(['error', 'match']);
     writeFileSync(file, `${nested}\n`);
     t = Date.now();
     const rep = await cliInProcess(['represent', file]);
-    expect(Date.now() - t).toBeLessThan(1000);
+    expect(Date.now() - t).toBeLessThan(3000); // 59 s before (the issue), under a busy machine's noise
     expect(rep.code).toBe(2);
     expect(records(rep.stdout)).toEqual([{ schema: 1, image: file, face: null, error: { code: 'bad_record', message: 'line 1: JSON nested more than 64 levels deep' } }]);
   });
@@ -352,9 +360,9 @@ describe('issue 22, the server', () => {
     const took = Date.now() - t0;
     expect(nested.status).toBe(400);
     expect(JSON.parse(nested.text)).toEqual({ error: { code: 'bad_json', message: 'the body is refused: JSON nested more than 64 levels deep' } });
-    expect(took).toBeLessThan(1000);
+    expect(took).toBeLessThan(2000); // 28 s before (the issue)
     expect(health.status).toBe(200);
-    expect(healthAt).toBeLessThan(1000);
+    expect(healthAt).toBeLessThan(2000);
   });
 
   it('the compat /echo answers a nested body (600 KB) with a 400, not a 500 "Maximum call stack size exceeded"', async () => {
@@ -481,11 +489,6 @@ describe('issue 22, what a new user tripped on', () => {
     expect(answer).toMatchObject({ identity: 'second.jpg', verdict: 'match' });
   });
 
-  it('deepface\'s pairs file with extra score columns (master.csv) is read: see test/unit/evaluation.test.ts', () => {
-    // covered there: "reads deepface's master.csv: its columns by name, the distance columns after them ignored"
-    expect(readFileSync(join(ROOT, 'test', 'unit', 'evaluation.test.ts'), 'utf8')).toContain("reads deepface's master.csv");
-  });
-
   it('a warning clears the progress bar\'s line on a terminal first; off a terminal a short run of 2 images prints no progress line', async () => {
     const written: string[] = [];
     const saved = { write: process.stderr.write, tty: Object.getOwnPropertyDescriptor(process.stderr, 'isTTY') };
@@ -518,13 +521,6 @@ describe('issue 22, what a new user tripped on', () => {
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).toBe('');
     expect(records(res.stdout)).toHaveLength(2);
-  });
-
-  it('output formats off a terminal (verify NDJSON, --table, db list one record per person, tables not cut mid-word): see gallery.test.ts and unit/tables.test.ts', () => {
-    // covered by test/e2e/gallery.test.ts "verify: exit 0 when all match, ... --json or a table"
-    // (NDJSON without asking, --table) and test/unit/tables.test.ts "facekit db list and db info"
-    // (one record per person) and "the width is $COLUMNS off a terminal, else none"
-    expect(readFileSync(join(ROOT, 'test', 'unit', 'tables.test.ts'), 'utf8')).toContain('one object per person');
   });
 
   it('`--db people-db` (a folder holding gallery.json) says "did you mean people-db/gallery.json"', async () => {
