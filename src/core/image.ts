@@ -325,7 +325,7 @@ export function imageFormat(b: Uint8Array): ImageFormat | null {
   return null;
 }
 
-/** The container of video bytes (MP4/MOV, WebM/Matroska, AVI, MPEG, FLV), or null. AVIF shares MP4's box layout: it is an image. */
+/** The container of video bytes (MP4/MOV, WebM/Matroska, AVI, MPEG, FLV, Y4M), or null. AVIF shares MP4's box layout: it is an image. */
 export function videoFormat(b: Uint8Array): string | null {
   const ascii = (from: number, to: number) => String.fromCharCode(...b.subarray(from, to));
   if (b.length >= 12 && ascii(4, 8) === 'ftyp') {
@@ -336,6 +336,8 @@ export function videoFormat(b: Uint8Array): string | null {
   if (b.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 11) === 'AVI') return 'AVI';
   if (b[0] === 0 && b[1] === 0 && b[2] === 1 && (b[3] === 0xba || b[3] === 0xb3)) return 'MPEG';
   if (b.length >= 3 && ascii(0, 3) === 'FLV') return 'FLV';
+  // raw YUV frames behind a text header (what ffmpeg writes for .y4m, and Chromium's fake camera reads)
+  if (b.length >= 9 && ascii(0, 9) === 'YUV4MPEG2') return 'Y4M';
   return null;
 }
 

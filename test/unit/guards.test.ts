@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { jsonDepth, parseJson, MAX_JSON_DEPTH } from '../../src/core/json.js';
 import { parseRecord } from '../../src/core/records.js';
 import { orderedMap } from '../../src/pipeline/ordered.js';
+import { FacekitError } from '../../src/core/errors.js';
+import { pgliteClient } from '../../src/recognition/store/sql-client.js';
 
 describe('JSON from outside', () => {
   it('counts nesting depth in one pass, strings and escapes skipped', () => {
@@ -46,5 +48,31 @@ describe('orderedMap', () => {
     }
     expect(out.slice(0, 2)).toEqual([1, 2]);
     expect(started).toBeLessThan(6);
+  });
+});
+
+describe('PGlite failures in words (issue 22)', () => {
+  it('a WASM abort or a thrown non-Error is one db_error line naming the database, never "Aborted(). Build with -sASSERTIONS" or "[object Object]"', async () => {
+    // a PGlite whose every query and transaction throws `thrown`
+    const failing = (thrown: unknown) => pgliteClient({ query: async () => { throw thrown; }, transaction: async () => { throw thrown; }, close: async () => undefined, closed: false } as never, 'pglite:/data');
+    const cases: [unknown, string][] = [
+      [new Error('Aborted(). Build with -sASSERTIONS for more info.'), 'pglite:/data: the PGlite database failed (PGlite stopped with an internal error)'],
+      [{ message: 'PGlite is closed' }, 'pglite:/data: the PGlite database failed (PGlite is closed)'],
+      [{ status: 'broken' }, 'pglite:/data: the PGlite database failed ({"status":"broken"})'],
+    ];
+    for (const [thrown, line] of cases) {
+      const c = failing(thrown);
+      for (const p of [c.query('SELECT 1'), c.transaction(async () => 1)]) {
+        const e = await p.then(() => undefined, (err: unknown) => err);
+        expect(e).toBeInstanceOf(FacekitError);
+        expect((e as FacekitError).code).toBe('db_error');
+        expect((e as FacekitError).line()).toBe(line);
+      }
+    }
+    // a driver error with its SQLSTATE is mapped as before, and facekit's own errors pass as they are
+    const sql = await failing(Object.assign(new Error('relation "x" does not exist'), { code: '42P01' })).query('SELECT 1').catch((e: unknown) => e);
+    expect((sql as FacekitError).line()).toBe('pglite:/data: relation "x" does not exist (SQLSTATE 42P01)');
+    const own = new FacekitError('model_mismatch', 'another model');
+    expect(await failing(own).transaction(async () => 1).catch((e: unknown) => e)).toBe(own);
   });
 });

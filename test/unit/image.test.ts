@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64Image, decodeImage, looksLikeImageBytes, sharpError } from '../../src/core/image.js';
+import { decodeBase64Image, decodeImage, looksLikeImageBytes, sharpError, videoFormat } from '../../src/core/image.js';
+import { annotationSvg } from '../../src/core/annotate.js';
 import { FacekitError } from '../../src/core/errors.js';
 import { FIXTURES } from '../helpers/cli.js';
 
@@ -80,5 +81,39 @@ describe('stdin images', () => {
     expect(decodeBase64Image('{"schema":1}')).toBeNull();
     expect(looksLikeImageBytes(png)).toBe(true);
     expect(looksLikeImageBytes(Buffer.from('hello'))).toBe(false);
+  });
+});
+
+describe('issue 22: what a new user tripped on', () => {
+  it('names a video as a video (MP4, QuickTime, WebM, AVI, Y4M), and an AVIF or HEIC still as an image', async () => {
+    const ftyp = (brand: string) => Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from(`ftyp${brand}`), Buffer.alloc(12)]);
+    expect(videoFormat(ftyp('isom'))).toBe('MP4');
+    expect(videoFormat(ftyp('qt  '))).toBe('QuickTime');
+    expect(videoFormat(Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0, 0, 0, 0]))).toBe('WebM / Matroska');
+    expect(videoFormat(Buffer.from('RIFF\0\0\0\0AVI LIST'))).toBe('AVI');
+    expect(videoFormat(Buffer.from('YUV4MPEG2 W640 H480 F5:1 Ip A1:1 C420jpeg\nFRAME\n'))).toBe('Y4M');
+    expect(videoFormat(ftyp('avif'))).toBeNull();
+    expect(videoFormat(ftyp('heic'))).toBeNull();
+    expect(await failure(ftyp('mp42'))).toBe('not_an_image: in.jpg: is a video (MP4), not an image: take a frame out of it first (e.g. ffmpeg -i VIDEO -frames:v 1 frame.jpg)');
+  });
+
+  it('--annotate keeps the score labels inside the picture on tight crops (a face that fills it, a face at its right edge)', () => {
+    const labels = (svg: string) => [...svg.matchAll(/<text x="([\d.-]+)" y="([\d.-]+)" [^>]*font-size="([\d.]+)"[^>]*>([^<]*)<\/text>/g)]
+      .map((m) => ({ x: Number(m[1]), y: Number(m[2]), size: Number(m[3]), text: m[4]! }));
+    const face = (box: [number, number, number, number], n = 0) => ({ schema: 1, image: 'crop.jpg', face: n, box, score: 0.987 });
+    for (const [w, h, box] of [
+      [112, 112, [0, 0, 112, 112]], // the whole crop
+      [112, 112, [-6, -4, 124, 120]], // past every edge
+      [200, 150, [150, 2, 50, 140]], // at the right edge, no room above or below
+      [640, 480, [600, 300, 40, 40]], // room above, at the right edge
+    ] as [number, number, [number, number, number, number]][]) {
+      const [l] = labels(annotationSvg(w, h, [face(box)]));
+      expect(l!.text).toBe('#0 0.99');
+      // the text's box: from its baseline up one font size, about 0.62 em a character
+      expect(l!.x, `x of ${box} in ${w}x${h}`).toBeGreaterThanOrEqual(0);
+      expect(l!.x + l!.text.length * l!.size * 0.62, `right end of ${box} in ${w}x${h}`).toBeLessThanOrEqual(w + 0.01);
+      expect(l!.y - l!.size, `top of ${box} in ${w}x${h}`).toBeGreaterThanOrEqual(0);
+      expect(l!.y, `baseline of ${box} in ${w}x${h}`).toBeLessThanOrEqual(h);
+    }
   });
 });

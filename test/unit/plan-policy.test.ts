@@ -49,6 +49,14 @@ describe('the verification policy', () => {
     expect(decideThreshold('resnet34', 'euclidean_l2', 0.61).warning).toMatch(/different people will match/);
   });
 
+  it("warns about a threshold far stricter than the calibrated one (issue 22: --threshold 0.4, resnet34's, rejected everyone under mobilefacenet)", () => {
+    expect(decideThreshold('mobilefacenet', 'euclidean_l2', 0.4, 'gallery').warning).toBe(
+      'threshold 0.4 is far stricter than the calibrated 0.98 for mobilefacenet with euclidean_l2: the same person will mostly not match (thresholds are per model: see `facekit db info`)');
+    expect(decideThreshold('mobilefacenet', 'euclidean_l2', 0.9, 'gallery').warning).toBeUndefined(); // verify --help's example
+    expect(decideThreshold('resnet34', 'euclidean_l2', 0.4).warning).toBeUndefined();
+    expect(decideThreshold('resnet34', 'euclidean_l2', 0.1).warning).toMatch(/far stricter than the calibrated 0.4 for resnet34/);
+  });
+
   it('names the metrics it knows', () => {
     expect(parseMetric(undefined)).toBe('euclidean_l2');
     expect(() => parseMetric('manhattan')).toThrow(/metric must be one of cosine, euclidean, euclidean_l2/);

@@ -224,7 +224,7 @@ export function pgliteClient(db: PGliteInterface, where: string, closeDb = true)
           const r = await q.query<T>(text, params);
           return { rows: r.rows };
         } catch (e) {
-          throw mapDbError(e instanceof Error ? e : new Error(pgliteMessage(e)), where);
+          throw pgliteFailure(e, where);
         }
       },
       async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
@@ -232,7 +232,7 @@ export function pgliteClient(db: PGliteInterface, where: string, closeDb = true)
         try {
           return await db.transaction((tx) => fn(wrap(tx, true)));
         } catch (e) {
-          throw mapDbError(e instanceof Error || e instanceof FacekitError ? e : new Error(pgliteMessage(e)), where);
+          throw pgliteFailure(e, where);
         }
       },
       async close() {
@@ -333,6 +333,17 @@ async function lockPglite(dataDir: string, where: string, opts: { create?: boole
     }
     throw e;
   }
+}
+
+/**
+ * A failure of a PGlite query as the user reads it: a driver error as mapDbError maps it; a WASM
+ * abort ("Aborted(). Build with -sASSERTIONS...") or a thrown non-Error is a one-line db_error,
+ * not an internal error; facekit's own errors (from a transaction's body) as they are.
+ */
+function pgliteFailure(e: unknown, where: string): unknown {
+  if (e instanceof FacekitError) return e;
+  if (e instanceof Error && !/^Aborted\(\)/.test(e.message)) return mapDbError(e, where);
+  return dbError('db_error', `the PGlite database failed (${pgliteMessage(e)})`, where);
 }
 
 /** A PGlite failure in words: its WASM aborts and non-Error throws say little by themselves. */
