@@ -52,6 +52,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let gallery: Gallery | undefined;
   try {
     gallery = await Gallery.open(opts.db, { engine: facekit, photos, create: { model: DEFAULT_RECOGNIZER, metric: DEFAULT_METRIC, detector: DEFAULT_DETECTOR } });
+    // A file gallery opens on its header alone (a cold verify reads the rest when it searches);
+    // a server reads all of it now, so that a damaged sidecar refuses the start, not a request.
+    await gallery.refresh();
     opts.log(`loading the models in ${opts.workers} worker${opts.workers === 1 ? '' : 's'}...`);
     // This thread starts the same backend as the workers do: it names it for /health, and a choice
     // that cannot run fails here with the CLI's own message.

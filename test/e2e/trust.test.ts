@@ -348,6 +348,19 @@ describe('issue 22, the server', () => {
     await new Promise((r) => setTimeout(r, 50));
   });
 
+  it('a gallery whose vector sidecar is damaged refuses the start, naming the sidecar, instead of failing the first request', async () => {
+    // a file gallery opens on its header; the corpus found serve listening over a truncated sidecar
+    const dir = tempDir();
+    const db = join(dir, 'gallery.json');
+    await buildGallery(syntheticRecords(40, 4), { db });
+    const vectors = readdirSync(dir).find((f) => f.endsWith('.f32'))!;
+    writeFileSync(join(dir, vectors), readFileSync(join(dir, vectors)).subarray(0, 100));
+    const before = snapshot(dir);
+    const refused = await rejection(serveInProcess({ db }));
+    expect(refused.line).toContain(vectors);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
   it('a deeply nested JSON body is a 400 in milliseconds, and /health is not held up meanwhile', async () => {
     const depth = 1_000_000; // 2 MB, under the 10 MB body limit
     const body = '{"image":' + '['.repeat(depth) + ']'.repeat(depth) + '}';

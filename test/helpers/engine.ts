@@ -19,6 +19,7 @@ export function engine(): Facekit {
 
 afterAll(async () => {
   await own?.close();
+  own = undefined;
   await facekit.close();
 });
 
