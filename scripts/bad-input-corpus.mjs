@@ -165,21 +165,23 @@ function loadGood() {
 let G_CACHE;
 /**
  * Write a consistent gallery into `dir` in the good gallery's format (names and checksums right),
- * from other entries / vectors / dimension if given; then `mutate` may spoil its header.
+ * from other entries / vectors / dimension if given; then `mutate` may spoil its header. `stem`
+ * names it: STEM.json with its sidecars STEM.<hash>.f32 (and STEM.<hash>.entries.jsonl), as the
+ * file gallery names them (src/recognition/gallery-file.ts).
  */
-function writeGallery(dir, { entries, vec, dim, mutate, entriesText } = {}) {
+function writeGallery(dir, { entries, vec, dim, mutate, entriesText, stem = 'gallery' } = {}) {
   const G = (G_CACHE ??= loadGood());
   entries ??= G.entries; vec ??= G.vec; dim ??= G.json.dim;
   const json = structuredClone(G.json);
-  const vName = `gallery.${sha(vec).slice(0, 12)}.f32`;
+  const vName = `${stem}.${sha(vec).slice(0, 12)}.f32`;
   writeFileSync(join(dir, vName), vec);
   json.dim = dim;
   json.vectors = { ...json.vectors, file: vName, count: entries.length, sha256: sha(vec) };
-  const paths = { db: join(dir, 'gallery.json'), vec: join(dir, vName) };
+  const paths = { db: join(dir, `${stem}.json`), vec: join(dir, vName) };
   if (G.schema2) {
     let text = entries.map((e) => JSON.stringify(e) + '\n').join('');
     if (entriesText) text = entriesText(text);
-    const eName = `gallery.${sha(text).slice(0, 12)}.entries.jsonl`;
+    const eName = `${stem}.${sha(text).slice(0, 12)}.entries.jsonl`;
     writeFileSync(join(dir, eName), text);
     json.entries = { ...json.entries, file: eName, count: entries.length, sha256: sha(text) };
     paths.entries = join(dir, eName);
@@ -218,7 +220,7 @@ const MAX_RSS = 3 * 1024 ** 3;
  * it has used no CPU for 3 s (blocked, e.g. on a FIFO): a run that hangs still gets its full
  * TIMEOUT_MS, but no longer holds one of the JOBS slots.
  */
-function runCli(args, { stdin, cwd = p('cwd'), uid, env = {}, serve = false } = {}) {
+function runCli(args, { stdin, cwd = p('cwd'), uid, env = {}, serve = false, maxRss = MAX_RSS } = {}) {
   let releaseSlot;
   const released = new Promise((r) => { releaseSlot = r; });
   const done = new Promise((resolveRun) => {
@@ -246,10 +248,11 @@ function runCli(args, { stdin, cwd = p('cwd'), uid, env = {}, serve = false } = 
       child.stdin.end(stdin);
     }
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, TIMEOUT_MS);
-    let last, idleSince = Date.now(), memHog;
+    let last, idleSince = Date.now(), memHog, peakRss = 0;
     const watch = setInterval(() => {
       const rss = rssBytes(child.pid);
-      if (rss > MAX_RSS && !memHog) { memHog = rss; child.kill('SIGKILL'); }
+      peakRss = Math.max(peakRss, rss);
+      if (rss > maxRss && !memHog) { memHog = rss; child.kill('SIGKILL'); }
       const t = cpuTicks(child.pid);
       if (t === undefined) return;
       if (t !== last) { last = t; idleSince = Date.now(); } else if (Date.now() - idleSince >= 3000) releaseSlot();
@@ -260,7 +263,7 @@ function runCli(args, { stdin, cwd = p('cwd'), uid, env = {}, serve = false } = 
       clearInterval(watch);
       children.delete(child);
       releaseSlot();
-      resolveRun({ pid: child.pid, code, signal, stdout: out, stdoutBytes: outBytes, stderr: err, timedOut, startedServing, memHog, ms: Date.now() - t0 });
+      resolveRun({ pid: child.pid, code, signal, stdout: out, stdoutBytes: outBytes, stderr: err, timedOut, startedServing, memHog, peakRss, ms: Date.now() - t0 });
     });
   });
   done.released = released;
@@ -278,7 +281,7 @@ function runCli(args, { stdin, cwd = p('cwd'), uid, env = {}, serve = false } = 
 function judgeCli(spec, res) {
   const problems = [];
   const codes = spec.codes ?? [2];
-  if (res.memHog) problems.push(`memory runaway: resident memory passed ${(res.memHog / 1024 ** 3).toFixed(1)} GiB (killed)`);
+  if (res.memHog) problems.push(`memory runaway: resident memory passed ${(res.memHog / 1024 ** 3).toFixed(1)} GiB${spec.maxRss ? ` (this kind's bound: ${(spec.maxRss / 1024 ** 3).toFixed(1)} GiB)` : ''} (killed)`);
   else if (res.timedOut) problems.push(`hang: killed after ${TIMEOUT_MS / 1000} s`);
   else if (res.startedServing) problems.push('serve started listening despite the bad input (killed)');
   else if (res.signal) problems.push(`killed by ${res.signal}`);
@@ -322,7 +325,17 @@ const httpCases = []; // { kind, target, send, accept?, after? }
 const skipped = []; // { kind, why }
 const notes = [];
 
-/** Add a CLI run. spec: { kind, cmd (label), args | (dir) => args, stdin, codes, mode, needle, watch, dbs, uid, serve, privateDir } */
+/**
+ * Add a CLI run. spec: { kind, cmd (label), args | (dir) => args, stdin, codes, mode, needle, watch, dbs, uid, serve, privateDir }
+ * and, for kinds that need more than a file made beforehand (dir: the run's private folder):
+ *   watch: (dir) => paths   files that must be unchanged, computed from the private folder
+ *   absent: (dir) => paths  paths that must not exist after the run (a read must not create a store)
+ *   prepare: async (dir) => handle   after args(dir), before the "before" snapshot: e.g. start a
+ *                           process that holds a lock (its files are then part of the snapshot)
+ *   after: async (dir, handle, res) => problems   after the "after" snapshot: stop what prepare started
+ *   check: (res, dir) => problems   what this kind must show beyond the general rules (a message, a time)
+ *   maxRss: bytes           a tighter memory bound than MAX_RSS (the run is killed above it)
+ */
 let group = '';
 function cli(spec) { cliCases.push({ group, ...spec }); }
 
@@ -373,7 +386,11 @@ async function makeImageBuffers() {
   const corruptJpeg = Buffer.concat([photo.subarray(0, sos + 20), randomBytes(40000), Buffer.from([0xff, 0xd9])]);
   // A PNG whose header claims 60000x60000 with only a few bytes of data (a decompression bomb).
   const bomb = pngHeaderBomb(60000, 60000);
-  return { photo, png, grey, one, strip, rgba16, cmyk, big100, big400, corruptJpeg, bomb };
+  // the start of an MP4 (its ftyp box) and a tiny uncompressed Y4M video
+  const mp4 = Buffer.alloc(64);
+  mp4.writeUInt32BE(24, 0); mp4.write('ftypisom', 4); mp4.write('isomiso2avc1mp41', 16);
+  const y4m = Buffer.concat([Buffer.from('YUV4MPEG2 W64 H48 F5:1 Ip A1:1 C420jpeg\nFRAME\n'), Buffer.alloc(64 * 48 * 1.5, 128)]);
+  return { photo, png, grey, one, strip, rgba16, cmyk, big100, big400, corruptJpeg, bomb, mp4, y4m };
 }
 
 function crc32(buf) {
@@ -427,6 +444,11 @@ function defineImageKinds(b) {
   imageKind('broken symlink', 'dangling.jpg', (path) => symlinkSync(join(dirname(path), 'no-such-target.jpg'), path));
   imageKind('file name with a newline', 'new\nline.jpg', w('not an image\n'), { noCsv: true });
   imageKind('file name too long (300 characters)', `${'x'.repeat(296)}.jpg`, null, { noCreate: true });
+  // videos: named as videos (with how to take a frame out), not as "not an image"
+  const VIDEO = ['detect', 'represent', 'verify (gallery)', 'verify (1:1)'];
+  const namedVideo = (res) => (/is a video \((MP4|Y4M)\)/.test(res.stderr) ? [] : ['the video is not named as a video']);
+  imageKind('MP4 video (an ftyp box) as an image', 'clip.mp4', w(b.mp4), { only: VIDEO, check: namedVideo });
+  imageKind('Y4M video as an image', 'clip.y4m', w(b.y4m), { only: VIDEO, check: namedVideo });
 }
 
 /* ---------------------------------------------------------------- setup: good material */
@@ -507,7 +529,7 @@ function defineCliCases(b) {
       if (cmd === 'build-db') {
         if (k.noCreate) continue; // the name cannot exist inside a person folder
         cli({
-          kind: k.kind, cmd, mode: c.mode, needle: 'people/bad', codes, uid, privateDir: true,
+          kind: k.kind, cmd, mode: c.mode, needle: 'people/bad', codes, uid, privateDir: true, check: k.check,
           args: (dir) => {
             mkdirp(join(dir, 'people', 'good')); mkdirp(join(dir, 'people', 'bad'));
             copyFileSync(F1, join(dir, 'people', 'good', 'f1.jpg'));
@@ -521,7 +543,7 @@ function defineCliCases(b) {
       if (cmd === 'eval (CSV pairs)') {
         if (k.noCsv) continue;
         cli({
-          kind: k.kind, cmd, mode: c.mode, needle: basename(path), codes: k.noFace ? [0, 2] : codes, uid, privateDir: true,
+          kind: k.kind, cmd, mode: c.mode, needle: basename(path), codes: k.noFace ? [0, 2] : codes, uid, privateDir: true, check: k.check,
           args: (dir) => {
             writeFileSync(join(dir, 'pairs.csv'), readFileSync(CSV, 'utf8') + `${F3},${path},1\n`);
             return ['eval', join(dir, 'pairs.csv'), '--folds', '2'];
@@ -530,7 +552,7 @@ function defineCliCases(b) {
         });
         continue;
       }
-      cli({ kind: k.kind, cmd, args: c.args(path), mode: c.mode, needle: basename(path), codes, uid, watch, dbs: cmd.startsWith('verify (gallery)') || cmd.startsWith('tsne') ? [GOOD] : [] });
+      cli({ kind: k.kind, cmd, args: c.args(path), mode: c.mode, needle: basename(path), codes, uid, watch, check: k.check, dbs: cmd.startsWith('verify (gallery)') || cmd.startsWith('tsne') ? [GOOD] : [] });
     }
   }
 
@@ -600,6 +622,8 @@ function defineCliCases(b) {
     ['empty records file', ''],
     ['records file of blank lines', '\n\n   \n\n'],
     ['deeply nested JSON (100 000 levels)', '['.repeat(100000) + ']'.repeat(100000) + '\n'],
+    ['deeply nested JSON objects inside a record (100 000 levels)', `{"schema":1,"image":"x.jpg","face":0,"x":${'{"a":'.repeat(100000)}1${'}'.repeat(100000)}}\n`],
+    ['record with a "__proto__" key', `{"__proto__":{"label":"intruder"},${line(rep).slice(1)}\n`],
   ];
   // 50 MB on one line: a represent record whose embedding holds ~4.5 million numbers (dim says so too)
   const hugeN = 4_500_000;
@@ -753,6 +777,7 @@ function defineCliCases(b) {
     ['--threshold abc', ['--threshold', 'abc'], ['verify', 'verify 1:1']],
     ['--threshold NaN', ['--threshold', 'NaN'], ['verify', 'verify 1:1']],
     ['--threshold 0', ['--threshold', '0'], ['verify', 'verify 1:1']],
+    ['--threshold 1e309 (Infinity)', ['--threshold', '1e309'], ['verify', 'verify 1:1']],
     ['--metric manhattan', ['--metric', 'manhattan'], ['verify', 'verify 1:1', 'build-db', 'tsne', 'eval']],
     ['--top-k 0', ['--top-k', '0'], ['verify']],
     ['--top-k 2.5', ['--top-k', '2.5'], ['verify']],
@@ -813,6 +838,269 @@ function defineCliCases(b) {
   cli({ kind: 'build-db: folder with no person folders', cmd: 'build-db', mode: 'single', privateDir: true,
     args: (dir) => { mkdirp(join(dir, 'loose')); copyFileSync(F1, join(dir, 'loose', 'f1.jpg')); return ['build-db', join(dir, 'loose'), '--db', join(dir, 'db', 'g.json')]; } });
   cli({ kind: 'build-db: --db inside a file', cmd: 'build-db', mode: 'single', args: ['build-db', PEOPLE, '--db', `${F1}/gallery.json`] });
+
+  defineStoreAndStreamCases({ rep, reps, fr });
+}
+
+/**
+ * A process that holds the lock facekit takes on a PGlite folder (DIR.lock, the one
+ * store/sql-client.ts takes before PGlite starts), as a server or a build-db holding it would.
+ * Resolves when it holds it; stop() lets it go and waits for the process to end.
+ */
+function holdLock(folder) {
+  const lockJs = join(dirname(BIN), '..', 'dist', 'recognition', 'gallery-lock.js');
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', `
+    const { acquireLock } = await import(${JSON.stringify(lockJs)});
+    const release = acquireLock(${JSON.stringify(folder)});
+    process.on('SIGTERM', () => { release(); process.exit(0); });
+    console.log('held');
+    setInterval(() => {}, 60_000);`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  let err = '';
+  proc.stderr.on('data', (c) => { err += c; });
+  const exited = new Promise((r) => proc.on('exit', (code, signal) => { children.delete(proc); r({ code, signal }); }));
+  return new Promise((resolveHold, rejectHold) => {
+    proc.stdout.once('data', () => resolveHold({
+      pid: proc.pid,
+      stop: async () => {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      },
+    }));
+    exited.then(({ code, signal }) => rejectHold(new Error(`the lock holder ended before holding the lock (${code ?? signal}): ${err.trim().split('\n')[0]}`)));
+  });
+}
+
+/**
+ * Issue 22's kinds: what a hostile user and a new user found in the stores and streams (nested and
+ * __proto__ records on stdin, endless stdin, two galleries in one folder, a PGlite folder held by
+ * another process or damaged, records over an input image, messages that point the wrong way,
+ * imports and builds that must write nothing).
+ */
+function defineStoreAndStreamCases({ rep, reps, fr }) {
+  const line = (o) => JSON.stringify(o);
+  // a run that answers a bad line must do so at once, not after a minute of parsing (59 s before)
+  const prompt = (limit = 10_000) => (res) => (res.ms > limit && !res.timedOut ? [`took ${(res.ms / 1000).toFixed(1)} s (a bad line is refused at once; bound ${limit / 1000} s)`] : []);
+  const says = (re, what) => (res) => (stderrLines(res.stderr).some((l) => re.test(l)) ? [] : [`no stderr line ${what} (${re})`]);
+  const all = (...checks) => (res, dir) => checks.flatMap((c) => c(res, dir));
+
+  /* ---- records on stdin: nested deeper than any record is, and a "__proto__" key */
+  group = 'records on stdin';
+  const RECORD_STDIN = {
+    'align -': { args: () => ['align', '-'], mode: 'batch' },
+    'normalize -': { args: () => ['normalize', '-'], mode: 'batch' },
+    'represent -': { args: () => ['represent', '-'], mode: 'batch' },
+    'verify - (gallery)': { args: () => ['verify', '-', '--db', GOOD], mode: 'batch', dbs: [GOOD] },
+    // the builders print a summary; the bad line is named once, and no gallery is written
+    'build-db -': { args: (dir) => ['build-db', '-', '--db', join(dir, 'db', 'gallery.json')], mode: 'summary', private: true },
+    'db import -': { args: (dir) => ['db', 'import', '-', '--db', join(dir, 'db', 'gallery.json')], mode: 'summary', private: true },
+  };
+  const depth = 100_000;
+  const STDIN_RECORDS = [
+    ['stdin record: nested 100 000 levels deep (arrays)', '['.repeat(depth) + ']'.repeat(depth) + '\n', /nested/],
+    ['stdin record: nested 100 000 levels deep (objects, inside a record)', `{"schema":1,"image":"x.jpg","face":0,"x":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}\n`, /nested/],
+    // JSON.parse makes "__proto__" an own key; copied onto a record it would set its prototype
+    ['stdin record: a "__proto__" key', `{"__proto__":{"label":"intruder","polluted":1},${line(rep).slice(1)}\n`, /__proto__/],
+    ['stdin record: a "__proto__" key inside its embedding', line({ ...rep, embedding: { ...rep.embedding, vector: ['__PROTO__'] } }).replace('["__PROTO__"]', `${JSON.stringify(rep.embedding.vector)},"__proto__":{"dim":3}`) + '\n', /__proto__/],
+  ];
+  for (const [kind, text, names] of STDIN_RECORDS) {
+    for (const [cmd, c] of Object.entries(RECORD_STDIN)) {
+      cli({
+        kind, cmd, args: c.private ? (dir) => c.args(dir) : c.args(), stdin: Buffer.from(text), mode: c.mode, needle: c.mode === 'summary' ? 'line 1' : undefined,
+        privateDir: c.private, dbs: c.dbs, check: all(prompt(), says(names, `naming what is wrong`)),
+        absent: c.private ? (dir) => [join(dir, 'db', 'gallery.json')] : undefined,
+      });
+    }
+  }
+
+  /* ---- endless stdin: an image on stdin is bounded as a file is (3.1 GB in 23 s before) */
+  group = 'endless stdin';
+  const ENDLESS = {
+    'verify - (gallery)': { args: () => ['verify', '-', '--db', GOOD], dbs: [GOOD] },
+    'detect -': { args: () => ['detect', '-'] },
+    'represent -': { args: () => ['represent', '-'] },
+    'build-db -': { args: (dir) => ['build-db', '-', '--db', join(dir, 'db', 'gallery.json')], private: true },
+  };
+  for (const dev of ['/dev/zero', '/dev/urandom']) {
+    for (const [cmd, c] of Object.entries(ENDLESS)) {
+      cli({
+        kind: `endless stdin (${dev} opened as fd 0)`, cmd, stdin: { file: dev }, privateDir: c.private, dbs: c.dbs,
+        args: c.private ? (dir) => c.args(dir) : c.args(),
+        // build-db may add its summary; the refusal names stdin once
+        mode: c.private ? 'summary' : 'single', needle: c.private ? 'stdin' : undefined, lines: c.private ? undefined : [1],
+        // what a bounded read holds: the bound (268 MB, as text 4/3 of it) and node itself, ~0.4 GiB
+        maxRss: 1024 ** 3, check: says(/stdin/, 'naming stdin'),
+        absent: c.private ? (dir) => [join(dir, 'db', 'gallery.json')] : undefined,
+      });
+    }
+  }
+
+  /* ---- two galleries in one folder: saving one leaves the other's sidecars alone */
+  group = 'gallery neighbours';
+  // a gallery's own files: STEM.json and STEM.<12 hex>.<kind> (gallery.v2.* are not gallery's)
+  const neighbours = (dir, stem) => readdirSync(dir).filter((f) => f === `${stem}.json` || (f.startsWith(`${stem}.`) && /^[0-9a-f]{12}\./.test(f.slice(stem.length + 1)))).map((f) => join(dir, f));
+  const stillAnswers = async (db) => {
+    const r = await runCli(['verify', F1, '--db', db]);
+    return r.code === 0 ? [] : [`afterwards \`facekit verify F1 --db ${rel(db)}\` exits ${r.code}: ${rel(stderrLines(r.stderr)[0] ?? '')}`];
+  };
+  // the neighbour as the corpus writes it (a copy of the good gallery, its sidecars renamed), or as
+  // facekit itself writes it with an HNSW graph sidecar too (db import of the good records)
+  const NEIGHBOURS = [
+    ['copy of the good gallery', (dir, stem) => { writeGallery(dir, { stem }); }],
+    ['with an HNSW graph (db import --index hnsw)', async (dir, stem) => {
+      const r = await runCli(['db', 'import', p('rec', 'people.ndjson'), '--db', join(dir, `${stem}.json`), '--index', 'hnsw']);
+      if (r.code !== 0) throw new Error(`db import --index hnsw failed: ${stderrLines(r.stderr).join(' | ')}`);
+      if (!readdirSync(dir).some((f) => f.endsWith('.hnsw'))) throw new Error('db import --index hnsw wrote no .hnsw sidecar');
+    }],
+  ];
+  const WRITERS = [
+    // [cmd label, the gallery written, the neighbour left alone, args, does the written one exist first]
+    ['build-db (new gallery.json beside gallery.v2.json)', 'gallery', 'gallery.v2', (db) => ['build-db', PEOPLE, '--db', db], false],
+    ['db rename (gallery.json beside gallery.v2.json)', 'gallery', 'gallery.v2', (db) => ['db', 'rename', 'p1', 'p9', '--db', db], true],
+    ['db remove (gallery.json beside gallery.v2.json)', 'gallery', 'gallery.v2', (db) => ['db', 'remove', 'p2', '--db', db], true],
+    ['db rename (gallery.v2.json beside gallery.json)', 'gallery.v2', 'gallery', (db) => ['db', 'rename', 'p1', 'p9', '--db', db], true],
+  ];
+  for (const [how, makeNeighbour] of NEIGHBOURS) {
+    for (const [cmd, ours, theirs, args, exists] of WRITERS) {
+      cli({
+        kind: `two galleries in one folder (the other one: ${how})`, cmd, mode: 'summary', codes: [0], privateDir: true,
+        args: (dir) => args(join(dir, `${ours}.json`)),
+        prepare: async (dir) => {
+          await makeNeighbour(dir, theirs);
+          if (exists) writeGallery(dir, { stem: ours });
+        },
+        // every file of the other gallery (listed after prepare made them), byte for byte
+        watch: (dir) => neighbours(dir, theirs),
+        after: async (dir) => [...galleryProblems(join(dir, `${theirs}.json`)), ...(await stillAnswers(join(dir, `${theirs}.json`)))],
+        writes: (dir) => [join(dir, `${ours}.json`)],
+      });
+    }
+  }
+
+  /* ---- PGlite: one process at a time; a damaged or missing database is never created over */
+  group = 'pglite';
+  const PGLITE_OPENERS = {
+    'db info': (loc) => ['db', 'info', '--db', loc],
+    'db list': (loc) => ['db', 'list', '--db', loc],
+    'verify (gallery)': (loc) => ['verify', F1, '--db', loc],
+    'build-db': (loc) => ['build-db', PEOPLE, '--db', loc],
+  };
+  for (const [cmd, args] of Object.entries(PGLITE_OPENERS)) {
+    // a folder that passes facekit's look at it (PG_VERSION) while another process holds its lock:
+    // the second opener waits (5 s), then is refused; the lock and the folder stay as they were
+    cli({
+      kind: 'PGlite folder held by another process', cmd, mode: 'single', privateDir: true, unchanged: true,
+      args: (dir) => { mkdirp(join(dir, 'data')); writeFileSync(join(dir, 'data', 'PG_VERSION'), '17\n'); return args(`pglite:${join(dir, 'data')}`); },
+      prepare: (dir) => holdLock(join(dir, 'data')),
+      check: (res) => (res.ms < 4500 ? [`answered in ${(res.ms / 1000).toFixed(1)} s: it did not wait for the holder (5 s)`] : []),
+      after: async (dir, holder, res) => {
+        await holder.stop();
+        const probs = [];
+        if (!stderrLines(res.stderr).some((l) => l.includes(`open in another facekit (pid ${holder.pid} since`))) probs.push(`the refusal does not name the holder (pid ${holder.pid})`);
+        if (existsSync(join(dir, 'data.lock'))) probs.push('data.lock is still there after its holder let it go');
+        return probs;
+      },
+    });
+  }
+  const damaged = (dir) => {
+    // a PGlite data folder (its layout; the bytes do not matter) that lost its PG_VERSION
+    const d = join(dir, 'data');
+    for (const sub of ['base/1', 'global', 'pg_wal', 'pg_xact']) mkdirp(join(d, sub));
+    for (const [f, size] of [['base/1/1259', 8192], ['global/pg_control', 8192], ['pg_wal/000000010000000000000001', 65536], ['pg_xact/0000', 8192]]) writeFileSync(join(d, f), randomBytes(size));
+    writeFileSync(join(d, 'postgresql.conf'), "listen_addresses = ''\n");
+    return d;
+  };
+  const PGLITE_DAMAGED = { ...PGLITE_OPENERS, 'db remove': (loc) => ['db', 'remove', 'p1', '--db', loc] };
+  for (const [cmd, args] of Object.entries(PGLITE_DAMAGED)) {
+    cli({
+      kind: 'PGlite folder without PG_VERSION (damaged)', cmd, mode: 'single', privateDir: true, unchanged: true,
+      args: (dir) => args(`pglite:${damaged(dir)}`),
+      check: says(/no PG_VERSION\); nothing was changed/, 'saying it is damaged and untouched'),
+      absent: (dir) => [join(dir, 'data', 'PG_VERSION'), join(dir, 'data.lock')],
+    });
+    if (cmd === 'build-db') continue; // building into a folder that is not there makes it: not bad input
+    cli({
+      kind: 'pglite: path that does not exist (a read)', cmd, mode: 'single', privateDir: true, unchanged: true,
+      args: (dir) => args(`pglite:${join(dir, 'nowhere')}`),
+      check: says(/no PGlite database here/, 'saying there is none'),
+      absent: (dir) => [join(dir, 'nowhere'), join(dir, 'nowhere.lock')],
+    });
+    cli({
+      kind: 'pglite: an empty folder (a read)', cmd, mode: 'single', privateDir: true, unchanged: true,
+      args: (dir) => args(`pglite:${mkdirp(join(dir, 'empty'))}`),
+      check: says(/no PGlite database here/, 'saying there is none'),
+      absent: (dir) => [join(dir, 'empty', 'PG_VERSION'), join(dir, 'empty.lock')],
+    });
+  }
+
+  /* ---- outputs and messages */
+  group = 'outputs and messages';
+  // records written over the image being read (the photo was replaced by NDJSON, exit 0)
+  for (const cmd of ['detect', 'represent', 'analyze', 'align']) {
+    cli({
+      kind: '--out is the input image', cmd, mode: 'single', privateDir: true, unchanged: true,
+      args: (dir) => { copyFileSync(F1, join(dir, 'in.jpg')); return [cmd, join(dir, 'in.jpg'), '--out', join(dir, 'in.jpg')]; },
+      check: says(/is an image: --out would replace it/, 'saying it is an image'),
+    });
+  }
+  // any name: the bytes say it is an image
+  cli({
+    kind: '--out is an image named .ndjson', cmd: 'detect', mode: 'single', privateDir: true, unchanged: true,
+    args: (dir) => { copyFileSync(F2, join(dir, 'photo.ndjson')); return ['detect', F1, '--out', join(dir, 'photo.ndjson')]; },
+  });
+  // a folder holding a gallery given as --db: point at the file, not at person folders or "a directory"
+  const DB_DIR = {
+    'verify (gallery)': (d) => ['verify', F1, '--db', d],
+    'db info': (d) => ['db', 'info', '--db', d],
+    'db list': (d) => ['db', 'list', '--db', d],
+    'db remove': (d) => ['db', 'remove', 'p1', '--db', d],
+    'build-db': (d) => ['build-db', PEOPLE, '--db', d],
+    'db import': (d) => ['db', 'import', p('rec', 'people.ndjson'), '--db', d],
+  };
+  for (const [cmd, args] of Object.entries(DB_DIR)) {
+    cli({
+      kind: '--db is a folder holding gallery.json', cmd, mode: 'single', privateDir: true, unchanged: true,
+      args: (dir) => { const g = mkdirp(join(dir, 'people-db')); writeGallery(g); return args(g); },
+      check: (res, dir) => says(new RegExp(`did you mean (--db )?${join(dir, 'people-db', 'gallery.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'with "did you mean …/gallery.json"')(res),
+    });
+  }
+
+  /* ---- imports and builds that must write nothing */
+  group = 'imports and builds';
+  // the first record is new to the gallery, the second of another model: nothing of it is added
+  const newcomer = { ...rep, label: 'newcomer', image: p('faces', 'f1b.jpg') };
+  const mixed = [newcomer, fr].map(line).join('\n') + '\n';
+  writeFileSync(p('rec', 'mixed-models.ndjson'), mixed);
+  cli({
+    kind: 'db import of a mixed-model stream', cmd: 'db import (new gallery)', mode: 'single', privateDir: true,
+    args: (dir) => ['db', 'import', p('rec', 'mixed-models.ndjson'), '--db', join(dir, 'db', 'gallery.json')],
+    watch: [p('rec', 'mixed-models.ndjson')], check: says(/line 2: gallery was built with/, 'naming line 2 and the model'),
+    absent: (dir) => [join(dir, 'db', 'gallery.json')],
+  });
+  cli({
+    kind: 'db import of a mixed-model stream', cmd: 'db import (existing gallery)', mode: 'single', privateDir: true, unchanged: true,
+    args: (dir) => { writeGallery(dir); return ['db', 'import', p('rec', 'mixed-models.ndjson'), '--db', join(dir, 'gallery.json')]; },
+    check: says(/line 2: gallery was built with/, 'naming line 2 and the model'),
+  });
+  cli({
+    kind: 'db import of a mixed-model stream', cmd: 'db import - (other model first)', mode: 'single', privateDir: true,
+    args: (dir) => ['db', 'import', '-', '--db', join(dir, 'db', 'gallery.json')], stdin: Buffer.from([fr, newcomer].map(line).join('\n') + '\n'),
+    absent: (dir) => [join(dir, 'db', 'gallery.json')],
+  });
+  // every record bad: no gallery file (an empty one was written before)
+  const unlabelled = reps.map(({ label: _label, ...r }) => line(r)).join('\n') + '\n';
+  const errorsOnly = reps.map((r) => line({ schema: 1, image: r.image, face: null, error: { code: 'no_face', message: 'no face found' } })).join('\n') + '\n';
+  for (const [kind, text] of [['every record without a label', unlabelled], ['every record an error record', errorsOnly]]) {
+    for (const [cmd, args] of [['build-db -', (db) => ['build-db', '-', '--db', db]], ['db import -', (db) => ['db', 'import', '-', '--db', db]]]) {
+      cli({
+        kind: `all records bad: ${kind}`, cmd, mode: 'summary', privateDir: true, stdin: Buffer.from(text),
+        args: (dir) => args(join(dir, 'db', 'gallery.json')),
+        absent: (dir) => ['gallery.json', 'gallery.json.partial', 'gallery.json.lock'].map((f) => join(dir, 'db', f)),
+      });
+    }
+  }
 }
 
 /** Whether this process can start a child as `uid` (root can, when the system lets it). */
@@ -830,23 +1118,37 @@ function runCliCase(c) {
   const dir = c.privateDir ? mkdirp(p('runs', `r${++runCounter}`)) : undefined;
   const args = typeof c.args === 'function' ? c.args(dir) : c.args;
   const cwd = c.uid !== undefined ? p('cwd-nobody') : p('cwd');
-  const watch = [...(c.watch ?? []), ...(c.dbs ?? []).map((d) => dirname(d)), ...(c.unchanged && dir ? [dir] : [])];
-  const before = snapshot(watch);
-  const run = runCli(args, { stdin: c.stdin, cwd, uid: c.uid, serve: c.serve });
-  const done = run.then((res) => {
+  const stdinText = c.stdin === undefined ? '' : Buffer.isBuffer(c.stdin) ? ` < (${c.stdin.length} bytes on a pipe)` : ` < ${c.stdin.file}`;
+  const command = rel(`${c.uid !== undefined ? `(as uid ${c.uid}) ` : ''}facekit ${args.map(q).join(' ')}${stdinText}`);
+  // a prepare step that fails is the corpus's own failure, reported as the run's
+  const started = Promise.resolve()
+    .then(() => (c.prepare ? c.prepare(dir) : undefined))
+    .then((handle) => {
+      // what must stay unchanged, listed once prepare has made it
+      const watch = [...(typeof c.watch === 'function' ? c.watch(dir) : c.watch ?? []), ...(c.dbs ?? []).map((d) => dirname(d)), ...(c.unchanged && dir ? [dir] : [])];
+      const before = snapshot(watch);
+      return { handle, watch, before, run: runCli(args, { stdin: c.stdin, cwd, uid: c.uid, serve: c.serve, maxRss: c.maxRss }) };
+    }, (err) => ({ failed: `the corpus could not prepare this run: ${err.message}` }));
+  const released = started.then((s) => s.run?.released);
+  const done = started.then(async (s) => {
+    if (s.failed) return { kind: c.kind, target: c.cmd, command, problems: [s.failed], res: undefined, group: c.group };
+    const res = await s.run;
     const problems = judgeCli(c, res);
     // a process killed by us may leave its gallery lock behind: that is our doing, not a finding
-    problems.push(...diffSnapshots(before, snapshot(watch)).filter((x) => !(res.timedOut && /created: .*\.lock$/.test(x))));
+    problems.push(...diffSnapshots(s.before, snapshot(s.watch)).filter((x) => !(res.timedOut && /created: .*\.lock$/.test(x))));
+    for (const x of c.absent ? c.absent(dir) : []) if (existsSync(x)) problems.push(`created (must not be): ${rel(x)}`);
+    if (c.check) problems.push(...c.check(res, dir));
+    if (c.after) {
+      try { problems.push(...((await c.after(dir, s.handle, res)) ?? [])); } catch (err) { problems.push(`the corpus could not finish this run: ${err.message}`); }
+    }
     if (dir) {
       for (const f of tmpLeftovers(dir)) problems.push(`left behind: ${rel(f)}`);
       for (const w of c.writes ? c.writes(dir) : []) problems.push(...galleryProblems(w));
     }
     for (const d of c.dbs ?? []) for (const f of tmpLeftovers(dirname(d))) problems.push(`left behind: ${rel(f)}`);
-    const stdinText = c.stdin === undefined ? '' : Buffer.isBuffer(c.stdin) ? ` < (${c.stdin.length} bytes on a pipe)` : ` < ${c.stdin.file}`;
-    const command = `${c.uid !== undefined ? `(as uid ${c.uid}) ` : ''}facekit ${args.map(q).join(' ')}${stdinText}`;
-    return { kind: c.kind, target: c.cmd, command: rel(command), problems, res, ms: res.ms, group: c.group };
+    return { kind: c.kind, target: c.cmd, command, problems, res, ms: res.ms, group: c.group };
   });
-  return { released: run.released, done };
+  return { released, done };
 }
 
 /* ---------------------------------------------------------------- HTTP */
