@@ -1153,9 +1153,9 @@ function runCliCase(c) {
 
 /* ---------------------------------------------------------------- HTTP */
 
-function startServer() {
+function startServer(extra = [], folder = 'serve') {
   return new Promise((res, rej) => {
-    const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--db', p('serve', 'gallery.json')], {
+    const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--db', p(folder, 'gallery.json'), ...extra], {
       cwd: p('cwd'), stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, XDG_CACHE_HOME: p('cache') },
     });
     let err = '';
@@ -1427,6 +1427,111 @@ function defineHttpCases(b) {
   http_('malformed HTTP: garbage request line', 'raw socket', () => rawRequest('HELLO THERE\r\n\r\n'));
   http_('malformed HTTP: negative Content-Length', 'POST /detect (raw socket)', () => rawRequest(
     'POST /detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: -1\r\n\r\n{}'));
+  defineJsonBodyCases({ http_, each, goodB64 });
+}
+
+/** What a refusal says, in facekit's shape {"error":{"code","message"}} or deepface's {"exception","code"}. */
+function refusalOf(res) {
+  try {
+    const b = JSON.parse(res.body);
+    if (b && typeof b.error === 'object') return { code: b.error.code, message: String(b.error.message) };
+    if (b && typeof b.exception === 'string') return { code: b.code, message: b.exception };
+  } catch { /* not JSON */ }
+  return undefined;
+}
+
+/**
+ * Issue 22's kinds for JSON bodies: nested far deeper than any request is (one 8 MB body held every
+ * request for 28 s), a "__proto__" key, a threshold of 1e309 (JSON's Infinity); and the compat
+ * routes (a second server, started with --compat), whose /echo answered a nested body with a 500.
+ */
+function defineJsonBodyCases({ http_, each, goodB64 }) {
+  const names = (re) => (res) => {
+    const r = refusalOf(res);
+    return !r || re.test(r.message) ? [] : [`the refusal does not say what is wrong (${re}): ${JSON.stringify(short(r.message, 120))}`];
+  };
+  // The nested request, and GET /health sent while it is under way: both answered at once.
+  // "At once" is 1 s here (milliseconds on a quiet machine; 28 s before the fix).
+  const QUICK_MS = 1000;
+  const nestedWithHealth = (path, body, headers = { 'Content-Type': 'application/json' }) => async () => {
+    const t0 = Date.now();
+    const healthP = new Promise((r) => setTimeout(r, 20)).then(async () => {
+      const h0 = Date.now();
+      const h = await request('GET', '/health', { timeoutMs: 30_000 });
+      return { ...h, ms: Date.now() - h0 };
+    });
+    const res = await request('POST', path, { headers, body });
+    res.ms = Date.now() - t0;
+    res.health = await healthP;
+    return res;
+  };
+  const quick = (res) => {
+    const probs = [];
+    if (res.ms > QUICK_MS && !res.timeout) probs.push(`answered in ${(res.ms / 1000).toFixed(2)} s (bound ${QUICK_MS / 1000} s)`);
+    const h = res.health;
+    if (h && (h.status !== 200 || h.ms > QUICK_MS)) probs.push(`GET /health sent meanwhile: ${h.status ?? h.error ?? 'timeout'} in ${(h.ms / 1000).toFixed(2)} s (bound ${QUICK_MS / 1000} s)`);
+    return probs;
+  };
+  const nested = /nested more than \d+ levels deep/;
+  // 8 MB, under the 10 MB --body-limit: arrays 4 million deep, or objects 1.3 million deep
+  const arrays = (field) => Buffer.from(`{"${field}":${'['.repeat(3_990_000)}${']'.repeat(3_990_000)}}`);
+  const objects = (field) => Buffer.from(`{"${field}":${'{"a":'.repeat(1_300_000)}1${'}'.repeat(1_300_000)}}`);
+  for (const [ep, field] of [['/verify', 'image'], ['/represent', 'image'], ['/compare', 'image1']]) {
+    http_('8 MB JSON body nested 4 million levels deep (arrays)', `POST ${ep}`, nestedWithHealth(ep, arrays(field)), {
+      after: async (res) => [...quick(res), ...names(nested)(res)],
+    });
+  }
+  http_('8 MB JSON body nested 1.3 million levels deep (objects)', 'POST /verify', nestedWithHealth('/verify', objects('image')), {
+    after: async (res) => [...quick(res), ...names(nested)(res)],
+  });
+  // JSON.parse makes "__proto__" an own key; merged into options it would set their prototype
+  each('JSON body with a "__proto__" key', (ep, e) => {
+    const rest = JSON.stringify({ ...(e.json ?? {}), [e.field]: e.field === 'images' ? [goodB64] : goodB64 });
+    return request('POST', ep, json(`{"__proto__":{"polluted":1,"threshold":5},${rest.slice(1)}`));
+  }, { after: async (res) => names(/__proto__/)(res) });
+  http_('JSON body with a "__proto__" key inside a value', 'POST /verify', () => request('POST', '/verify', json(`{"image":${JSON.stringify(goodB64)},"top_k":{"__proto__":{"x":1}}}`)), {
+    after: async (res) => names(/__proto__/)(res),
+  });
+  // 1e309 is a JSON number that parses as Infinity (which JSON.stringify shows as null)
+  const infinite = (res) => {
+    const r = refusalOf(res);
+    return !r || (/Infinity/.test(r.message) && !/null/.test(r.message)) ? [] : [`the refusal does not name Infinity: ${JSON.stringify(short(r.message, 120))}`];
+  };
+  http_('threshold 1e309 (a JSON number, Infinity)', 'POST /verify', () => request('POST', '/verify', json(`{"image":${JSON.stringify(goodB64)},"threshold":1e309}`)), { after: async (res) => infinite(res) });
+  http_('threshold 1e309 (a JSON number, Infinity)', 'POST /compare', () => request('POST', '/compare', json(`{"image1":${JSON.stringify(goodB64)},"image2":${JSON.stringify(goodB64)},"threshold":1e309}`)), { after: async (res) => infinite(res) });
+  http_('threshold -1e309 (a JSON number, -Infinity)', 'POST /verify', () => request('POST', '/verify', json(`{"image":${JSON.stringify(goodB64)},"threshold":-1e309}`)), { after: async (res) => infinite(res) });
+
+  /* ---- the compat routes (serve --compat), on a server of their own */
+  // a refusal in either shape: facekit's, or deepface's {"exception"} on deepface's own routes
+  const compatJudge = (re) => (res) => {
+    if (res.timeout) return [`no answer in ${TIMEOUT_MS / 1000} s`];
+    if (res.status === undefined) return [`no HTTP answer: ${res.error ?? 'connection closed'}`];
+    const probs = [];
+    if (res.status !== 400) probs.push(`status ${res.status} (expected 400)`);
+    const r = refusalOf(res);
+    if (!r) probs.push(`body is neither {"error":{...}} nor {"exception"}: ${JSON.stringify(short(res.body ?? '', 140))}`);
+    else if (!re.test(r.message)) probs.push(`the refusal does not say what is wrong (${re}): ${JSON.stringify(short(r.message, 120))}`);
+    return probs;
+  };
+  const compat = (kind, target, send, re, extra = {}) => http_(kind, target, send, { compat: true, judge: compatJudge(re), ...extra });
+  // the workshop's clients send JSON with no Content-Type at all (requests.post(data=json.dumps(...)))
+  const bare = {};
+  const nested600k = Buffer.from(`{"a":${'['.repeat(300_000)}${']'.repeat(300_000)}}`);
+  for (const path of ['/echo', '/deteccao-facial-api/echo', '/detect-face', '/recognize-face']) {
+    compat('compat: 600 KB JSON body nested 300 000 levels deep, no Content-Type', `POST ${path}`, () => request('POST', path, { headers: bare, body: nested600k }), nested);
+  }
+  compat('compat: 8 MB JSON body nested 4 million levels deep, no Content-Type', 'POST /echo', nestedWithHealth('/echo', arrays('a'), bare), nested, {
+    after: async (res) => quick(res),
+  });
+  compat('compat: 8 MB JSON body nested 4 million levels deep', 'POST /echo (application/json)', nestedWithHealth('/echo', arrays('a')), nested, {
+    after: async (res) => quick(res),
+  });
+  // deepface's routes (deepface's own answer shape)
+  for (const path of ['/register', '/search', '/build/index']) {
+    compat('compat: 600 KB JSON body nested 300 000 levels deep', `POST ${path} (deepface)`, () => request('POST', path, json(`{"img":${nested600k.toString().slice(5)}`)), nested);
+  }
+  compat('compat: JSON body with a "__proto__" key, no Content-Type', 'POST /echo', () => request('POST', '/echo', { headers: bare, body: '{"__proto__":{"polluted":1},"a":1}' }), /__proto__/);
+  compat('compat: JSON body with a "__proto__" key', 'POST /register (deepface)', () => request('POST', '/register', json(`{"__proto__":{"polluted":1},"img":${JSON.stringify(goodB64)},"img_name":"x"}`)), /__proto__/);
 }
 
 async function runHttpCase(c) {
@@ -1434,6 +1539,7 @@ async function runHttpCase(c) {
   const res = await c.send();
   let problems;
   if (c.accept && c.accept(res) === 'check-delete') problems = [];
+  else if (c.judge) problems = c.judge(res);
   else problems = judgeHttp(res);
   if (c.after) problems.push(...(await c.after(res)));
   if (server.exited) problems.push('the server process exited');
@@ -1517,27 +1623,35 @@ async function main() {
     }));
     await Promise.all(pending);
   })();
-  const httpLane = (async () => {
-    if (hcases.length === 0) return;
-    server = await startServer();
-    say(`server at ${server.url}`);
-    for (const c of hcases) {
+  // The HTTP cases on the server as the corpus runs it, then the compat routes' cases on a second
+  // server started with --compat (which adds routes on the paths of the first: kept apart so that
+  // the plain server's cases keep their meaning).
+  const serverRound = async (list, extra, folder, label) => {
+    if (list.length === 0) return;
+    if (folder !== 'serve') cpSync(dirname(GOOD), p(folder), { recursive: true });
+    server = await startServer(extra, folder);
+    say(`${label} at ${server.url}`);
+    for (const c of list) {
       if (server.exited) {
-        say('the server died; starting another one');
-        server = await startServer();
+        say(`the ${label} died; starting another one`);
+        server = await startServer(extra, folder);
       }
       const r = await runHttpCase(c);
       tick(r);
     }
     // the gallery the server wrote to must still load, and no temporary file may be left
-    const probs = [...galleryProblems(p('serve', 'gallery.json')), ...tmpLeftovers(p('serve')).map((f) => `left behind: ${rel(f)}`)];
+    const probs = [...galleryProblems(p(folder, 'gallery.json')), ...tmpLeftovers(p(folder)).map((f) => `left behind: ${rel(f)}`)];
     const log = stderrLines(server.stderr());
     if (log.some((l) => /^\s+at /.test(l)) || server.stderr().includes('node:internal')) probs.push('stack trace in the server log');
     const internal = log.filter((l) => /internal error/.test(l));
     if (internal.length) probs.push(`${internal.length} "internal error" line(s) in the server log, e.g. ${JSON.stringify(short(internal[0], 200))}`);
-    results.push({ kind: 'server after all HTTP cases', target: 'gallery file and log', command: 'serve', problems: probs, res: undefined });
+    results.push({ kind: `${label} after all ${folder === 'serve' ? '' : 'its '}HTTP cases`, target: 'gallery file and log', command: `serve ${extra.join(' ')}`.trim(), problems: probs, res: undefined });
     server.proc.kill('SIGTERM');
     await new Promise((r) => { if (server.proc.exitCode !== null) r(); else server.proc.on('exit', r); setTimeout(r, 10_000); });
+  };
+  const httpLane = (async () => {
+    await serverRound(hcases.filter((c) => !c.compat), [], 'serve', 'server');
+    await serverRound(hcases.filter((c) => c.compat), ['--compat'], 'serve-compat', 'compat server');
   })();
   const t0 = Date.now();
   const laneTime = {};
