@@ -5,28 +5,13 @@
  * `facekit verify --db DIR` is this verb.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { defaultCacheDir } from '../core/cache-dir.js';
 import { FacekitError, fsError } from '../core/errors.js';
 import { readPeople } from '../core/people.js';
+import { galleryFileIn } from '../recognition/gallery-file.js';
 import { buildGallery, type BuildOptions, type BuildSummary } from './build-gallery.js';
-
-/** The name of a facekit gallery file directly in `dir` (gallery.json or another), if there is one. */
-function galleryFileIn(dir: string): string | undefined {
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort((a, b) => Number(b === 'gallery.json') - Number(a === 'gallery.json'))) {
-    try {
-      const fd = openSync(join(dir, f), 'r');
-      const head = Buffer.alloc(4096);
-      const n = readSync(fd, head, 0, 4096, 0);
-      closeSync(fd);
-      if (/"format"\s*:\s*"facekit-gallery"/.test(head.toString('utf8', 0, n))) return f;
-    } catch {
-      /* not readable: not a gallery to point at */
-    }
-  }
-  return undefined;
-}
 
 /** Build the gallery of `dir` in the cache (`cache`, default ~/.cache/facekit) and say where it is. */
 export async function folderGallery(dir: string, opts: Omit<BuildOptions, 'db' | 'prune' | 'allFaces'> & { cache?: string } = {}): Promise<{ location: string; summary: BuildSummary }> {

@@ -10,7 +10,7 @@
  * Schema 1 galleries (entries inline in the header) are still read.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
@@ -28,6 +28,36 @@ export function sidecarName(dbPath: string, hash: string): string {
 
 function entriesName(dbPath: string, hash: string): string {
   return `${stem(dbPath)}.${hash.slice(0, 12)}.entries.jsonl`;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The name of a facekit gallery file directly in `dir` (gallery.json first, or another), if there is one. */
+export function galleryFileIn(dir: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  for (const f of names.filter((n) => n.endsWith('.json')).sort((a, b) => Number(b === 'gallery.json') - Number(a === 'gallery.json'))) {
+    try {
+      const fd = openSync(join(dir, f), 'r');
+      const head = Buffer.alloc(4096);
+      const n = readSync(fd, head, 0, 4096, 0);
+      closeSync(fd);
+      if (/"format"\s*:\s*"facekit-gallery"/.test(head.toString('utf8', 0, n))) return f;
+    } catch {
+      /* not readable: not a gallery to point at */
+    }
+  }
+  return undefined;
 }
 
 /** The header of a gallery, checked; what `db info` needs, without entries or vectors. */
@@ -49,6 +79,9 @@ export async function readGalleryHeader(dbPath: string): Promise<GalleryHeader> 
   } catch (err) {
     const e = err instanceof FacekitError ? err : fsError(err, dbPath);
     if (e.code === 'not_found') throw new FacekitError('not_found', 'no gallery here (build one with `facekit build-db DIR`)', dbPath);
+    // `--db people-db` for `--db people-db/gallery.json`: point at the file
+    const inside = isDirectory(dbPath) ? galleryFileIn(dbPath) : undefined;
+    if (inside) throw new FacekitError('usage', `is a folder holding a facekit gallery, not the gallery file: did you mean ${join(dbPath, inside)}?`, dbPath);
     throw e;
   }
   const bad = (msg: string) => new FacekitError('bad_gallery', msg, dbPath);

@@ -545,6 +545,24 @@ describe('issue 22, what a new user tripped on', () => {
     expect(res.stdout).toBe('');
   });
 
+  it('`--db people-db` to the commands that open the gallery file (db info, db list, db remove, build-db, db import) says "did you mean people-db/gallery.json", not "is a directory"', async () => {
+    // found by the bad-input corpus ("--db is a folder holding gallery.json"): only verify said it
+    const { dir: peopleDir, db } = await peopleGallery();
+    const dbDir = join(db, '..');
+    const before = snapshot(dbDir);
+    const recs = join(tempDir(), 'faces.ndjson');
+    writeFileSync(recs, ndjson(syntheticRecords(300, 30).slice(0, 2)));
+    for (const args of [['db', 'info'], ['db', 'list'], ['db', 'remove', 'nobody'], ['build-db', peopleDir], ['db', 'import', recs]]) {
+      const res = await cliInProcess([...args, '--db', dbDir]);
+      expect(res.code, args.join(' ')).toBe(2);
+      expect(oneLine(res.stderr)).toBe(`facekit: ${dbDir}: is a folder holding a facekit gallery, not the gallery file: did you mean ${db}?`);
+    }
+    expect(snapshot(dbDir)).toEqual(before);
+    // a folder without a gallery in it is still "a directory"
+    const res = await cliInProcess(['db', 'info', '--db', peopleDir]);
+    expect(oneLine(res.stderr)).toBe(`facekit: ${peopleDir}: is a directory, expected a file`);
+  });
+
   it('a video is named as a video, not "not an image"', async () => {
     const dir = tempDir();
     const mp4 = Buffer.alloc(64);
