@@ -9,6 +9,10 @@
 //         (killed after 30 s), no input or gallery file changed, no `.tmp-` file left behind.
 //   HTTP: a 4xx (or 503) with a JSON body {"error":{"code","message"}}, never 500, never a reset
 //         connection, and the server still answers GET /health afterwards.
+// Some kinds check more (a case's `check` / `after`): that a PGlite folder held by another process
+// is waited for and refused, that a read creates no store (`absent`), that a gallery beside the one
+// written keeps every file, that nested bodies are answered at once with /health answered meanwhile.
+// The compat routes run on a second server started with --compat, after the plain server's cases.
 // Exit code 0 when every run is clean, 1 otherwise. Needs `npx tsc -p .` first (runs dist/).
 //
 //   node scripts/bad-input-corpus.mjs [--only REGEX] [--keep] [--jobs 2] [--timeout 30]
