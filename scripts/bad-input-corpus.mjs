@@ -314,7 +314,9 @@ function judgeCli(spec, res) {
     if (mode === 'summary') {
       if (lines.length === 0) problems.push('nothing on stderr');
       else if (spec.needle) {
-        const n = lines.filter((l) => l.includes(spec.needle)).length;
+        // stderr escapes control characters in names (a newline is printed as \n): either form names it
+        const escaped = spec.needle.replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+        const n = lines.filter((l) => l.includes(spec.needle) || l.includes(escaped)).length;
         if (n !== 1) problems.push(`${n} stderr lines name the bad input (expected 1)`);
       }
     }
@@ -612,7 +614,8 @@ function defineCliCases(b) {
     ['face as string', line({ ...det, face: '0' }) + '\n'],
     ['embedding of the wrong dimension (64-d resnet34)', line({ ...rep, embedding: { model: 'resnet34', dim: 64, vector: vec.slice(0, 64) } }) + '\n', EMB],
     ['embedding dim differs from its vector', line({ ...rep, embedding: { model: 'resnet34', dim: 128, vector: vec.slice(0, 100) } }) + '\n', EMB],
-    ['embedding of another model (faceres)', line(fr) + '\n', EMB],
+    // (build-db: into the good gallery, below; a new gallery fed with records takes their model)
+    ['embedding of another model (faceres)', line(fr) + '\n', EMB.filter((c) => c !== 'build-db')],
     ['embedding of an unknown model (arcface 512-d)', line({ ...rep, embedding: { model: 'arcface', dim: 512, vector: Array.from({ length: 512 }, (_, i) => Math.sin(i)) } }) + '\n', EMB],
     ['embedding with null values', line({ ...rep, embedding: { ...rep.embedding, vector: vec.map((v, i) => (i % 7 === 0 ? null : v)) } }) + '\n', EMB],
     ['embedding all zeros', line({ ...rep, embedding: { ...rep.embedding, vector: vec.map(() => 0) } }) + '\n', EMB],
@@ -653,6 +656,12 @@ function defineCliCases(b) {
         args: c.private ? (dir) => c.args(f, dir) : c.args(f), writes: c.private ? (dir) => [join(dir, 'gallery.json')] : undefined,
       });
     }
+  });
+  // another model's records into an existing gallery: refused, the gallery unchanged (into a new
+  // gallery they are not bad input: it is made with their model, as db import does)
+  cli({
+    kind: 'records: embedding of another model (faceres)', cmd: 'build-db (into the good gallery)', mode: 'summary', privateDir: true, unchanged: true,
+    args: (dir) => { const f = join(dir, 'faceres.ndjson'); writeFileSync(f, line(fr) + '\n'); cpSync(dirname(GOOD), join(dir, 'db'), { recursive: true }); return ['build-db', f, '--db', join(dir, 'db', 'gallery.json')]; },
   });
   // the same records through stdin, for two of them
   for (const [kind, text] of RECORD_KINDS.filter(([k]) => k === 'newer schema' || k === 'landmarks all at one point')) {
