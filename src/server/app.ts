@@ -205,7 +205,10 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
       const rest = discardRest(request.raw, discarding, Math.max(DISCARD_BYTES, 4 * opts.bodyLimit));
       if (rest === undefined) reply.header('Connection', 'close');
       // A closing connection is closed as soon as the answer is out: the client must be done first.
-      else if (ctx.stopping) await Promise.race([rest, new Promise((r) => setTimeout(r, 5000).unref())]);
+      // It closes when the server stops, and when the client asked for it (Node's http.request
+      // with agent: false, curl -H 'Connection: close', HTTP/1.0 clients): closed with the rest
+      // of the body unread, the kernel resets it and the client sees EPIPE, not the answer.
+      else if (ctx.stopping || closesAfter(request.raw)) await Promise.race([rest, new Promise((r) => setTimeout(r, 5000).unref())]);
     }
     if (ctx.stopping) reply.header('Connection', 'close');
   });
@@ -229,6 +232,13 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
 
   for (const register of [...ROUTES, ...(opts.compat ? COMPAT_ROUTES : [])]) register(app, ctx);
   return app;
+}
+
+/** Whether the client's connection ends with this answer (it said so, or speaks HTTP/1.0 without keep-alive). */
+function closesAfter(req: IncomingMessage): boolean {
+  const connection = String(req.headers.connection ?? '').toLowerCase();
+  if (/\bclose\b/.test(connection)) return true;
+  return req.httpVersionMajor === 1 && req.httpVersionMinor === 0 && !/\bkeep-alive\b/.test(connection);
 }
 
 /** A refused body's rest is read and thrown away up to this many bytes (at least 4 body limits)... */

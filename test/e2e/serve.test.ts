@@ -356,6 +356,51 @@ describe('the server (in-process, inject)', () => {
     expect((await inject(srv, 'get', '/health')).status).toBe(200);
   });
 
+  // over loopback HTTP: found by the bad-input corpus ("body over --body-limit (11 MB, Content-Length)")
+  it('a client that asks to close the connection (Connection: close) and sends a body over --body-limit reads the 413, not EPIPE', async () => {
+    // a server of its own process: in this one, client and server share the event loop and the
+    // server never closes before the client's upload is done
+    const own = await serve(['--db', join(tempDir('facekit-serve-close-'), 'g.json'), '--workers', '1']);
+    const { port } = new URL(own.url);
+    const post = (path: string, type: string, body: Buffer) => new Promise<{ status?: number; error?: string; text: string }>((resolve) => {
+      // Node's http.request with agent: false says "Connection: close", as curl -H and many simple clients do
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, agent: false, headers: { 'content-type': type, 'content-length': String(body.length) } });
+      let answered = false;
+      req.on('response', (res) => {
+        answered = true;
+        let text = '';
+        res.on('data', (c: Buffer) => { text += c.toString(); });
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => { if (!answered) resolve({ error: e.code, text: '' }); });
+      // written in pieces, as a client streams a file: the answer comes while it is still sending
+      let off = 0;
+      const step = (): void => {
+        while (off < body.length) {
+          const piece = body.subarray(off, off + 256 * 1024);
+          off += piece.length;
+          if (!req.write(piece)) return void req.once('drain', step);
+        }
+        req.end();
+      };
+      step();
+    });
+    const over = randomBytes(11_000_000);
+    const json = Buffer.from(JSON.stringify({ image1: over.toString('base64'), image2: 'x' }));
+    try {
+      for (let i = 0; i < 3; i++) {
+        for (const [path, type, body] of [['/verify', 'image/jpeg', over], ['/compare', 'application/json', json]] as const) {
+          const r = await post(path, type, body);
+          expect(r, `${path} ${type}, try ${i + 1}`).toMatchObject({ status: 413 });
+          expect(JSON.parse(r.text)).toMatchObject({ error: { code: 'too_large' } });
+        }
+      }
+      expect((await fetch(`${own.url}/health`)).status).toBe(200);
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
   it('sends no CORS header unless --cors says so', async () => {
     const preflight = await inject(srv, 'options', '/verify', {
       headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key' },
