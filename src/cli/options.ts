@@ -12,9 +12,10 @@ import {
 export function parseNumber(name: string, opts: { min?: number; max?: number; integer?: boolean } = {}) {
   return (value: string): number => {
     const n = Number(value);
-    const what = opts.integer ? 'an integer' : 'a number';
     if (value.trim() === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
-      throw new FacekitError('usage', `${name} must be ${what}, got "${value}"`);
+      // "1e309" is a number to a reader, but past float64's range: say what it became
+      const why = n === Infinity || n === -Infinity ? ` (${value} is ${n > 0 ? '' : '-'}Infinity, past the largest number)` : '';
+      throw new FacekitError('usage', `${name} must be ${opts.integer ? 'an integer' : 'a number'}, got "${value}"${why}`);
     }
     if (opts.min !== undefined && n < opts.min) throw new FacekitError('usage', `${name} must be at least ${opts.min}, got ${value}`);
     if (opts.max !== undefined && n > opts.max) throw new FacekitError('usage', `${name} must be at most ${opts.max}, got ${value}`);

@@ -403,6 +403,14 @@ describe('issue 22, the server', () => {
     expect(message).not.toMatch(/null/);
   });
 
+  it('on the command line too: --threshold 1e309 says it is Infinity', async () => {
+    const { parseNumber } = await import('../../dist/cli/options.js');
+    expect(() => parseNumber('--threshold')('1e309')).toThrow('--threshold must be a number, got "1e309" (1e309 is Infinity, past the largest number)');
+    expect(() => parseNumber('--threshold')('-1e309')).toThrow(/is -Infinity/);
+    expect(() => parseNumber('--threshold')('high')).toThrow(/^--threshold must be a number, got "high"$/);
+    expect(parseNumber('--threshold')('1e-3')).toBe(0.001);
+  });
+
   it('GET /gallery pages its people (offset, limit, total_people, next_offset)', async () => {
     const labels = Object.keys(PEOPLE_PHOTOS).sort();
     const all = JSON.parse((await inject(srv, 'get', '/gallery')).text);
