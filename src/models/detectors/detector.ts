@@ -18,6 +18,8 @@ export interface DetectedFace {
 export interface DetectorOptions {
   minScore: number;
   maxFaces: number;
+  /** The engine of detectors that have two (default: onnxruntime where it loads, else tfjs). */
+  engine?: 'ort' | 'tfjs';
 }
 
 export interface Detector {

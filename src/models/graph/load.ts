@@ -26,9 +26,13 @@ export interface TfliteModel {
 
 const models = new Map<string, TfliteModel>();
 
-/** Read (once per process) `file` of the installed package `pkg`. */
-export function loadTfliteModel(pkg: string, file: string): TfliteModel {
-  const key = `${pkg}/${file}`;
+/**
+ * Read (once per process) `file` of the installed package `pkg`; with `outputs` (tensor names),
+ * the graph that ends at those tensors (see readTflite).
+ */
+export function loadTfliteModel(pkg: string, file: string, outputs?: readonly string[]): TfliteModel {
+  const variant = outputs ? `#${outputs.join(',')}` : '';
+  const key = `${pkg}/${file}${variant}`;
   let m = models.get(key);
   if (!m) {
     let path: string;
@@ -47,7 +51,7 @@ export function loadTfliteModel(pkg: string, file: string): TfliteModel {
     // Parsed only when needed (the tfjs fallback, or a conversion not in the cache yet): a cold
     // start with the conversion cached reads the ONNX bytes and skips the parse.
     let graph: TfliteGraph | undefined;
-    const parsed = (): TfliteGraph => (graph ??= fusePrelu(readTflite(bytes, path)));
+    const parsed = (): TfliteGraph => (graph ??= fusePrelu(readTflite(bytes, path, outputs)));
     let onnx: Promise<OnnxConversion> | undefined;
     const dir = join(defaultCacheDir(), 'models');
     m = {
@@ -55,27 +59,29 @@ export function loadTfliteModel(pkg: string, file: string): TfliteModel {
       get graph() {
         return parsed();
       },
-      onnx: () => (onnx ??= cachedConversion(dir, bytes, file, () => tfliteToOnnx(parsed(), file))),
+      onnx: () => (onnx ??= cachedConversion(dir, bytes, file, () => tfliteToOnnx(parsed(), file), variant)),
     };
     models.set(key, m);
   }
   return m;
 }
 
-interface CachedMeta { size: number; inputName: string; outputName: string; nodeCounts: Record<string, number> }
+interface CachedMeta { size: number; inputName: string; outputName: string; outputNames?: string[]; nodeCounts: Record<string, number> }
 
 /**
  * The ONNX conversion of `source`, from the cache folder when it holds one of the right size, else
  * converted and written there (atomically; a folder that cannot be written is no error).
  */
-export async function cachedConversion(dir: string, source: Uint8Array, file: string, convert: () => OnnxConversion): Promise<OnnxConversion> {
-  const stem = `${file.split('/').pop()!.replace(/\.[^.]+$/, '')}-${sha256(source).slice(0, 16)}-${VERSION}`;
+export async function cachedConversion(dir: string, source: Uint8Array, file: string, convert: () => OnnxConversion, variant = ''): Promise<OnnxConversion> {
+  const suffix = variant ? `-${sha256(variant).slice(0, 8)}` : '';
+  const stem = `${file.split('/').pop()!.replace(/\.[^.]+$/, '')}-${sha256(source).slice(0, 16)}${suffix}-${VERSION}`;
   const onnxPath = join(dir, `${stem}.onnx`), metaPath = join(dir, `${stem}.json`);
   try {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CachedMeta;
     const bytes = readFileSync(onnxPath);
     if (bytes.length === meta.size) {
-      return { bytes, inputName: meta.inputName, outputName: meta.outputName, nodeCounts: new Map(Object.entries(meta.nodeCounts)) };
+      const outputNames = meta.outputNames ?? [meta.outputName];
+      return { bytes, inputName: meta.inputName, outputName: meta.outputName, outputNames, nodeCounts: new Map(Object.entries(meta.nodeCounts)) };
     }
   } catch {
     // not cached yet (or unreadable): convert
@@ -84,7 +90,7 @@ export async function cachedConversion(dir: string, source: Uint8Array, file: st
   try {
     await ensureDir(dir);
     await writeFileAtomic(onnxPath, conv.bytes);
-    const meta: CachedMeta = { size: conv.bytes.length, inputName: conv.inputName, outputName: conv.outputName, nodeCounts: Object.fromEntries(conv.nodeCounts) };
+    const meta: CachedMeta = { size: conv.bytes.length, inputName: conv.inputName, outputName: conv.outputName, outputNames: conv.outputNames, nodeCounts: Object.fromEntries(conv.nodeCounts) };
     await writeFileAtomic(metaPath, JSON.stringify(meta));
   } catch {
     // a read-only home: convert again next time
