@@ -5,6 +5,8 @@
  * Where the native library cannot load, `ortAvailable()` says so and callers fall back or explain.
  */
 import { createRequire } from 'node:module';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { FacekitError } from '../core/errors.js';
 
 type Ort = typeof import('onnxruntime-node');
@@ -33,6 +35,48 @@ export function ortLoadError(): string | undefined {
   loadOrt();
   return loadError;
 }
+
+/** onnxruntime's execution providers facekit offers (`--backend cuda`; CPU otherwise). */
+export type OrtProvider = 'cpu' | 'cuda';
+let provider: OrtProvider = 'cpu';
+
+/**
+ * Why onnxruntime's CUDA provider cannot run here, or undefined when its library is installed.
+ * onnxruntime-node ships its CPU library; the CUDA provider's libraries come only from its install
+ * script on a Linux x64 machine with CUDA 12 (`npm install onnxruntime-node` without
+ * `onnxruntime-node-install=skip`), and they need NVIDIA's CUDA and cuDNN libraries at run time.
+ */
+export function cudaUnavailable(): string | undefined {
+  if (!loadOrt()) return `onnxruntime-node cannot load here (${loadError})`;
+  let dir: string;
+  try {
+    dir = dirname(require.resolve(`onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`));
+  } catch {
+    dir = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  }
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    // no folder: no provider
+  }
+  if (!files.some((f) => f.includes('onnxruntime_providers_cuda'))) {
+    return `the installed onnxruntime-node has no CUDA provider (no onnxruntime_providers_cuda library in ${dir}: it is installed by onnxruntime-node's install script on Linux x64 with CUDA 12, which this install skipped)`;
+  }
+  return undefined;
+}
+
+/** Run every later session on `p`; asking for CUDA where it is not installed is a `backend` error. */
+export function useOrtProvider(p: OrtProvider): void {
+  if (p === 'cuda') {
+    const why = cudaUnavailable();
+    if (why) throw new FacekitError('backend', `--backend cuda is not available: ${why}; use --backend auto (onnxruntime on the CPU)`);
+  }
+  provider = p;
+}
+
+/** The execution provider sessions are created on. */
+export const ortProvider = (): OrtProvider => provider;
 
 /** A float32 tensor as plain data: what goes into and comes out of a session. */
 export interface FloatTensor {
@@ -99,8 +143,17 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   if (!o) throw new FacekitError('backend', `onnxruntime-node cannot load here (${loadError}); reinstall with npm ci`);
   const threads = opts.threads ?? 1;
   // Severity 3 (errors only): some shipped graphs list their weights as inputs, and ORT warns about each on stderr.
-  const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const, logSeverityLevel: 3 as const };
-  const session = await gated(() => (typeof model === 'string' ? o.InferenceSession.create(model, options) : o.InferenceSession.create(model, options)));
+  const options = {
+    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const, logSeverityLevel: 3 as const,
+    executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+  };
+  let session: Awaited<ReturnType<Ort['InferenceSession']['create']>>;
+  try {
+    session = await gated(() => (typeof model === 'string' ? o.InferenceSession.create(model, options) : o.InferenceSession.create(model, options)));
+  } catch (e) {
+    if (provider !== 'cuda') throw e;
+    throw new FacekitError('backend', `--backend cuda: onnxruntime could not start its CUDA provider (${(e as Error).message.split('\n')[0]})`);
+  }
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,

@@ -3,7 +3,7 @@
  * is sent. Models load on first use and stay loaded for the worker's life.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend, type BackendChoice } from '../models/runtime.js';
+import { chooseBackend, initBackend, type BackendChoice } from '../models/runtime.js';
 import { useOrtGate } from '../models/ort.js';
 import { runImage, type PipelinePlan } from './run.js';
 import { toErrorInfo } from '../core/errors.js';
@@ -22,7 +22,8 @@ const port = parentPort;
 if (!port) throw new Error('worker.js runs only as a worker thread');
 const data = workerData as { backend: BackendChoice; ortGate?: SharedArrayBuffer };
 if (data.ortGate) useOrtGate(data.ortGate);
-const ready = initBackend(data.backend);
+// the choice as the main thread made it (onnxruntime's provider too: --backend cuda), then the tfjs backend
+const ready = Promise.resolve().then(() => chooseBackend(data.backend)).then(() => initBackend(data.backend));
 
 port.on('message', (task: Task) => {
   void (async () => {

@@ -1,7 +1,7 @@
 /**
- * The default detector: BlazeFace finds the faces (on onnxruntime-node, or on tfjs where it cannot
- * load: ./blazeface-net.ts), FaceMesh fits its 468 points to each (./facemesh.ts), and the five
- * points MTCNN would give are predicted from the mesh (./mtcnn-five.ts).
+ * The default detector: BlazeFace finds the faces (./blazeface-net.ts), FaceMesh fits its 468
+ * points to each (./facemesh.ts), and the five points MTCNN would give are predicted from the mesh
+ * (./mtcnn-five.ts). Both networks run on onnxruntime-node, or on tfjs where it cannot load.
  *
  * MTCNN's own ONet on BlazeFace's box was measured as the five points' source instead (no FaceMesh
  * at all): 98.53% on LFW through the whole pipeline against 99.07% with the mesh (README, "Models").
@@ -21,10 +21,11 @@ export async function blazefaceDetections(img: RgbImage, opts: DetectorOptions, 
 export const blazeface: Detector = {
   id: 'blazeface',
   async detect(img, opts) {
-    const found = await blazefaceDetections(img, opts, opts.engine);
+    const engine = opts.engine ?? defaultEngine();
+    const found = await blazefaceDetections(img, opts, engine);
     const faces: DetectedFace[] = [];
     for (const det of found) {
-      const mesh = await faceMesh(img, det);
+      const mesh = await faceMesh(img, det, engine);
       if (!mesh) continue; // the mesh model judges it no face
       faces.push({ box: meshBox(mesh, img.width, img.height), score: det.score, landmarks: meshLandmarks(mesh), mesh });
     }

@@ -1,6 +1,7 @@
 /**
- * FaceMesh (468 points), the model that ships with @vladmandic/human, run on tfjs for each face
- * BlazeFace found: the five points for alignment are predicted from it.
+ * FaceMesh (468 points), the model that ships with @vladmandic/human, for each face BlazeFace
+ * found: the five points for alignment are predicted from it. Its tfjs graph is converted to ONNX
+ * (../graph/tfjs-graph.ts) and run on onnxruntime-node, or run on tfjs where that cannot load.
  *
  * Why not Human's own pipeline: it rounds mesh points to whole pixels (1 px is 3% of the eye
  * distance on a 112 px face), stretches non-square photos to the detector's square input, and
@@ -12,6 +13,9 @@ import type { RgbImage } from '../../core/image.js';
 import type { Box, Landmarks } from '../../core/records.js';
 import { invertAffine, warpAffine, type Affine } from '../../core/geometry.js';
 import { loadGraphModel, tf } from '../runtime.js';
+import { loadTfjsGraphAsOnnx } from '../graph/load.js';
+import { createSession, type OrtSession } from '../ort.js';
+import type { DetectionEngine } from './blazeface-net.js';
 import { pt } from './detector.js';
 import { mtcnnFive } from './mtcnn-five.js';
 import type { RawDetection } from './blazeface-decode.js';
@@ -57,17 +61,43 @@ function cropTransform(cx: number, cy: number, side: number, angle: number): Aff
   return [cos, -sin, MESH_SIZE / 2 - (cos * cx - sin * cy), sin, cos, MESH_SIZE / 2 - (sin * cx + cos * cy)];
 }
 
-async function runMesh(img: RgbImage, toCrop: Affine): Promise<{ mesh: number[][]; confidence: number }> {
+/** The graph's outputs: the mesh [1, 1404] and the face flag [1, 1] (its third, contours, is not needed). */
+const OUTPUTS = ['Identity_2', 'Identity_1'];
+let onnx: Promise<{ session: OrtSession; input: string; mesh: string; flag: string }> | undefined;
+
+function onnxMesh(): NonNullable<typeof onnx> {
+  if (!onnx) {
+    onnx = (async () => {
+      const conv = await loadTfjsGraphAsOnnx(HUMAN, 'models/facemesh.json', [MESH_SIZE, MESH_SIZE, 3], OUTPUTS);
+      return { session: await createSession(conv.bytes), input: conv.inputName, mesh: conv.outputNames[0]!, flag: conv.outputNames[1]! };
+    })();
+    onnx.catch(() => { onnx = undefined; });
+  }
+  return onnx;
+}
+
+/** The mesh model's raw outputs for a 192x192 input (0..1), on the engine asked for. */
+async function meshForward(input: Float32Array, engine: DetectionEngine): Promise<{ coords: Float32Array; flag: Float32Array }> {
+  if (engine === 'ort') {
+    const m = await onnxMesh();
+    const out = await m.session.run({ [m.input]: { data: input, dims: [1, MESH_SIZE, MESH_SIZE, 3] } });
+    return { coords: out[m.mesh]!.data, flag: out[m.flag]!.data };
+  }
   const t = tf();
   const model = await loadGraphModel(HUMAN, 'models/facemesh.json');
-  const crop = warpAffine(img, toCrop, MESH_SIZE, MESH_SIZE);
-  const input = new Float32Array(crop.data.length);
-  for (let i = 0; i < input.length; i++) input[i] = crop.data[i]! / 255;
   const outs = t.tidy(() => model.execute(t.tensor4d(input, [1, MESH_SIZE, MESH_SIZE, 3])) as TfCore.Tensor[]);
   const meshT = outs.find((o) => o.shape[o.shape.length - 1] === 1404)!;
   const flagT = outs.find((o) => o.shape[o.shape.length - 1] === 1)!;
-  const [coords, flag] = await Promise.all([meshT.data(), flagT.data()]);
+  const [coords, flag] = await Promise.all([meshT.data() as Promise<Float32Array>, flagT.data() as Promise<Float32Array>]);
   t.dispose(outs);
+  return { coords, flag };
+}
+
+async function runMesh(img: RgbImage, toCrop: Affine, engine: DetectionEngine): Promise<{ mesh: number[][]; confidence: number }> {
+  const crop = warpAffine(img, toCrop, MESH_SIZE, MESH_SIZE);
+  const input = new Float32Array(crop.data.length);
+  for (let i = 0; i < input.length; i++) input[i] = crop.data[i]! / 255;
+  const { coords, flag } = await meshForward(input, engine);
   const [a, b, tx, c, d, ty] = invertAffine(toCrop);
   const mesh: number[][] = [];
   const zScale = Math.hypot(a, c); // crop pixels -> image pixels
@@ -87,14 +117,14 @@ async function runMesh(img: RgbImage, toCrop: Affine): Promise<{ mesh: number[][
  * the points better than the detector's rough box (+0.2 points of LFW accuracy through the full
  * pipeline when the five points came from the mesh).
  */
-export async function faceMesh(img: RgbImage, det: RawDetection): Promise<number[][] | undefined> {
+export async function faceMesh(img: RgbImage, det: RawDetection, engine: DetectionEngine): Promise<number[][] | undefined> {
   const [eyeA, eyeB] = det.keypoints;
   const angle = Math.atan2(eyeB![1] - eyeA![1], eyeB![0] - eyeA![0]);
   const side = Math.max(det.x1 - det.x0, det.y1 - det.y0) * MESH_CROP_SCALE;
-  const first = await runMesh(img, cropTransform((det.x0 + det.x1) / 2, (det.y0 + det.y1) / 2, side, angle));
+  const first = await runMesh(img, cropTransform((det.x0 + det.x1) / 2, (det.y0 + det.y1) / 2, side, angle), engine);
   if (first.confidence < MIN_MESH_CONFIDENCE) return undefined;
   const b = meshBox(first.mesh, Infinity, Infinity);
   const upright = Math.atan2(first.mesh[263]![1]! - first.mesh[33]![1]!, first.mesh[263]![0]! - first.mesh[33]![0]!);
-  const { mesh } = await runMesh(img, cropTransform(b[0] + b[2] / 2, b[1] + b[3] / 2, Math.max(b[2], b[3]) * MESH_CROP_SCALE, upright));
+  const { mesh } = await runMesh(img, cropTransform(b[0] + b[2] / 2, b[1] + b[3] / 2, Math.max(b[2], b[3]) * MESH_CROP_SCALE, upright), engine);
   return mesh;
 }

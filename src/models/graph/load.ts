@@ -13,6 +13,7 @@ import { FacekitError, fsError } from '../../core/errors.js';
 import { modelPath } from '../runtime.js';
 import { fusePrelu } from './fuse.js';
 import { readTflite, type TfliteGraph } from './tflite.js';
+import { readTfjsGraph } from './tfjs-graph.js';
 import { tfliteToOnnx, type OnnxConversion } from './to-onnx.js';
 
 export interface TfliteModel {
@@ -64,6 +65,33 @@ export function loadTfliteModel(pkg: string, file: string, outputs?: readonly st
     models.set(key, m);
   }
   return m;
+}
+
+const tfjsConversions = new Map<string, Promise<OnnxConversion>>();
+
+/**
+ * A tfjs graph model (model.json + shards) of the installed package `pkg`, as ONNX for onnxruntime
+ * (./tfjs-graph.ts), once per process and kept in the cache folder as the TFLite conversions are
+ * (converting FaceMesh takes about 0.5 s).
+ */
+export function loadTfjsGraphAsOnnx(pkg: string, file: string, inputShape: [number, number, number], outputs: readonly string[]): Promise<OnnxConversion> {
+  const key = `${pkg}/${file}#${outputs.join(',')}`;
+  let p = tfjsConversions.get(key);
+  if (!p) {
+    const path = modelPath(pkg, file);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (e) {
+      throw fsError(e as NodeJS.ErrnoException, path);
+    }
+    const convert = () => tfliteToOnnx(readTfjsGraph(path, inputShape, outputs), file);
+    // keyed by model.json's bytes: its weights manifest names the shards and their sizes
+    p = cachedConversion(join(defaultCacheDir(), 'models'), bytes, file, convert, `${inputShape.join('x')}#${outputs.join(',')}`);
+    tfjsConversions.set(key, p);
+    p.catch(() => tfjsConversions.delete(key));
+  }
+  return p;
 }
 
 interface CachedMeta { size: number; inputName: string; outputName: string; outputNames?: string[]; nodeCounts: Record<string, number> }

@@ -116,6 +116,12 @@ export function tfjsExecutor(graph: TfliteGraph): TfjsExecutor {
       }
       case 'RELU': return t.relu(value(op.inputs[0]!));
       case 'NEG': return t.neg(value(op.inputs[0]!));
+      case 'LOGISTIC': return t.sigmoid(value(op.inputs[0]!));
+      case 'PAD': {
+        const p = graph.tensors[op.inputs[1]!]!.data!;
+        const pairs = Array.from({ length: p.length / 2 }, (_, i) => [p[2 * i]!, p[2 * i + 1]!] as [number, number]);
+        return t.pad(value(op.inputs[0]!), pairs);
+      }
       case 'MAX_POOL_2D':
         return applyActivation(t, t.maxPool(value(op.inputs[0]!) as TfCore.Tensor4D, op.filter, op.stride, op.padding), op.activation);
       case 'FULLY_CONNECTED': {

@@ -16,8 +16,8 @@ export type Padding = 'same' | 'valid';
 
 /** The builtin operator codes of schema.fbs this reader knows. */
 const BUILTIN_NAMES: Record<number, string> = {
-  0: 'ADD', 3: 'CONV_2D', 4: 'DEPTHWISE_CONV_2D', 9: 'FULLY_CONNECTED', 17: 'MAX_POOL_2D', 18: 'MUL', 19: 'RELU', 22: 'RESHAPE',
-  41: 'SUB', 54: 'PRELU', 59: 'NEG', 101: 'ABS',
+  0: 'ADD', 3: 'CONV_2D', 4: 'DEPTHWISE_CONV_2D', 9: 'FULLY_CONNECTED', 14: 'LOGISTIC', 17: 'MAX_POOL_2D', 18: 'MUL', 19: 'RELU',
+  22: 'RESHAPE', 34: 'PAD', 41: 'SUB', 54: 'PRELU', 59: 'NEG', 101: 'ABS',
 };
 /** TensorType of schema.fbs. */
 const TENSOR_TYPES: Record<number, string> = {
@@ -53,7 +53,9 @@ export type GraphOp =
   | (OpBase & { op: 'CONV_2D' } & ConvOptions)
   | (OpBase & { op: 'DEPTHWISE_CONV_2D'; depthMultiplier: number } & ConvOptions)
   | (OpBase & { op: 'ADD' | 'SUB' | 'MUL'; activation: Activation })
-  | (OpBase & { op: 'RELU' | 'ABS' | 'PRELU' | 'NEG' })
+  | (OpBase & { op: 'RELU' | 'ABS' | 'PRELU' | 'NEG' | 'LOGISTIC' })
+  /** inputs: the activation, constant int32 paddings [rank, 2] (before, after per dimension, NHWC) */
+  | (OpBase & { op: 'PAD' })
   | (OpBase & { op: 'MAX_POOL_2D'; padding: Padding; stride: [number, number]; filter: [number, number]; activation: Activation })
   | (OpBase & { op: 'FULLY_CONNECTED'; activation: Activation })
   | (OpBase & { op: 'RESHAPE'; newShape: number[] | undefined });
@@ -88,7 +90,7 @@ function convOptions(t: FlatTable | undefined, depthwise: boolean, where: string
   };
 }
 
-function halfToFloat(h: number): number {
+export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
   const frac = h & 0x3ff;
@@ -137,6 +139,8 @@ function readOp(op: FlatTable, name: string, inputs: number[], outputs: number[]
     case 'ABS':
     case 'PRELU':
     case 'NEG':
+    case 'LOGISTIC':
+    case 'PAD':
       return { op: name, inputs, outputs };
     case 'MAX_POOL_2D': {
       // Pool2DOptions: padding, stride_w, stride_h, filter_width, filter_height, fused_activation_function

@@ -183,10 +183,24 @@ export function tfliteToOnnx(graph: TfliteGraph, name = 'converted', opts: Conve
       }
       case 'RELU':
       case 'ABS':
-      case 'NEG': {
+      case 'NEG':
+      case 'LOGISTIC': {
         const layout = layoutOf(op.inputs[0]!);
-        const onnxOp = { RELU: 'Relu', ABS: 'Abs', NEG: 'Neg' }[op.op];
+        const onnxOp = { RELU: 'Relu', ABS: 'Abs', NEG: 'Neg', LOGISTIC: 'Sigmoid' }[op.op];
         nodes.push({ op: onnxOp, inputs: [activation(op.inputs[0]!, layout)], outputs: [produced(out, layout)] });
+        break;
+      }
+      case 'PAD': {
+        // constant zeros; ONNX wants [all befores, all afters] in the activation's layout
+        const x = op.inputs[0]!;
+        const p = tensor(op.inputs[1]!).data;
+        const rank = tensor(x).shape.length;
+        const layout: Layout = rank === 4 ? layoutOf(x) : 'nhwc';
+        const order = rank === 4 && layout === 'nchw' ? NHWC_TO_NCHW : [...Array(rank).keys()];
+        if (!p) throw new FacekitError('unreadable', `${name}: PAD ${tensor(out).name} has no constant paddings`);
+        const pads = [...order.map((d) => Number(p[2 * d])), ...order.map((d) => Number(p[2 * d + 1]))];
+        const padsName = initializer(`${baseName[out]}/pads`, [pads.length], pads);
+        nodes.push({ op: 'Pad', inputs: [activation(x, layout), padsName], outputs: [produced(out, layout)] });
         break;
       }
       case 'MAX_POOL_2D': {
