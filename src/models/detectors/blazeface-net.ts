@@ -4,6 +4,8 @@
  * same network as Human's tfjs graph on the tfjs backend, the fallback where onnxruntime cannot
  * load. Both give the [896, 17] rows that ./blazeface-decode.ts reads.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { loadGraphModel, modelPath, tf } from '../runtime.js';
 import { createSession, ortAvailable, type OrtSession } from '../ort.js';
@@ -21,7 +23,10 @@ let session: Promise<OrtSession> | undefined;
 
 function onnxSession(): Promise<OrtSession> {
   if (!session) {
-    session = createSession(modelPath(BLAZEFACE_ONNX.pkg, BLAZEFACE_ONNX.file));
+    session = (async () => {
+      const bytes = await readFile(modelPath(BLAZEFACE_ONNX.pkg, BLAZEFACE_ONNX.file));
+      return createSession(bytes, { cacheAs: `blazeface-back256-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}` });
+    })();
     session.catch(() => { session = undefined; });
   }
   return session;

@@ -69,7 +69,7 @@ function onnxMesh(): NonNullable<typeof onnx> {
   if (!onnx) {
     onnx = (async () => {
       const conv = await loadTfjsGraphAsOnnx(HUMAN, 'models/facemesh.json', [MESH_SIZE, MESH_SIZE, 3], OUTPUTS);
-      return { session: await createSession(conv.bytes), input: conv.inputName, mesh: conv.outputNames[0]!, flag: conv.outputNames[1]! };
+      return { session: await createSession(conv.bytes, { cacheAs: conv.key }), input: conv.inputName, mesh: conv.outputNames[0]!, flag: conv.outputNames[1]! };
     })();
     onnx.catch(() => { onnx = undefined; });
   }
@@ -77,7 +77,7 @@ function onnxMesh(): NonNullable<typeof onnx> {
 }
 
 /** The mesh model's raw outputs for a 192x192 input (0..1), on the engine asked for. */
-async function meshForward(input: Float32Array, engine: DetectionEngine): Promise<{ coords: Float32Array; flag: Float32Array }> {
+export async function meshForward(input: Float32Array, engine: DetectionEngine): Promise<{ coords: Float32Array; flag: Float32Array }> {
   if (engine === 'ort') {
     const m = await onnxMesh();
     const out = await m.session.run({ [m.input]: { data: input, dims: [1, MESH_SIZE, MESH_SIZE, 3] } });

@@ -109,12 +109,12 @@ export async function cachedConversion(dir: string, source: Uint8Array, file: st
     const bytes = readFileSync(onnxPath);
     if (bytes.length === meta.size) {
       const outputNames = meta.outputNames ?? [meta.outputName];
-      return { bytes, inputName: meta.inputName, outputName: meta.outputName, outputNames, nodeCounts: new Map(Object.entries(meta.nodeCounts)) };
+      return { bytes, inputName: meta.inputName, outputName: meta.outputName, outputNames, nodeCounts: new Map(Object.entries(meta.nodeCounts)), key: stem };
     }
   } catch {
     // not cached yet (or unreadable): convert
   }
-  const conv = convert();
+  const conv = { ...convert(), key: stem };
   try {
     await ensureDir(dir);
     await writeFileAtomic(onnxPath, conv.bytes);

@@ -52,6 +52,8 @@ export interface OnnxConversion {
   outputName: string;
   /** every output's name, in the graph's order */
   outputNames: string[];
+  /** A name that changes with the source model and the converter (set when it went through the cache folder). */
+  key?: string;
   /** Number of ONNX nodes of each type, for tests and reports. */
   nodeCounts: Map<string, number>;
 }
