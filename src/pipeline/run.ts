@@ -16,6 +16,7 @@ import { decodeNpy, encodeNpy } from '../core/npy.js';
 import { errorRecord, requireKey, type FaceRecord } from '../core/records.js';
 import { alignFace, TEMPLATES } from '../stages/alignment.js';
 import { detectFaces, detectionRecords, prealignedRecord } from '../stages/detection.js';
+import { detectors } from '../models/detectors/index.js';
 import { normalizeCrop } from '../stages/normalization.js';
 import { loadRecognizer } from '../models/recognizers/index.js';
 import { represent } from '../stages/representation.js';
@@ -28,12 +29,27 @@ export async function readImage(image: string, maxPixels: number, bytes?: Uint8A
   return decodeImage(bytes ?? (await readInputFile(image)), image, { maxPixels });
 }
 
+let warmed = false;
+
+/**
+ * Start loading the plan's detector and recognizer once per thread, without waiting: sharp decodes
+ * the first image on libuv's threads meanwhile, so a cold start overlaps the two. Failures are
+ * left to the calls that need the models (they load them again and report).
+ */
+function warmModels(plan: PipelinePlan): void {
+  if (warmed) return;
+  warmed = true;
+  if (!plan.skipDetect) detectors[plan.detector].warm?.().catch(() => undefined);
+  if (runs(plan, 'represent')) loadRecognizer(plan.model).catch(() => undefined);
+}
+
 /**
  * Run the stages from detect up to `plan.upTo` on one image. Problems with this image become an
  * error record (nothing is dropped); only bugs throw.
  */
 export async function runImage(image: string, plan: PipelinePlan, bytes?: Uint8Array, pixels?: DecodedImage): Promise<FaceRecord[]> {
   let img: RgbImage;
+  warmModels(plan);
   try {
     img = await readImage(image, plan.maxPixels, bytes, pixels);
   } catch (err) {

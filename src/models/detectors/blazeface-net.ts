@@ -21,7 +21,8 @@ export const defaultEngine = (): DetectionEngine => (ortAvailable() ? 'ort' : 't
 
 let session: Promise<OrtSession> | undefined;
 
-function onnxSession(): Promise<OrtSession> {
+/** The ONNX model's session, started once (the first call loads it). */
+export function blazefaceSession(): Promise<OrtSession> {
   if (!session) {
     session = (async () => {
       const bytes = await readFile(modelPath(BLAZEFACE_ONNX.pkg, BLAZEFACE_ONNX.file));
@@ -35,7 +36,7 @@ function onnxSession(): Promise<OrtSession> {
 /** The network's raw rows for a letterboxed input (NHWC [1, 256, 256, 3], -1..1). */
 export async function blazefaceRows(input: Float32Array, engine: DetectionEngine = defaultEngine()): Promise<Float32Array> {
   if (engine === 'ort') {
-    const s = await onnxSession();
+    const s = await blazefaceSession();
     const out = await s.run({ [s.inputNames[0]!]: { data: input, dims: [1, DETECTOR_SIZE, DETECTOR_SIZE, 3] } });
     return joinOutputs(Object.values(out));
   }

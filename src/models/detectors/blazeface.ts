@@ -9,8 +9,8 @@
 import type { RgbImage } from '../../core/image.js';
 import type { Detector, DetectedFace, DetectorOptions } from './detector.js';
 import { decode, letterbox, type RawDetection } from './blazeface-decode.js';
-import { blazefaceRows, defaultEngine, type DetectionEngine } from './blazeface-net.js';
-import { faceMesh, meshBox, meshLandmarks } from './facemesh.js';
+import { blazefaceSession, blazefaceRows, defaultEngine, type DetectionEngine } from './blazeface-net.js';
+import { faceMesh, meshBox, meshLandmarks, meshSession } from './facemesh.js';
 
 /** BlazeFace's detections in `img` (image pixels), on the engine asked for. */
 export async function blazefaceDetections(img: RgbImage, opts: DetectorOptions, engine: DetectionEngine = defaultEngine()): Promise<RawDetection[]> {
@@ -30,5 +30,8 @@ export const blazeface: Detector = {
       faces.push({ box: meshBox(mesh, img.width, img.height), score: det.score, landmarks: meshLandmarks(mesh), mesh });
     }
     return faces;
+  },
+  async warm() {
+    if (defaultEngine() === 'ort') await Promise.all([blazefaceSession(), meshSession()]);
   },
 };

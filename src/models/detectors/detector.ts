@@ -25,6 +25,8 @@ export interface DetectorOptions {
 export interface Detector {
   id: DetectorId;
   detect(img: RgbImage, opts: DetectorOptions): Promise<DetectedFace[]>;
+  /** Load the detector's models now (a cold start loads them while the first image decodes). */
+  warm?(): Promise<void>;
 }
 
 type P = [number, number];

@@ -65,7 +65,8 @@ function cropTransform(cx: number, cy: number, side: number, angle: number): Aff
 const OUTPUTS = ['Identity_2', 'Identity_1'];
 let onnx: Promise<{ session: OrtSession; input: string; mesh: string; flag: string }> | undefined;
 
-function onnxMesh(): NonNullable<typeof onnx> {
+/** The ONNX model's session, started once (the first call converts or reads the model). */
+export function meshSession(): NonNullable<typeof onnx> {
   if (!onnx) {
     onnx = (async () => {
       const conv = await loadTfjsGraphAsOnnx(HUMAN, 'models/facemesh.json', [MESH_SIZE, MESH_SIZE, 3], OUTPUTS);
@@ -79,7 +80,7 @@ function onnxMesh(): NonNullable<typeof onnx> {
 /** The mesh model's raw outputs for a 192x192 input (0..1), on the engine asked for. */
 export async function meshForward(input: Float32Array, engine: DetectionEngine): Promise<{ coords: Float32Array; flag: Float32Array }> {
   if (engine === 'ort') {
-    const m = await onnxMesh();
+    const m = await meshSession();
     const out = await m.session.run({ [m.input]: { data: input, dims: [1, MESH_SIZE, MESH_SIZE, 3] } });
     return { coords: out[m.mesh]!.data, flag: out[m.flag]!.data };
   }
