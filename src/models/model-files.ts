@@ -110,6 +110,16 @@ const sizeOf = (path: string): number | undefined => {
 };
 
 /**
+ * The sha256 models/manifest.json lists for `pkg`'s `file` when facekit reads its copy (the copy
+ * has the manifest's size), else undefined: a name for the file's content without reading it.
+ */
+export function vendoredSha256(pkg: string, file: string): string | undefined {
+  const entry = vendored()?.get(vendoredPath(pkg, file));
+  if (!entry || !VENDORED[pkg]?.includes(file)) return undefined;
+  return sizeOf(join(VENDOR_DIR, vendoredPath(pkg, file))) === entry.size ? entry.sha256 : undefined;
+}
+
+/**
  * The path of `file` from package `pkg`. A vendored file is read from facekit's models/ folder
  * when its copy is there with the manifest's size, else from the package itself (a checkout whose
  * copy is missing or stale); when neither has it, a FacekitError says what to do.

@@ -109,8 +109,9 @@ export interface SessionOptions {
  * Where the optimized graph of `name` is kept. The fully optimized graph holds layouts chosen for
  * this CPU, so the file is keyed by the CPU model and onnxruntime's version too.
  */
+let cpuTag: string | undefined;
 function optimizedPath(o: Ort, name: string): string {
-  const cpu = createHash('sha256').update(`${process.arch} ${cpus()[0]?.model ?? ''}`).digest('hex').slice(0, 8);
+  const cpu = (cpuTag ??= createHash('sha256').update(`${process.arch} ${cpus()[0]?.model ?? ''}`).digest('hex').slice(0, 8));
   return join(defaultCacheDir(), 'models', `${name}-ort${o.env.versions.common ?? ''}-${cpu}.opt.onnx`);
 }
 
@@ -155,8 +156,11 @@ async function gated<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A session over an ONNX model given as a file path or as the model's bytes. */
-export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<OrtSession> {
+/**
+ * A session over an ONNX model given as a file path, as the model's bytes, or as a function that
+ * gives them (called only when onnxruntime's cached graph cannot be used: see `cacheAs`).
+ */
+export async function createSession(source: string | Uint8Array | (() => Uint8Array), opts: SessionOptions = {}): Promise<OrtSession> {
   const o = loadOrt();
   if (!o) throw new FacekitError('backend', `onnxruntime-node cannot load here (${loadError}); reinstall with npm ci`);
   const threads = opts.threads ?? 1;
@@ -166,6 +170,8 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
   };
   let session: Awaited<ReturnType<Ort['InferenceSession']['create']>> | undefined;
+  let bytes: string | Uint8Array | undefined;
+  const model = (): string | Uint8Array => (bytes ??= typeof source === 'function' ? source() : source);
   const create = (m: string | Uint8Array, extra: object = {}) => gated(() => (typeof m === 'string' ? o.InferenceSession.create(m, { ...options, ...extra }) : o.InferenceSession.create(m, { ...options, ...extra })));
   const saved = opts.cacheAs && provider === 'cpu' ? optimizedPath(o, opts.cacheAs) : undefined;
   try {
@@ -181,13 +187,13 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
       const tmp = `${saved}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
       try {
         mkdirSync(dirname(saved), { recursive: true });
-        session = await create(model, { optimizedModelFilePath: tmp });
+        session = await create(model(), { optimizedModelFilePath: tmp });
         renameSync(tmp, saved);
       } catch {
         rmSync(tmp, { force: true }); // a read-only cache folder: no file, same session
       }
     }
-    session ??= await create(model);
+    session ??= await create(model());
   } catch (e) {
     if (provider !== 'cuda') throw e;
     throw new FacekitError('backend', `--backend cuda: onnxruntime could not start its CUDA provider (${(e as Error).message.split('\n')[0]})`);

@@ -24,16 +24,16 @@ import { annotate } from '../core/annotate.js';
 import { analyzeDetected, analyzeRecords } from './analyze.js';
 
 /** Decode an image given by path (or bytes already read, e.g. from stdin). */
-export async function readImage(image: string, maxPixels: number, bytes?: Uint8Array, pixels?: DecodedImage): Promise<RgbImage> {
+export async function readImage(image: string, maxPixels: number, bytes?: Uint8Array, pixels?: DecodedImage, whileDecoding?: () => void): Promise<RgbImage> {
   if (pixels) return fromPixels(pixels, image, { maxPixels });
-  return decodeImage(bytes ?? (await readInputFile(image)), image, { maxPixels });
+  return decodeImage(bytes ?? (await readInputFile(image)), image, { maxPixels, ...(whileDecoding ? { whileDecoding } : {}) });
 }
 
 let warmed = false;
 
 /**
- * Start loading the plan's detector and recognizer once per thread, without waiting: sharp decodes
- * the first image on libuv's threads meanwhile, so a cold start overlaps the two. Failures are
+ * Start loading the plan's detector and recognizer once per thread, without waiting, while sharp
+ * decodes the first image on libuv's threads: a cold start overlaps the two. Failures are
  * left to the calls that need the models (they load them again and report).
  */
 function warmModels(plan: PipelinePlan): void {
@@ -49,9 +49,8 @@ function warmModels(plan: PipelinePlan): void {
  */
 export async function runImage(image: string, plan: PipelinePlan, bytes?: Uint8Array, pixels?: DecodedImage): Promise<FaceRecord[]> {
   let img: RgbImage;
-  warmModels(plan);
   try {
-    img = await readImage(image, plan.maxPixels, bytes, pixels);
+    img = await readImage(image, plan.maxPixels, bytes, pixels, () => warmModels(plan));
   } catch (err) {
     if (err instanceof FacekitError) return [errorRecord(image, toErrorInfo(err))];
     throw err;

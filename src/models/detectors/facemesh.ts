@@ -70,7 +70,7 @@ export function meshSession(): NonNullable<typeof onnx> {
   if (!onnx) {
     onnx = (async () => {
       const conv = await loadTfjsGraphAsOnnx(HUMAN, 'models/facemesh.json', [MESH_SIZE, MESH_SIZE, 3], OUTPUTS);
-      return { session: await createSession(conv.bytes, { cacheAs: conv.key }), input: conv.inputName, mesh: conv.outputNames[0]!, flag: conv.outputNames[1]! };
+      return { session: await createSession(() => conv.bytes, { cacheAs: conv.key }), input: conv.inputName, mesh: conv.outputNames[0]!, flag: conv.outputNames[1]! };
     })();
     onnx.catch(() => { onnx = undefined; });
   }

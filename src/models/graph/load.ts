@@ -4,13 +4,14 @@
  * MobileFaceNet takes about 0.1 s of every cold start, so the ONNX bytes are also kept in the cache
  * folder (models/), keyed by the source file's sha256 and facekit's version: always safe to delete.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultCacheDir } from '../../core/cache-dir.js';
 import { ensureDir, sha256, writeFileAtomic } from '../../core/files.js';
 import { VERSION } from '../../core/version.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { modelPath } from '../runtime.js';
+import { vendoredSha256 } from '../model-files.js';
 import { fusePrelu } from './fuse.js';
 import { readTflite, type TfliteGraph } from './tflite.js';
 import { readTfjsGraph } from './tfjs-graph.js';
@@ -43,16 +44,24 @@ export function loadTfliteModel(pkg: string, file: string, outputs?: readonly st
       if (e instanceof FacekitError) throw e;
       throw new FacekitError('not_found', `package ${pkg} is not installed (run npm ci)`, key);
     }
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch (e) {
-      throw fsError(e as NodeJS.ErrnoException, path);
-    }
-    // Parsed only when needed (the tfjs fallback, or a conversion not in the cache yet): a cold
-    // start with the conversion cached reads the ONNX bytes and skips the parse.
+    let buf: Buffer | undefined;
+    const bytes = (): Buffer => {
+      try {
+        return (buf ??= readFileSync(path));
+      } catch (e) {
+        throw fsError(e as NodeJS.ErrnoException, path);
+      }
+    };
+    if (!existsSync(path)) bytes(); // a missing file fails here, at load
+    // Read and parsed only when needed (the tfjs fallback, or a conversion not in the cache yet): a
+    // cold start with the conversion cached reads the ONNX bytes only, named by the manifest's sha256.
     let graph: TfliteGraph | undefined;
-    const parsed = (): TfliteGraph => (graph ??= fusePrelu(readTflite(bytes, path, outputs)));
+    const parsed = (): TfliteGraph => (graph ??= fusePrelu(readTflite(bytes(), path, outputs)));
+    const source = (): Uint8Array | { sha256: string } => {
+      // modelPath read the copy exactly when the manifest's entry matches it
+      const sha = vendoredSha256(pkg, file);
+      return sha ? { sha256: sha } : bytes();
+    };
     let onnx: Promise<OnnxConversion> | undefined;
     const dir = join(defaultCacheDir(), 'models');
     m = {
@@ -60,7 +69,7 @@ export function loadTfliteModel(pkg: string, file: string, outputs?: readonly st
       get graph() {
         return parsed();
       },
-      onnx: () => (onnx ??= cachedConversion(dir, bytes, file, () => tfliteToOnnx(parsed(), file), variant)),
+      onnx: () => (onnx ??= cachedConversion(dir, source(), file, () => tfliteToOnnx(parsed(), file), variant)),
     };
     models.set(key, m);
   }
@@ -97,19 +106,26 @@ export function loadTfjsGraphAsOnnx(pkg: string, file: string, inputShape: [numb
 interface CachedMeta { size: number; inputName: string; outputName: string; outputNames?: string[]; nodeCounts: Record<string, number> }
 
 /**
- * The ONNX conversion of `source`, from the cache folder when it holds one of the right size, else
+ * The ONNX conversion of `source` (its bytes, or their sha256 when known), from the cache folder when it holds one of the right size, else
  * converted and written there (atomically; a folder that cannot be written is no error).
  */
-export async function cachedConversion(dir: string, source: Uint8Array, file: string, convert: () => OnnxConversion, variant = ''): Promise<OnnxConversion> {
+export async function cachedConversion(dir: string, source: Uint8Array | { sha256: string }, file: string, convert: () => OnnxConversion, variant = ''): Promise<OnnxConversion> {
   const suffix = variant ? `-${sha256(variant).slice(0, 8)}` : '';
-  const stem = `${file.split('/').pop()!.replace(/\.[^.]+$/, '')}-${sha256(source).slice(0, 16)}${suffix}-${VERSION}`;
+  const hash = source instanceof Uint8Array ? sha256(source) : source.sha256;
+  const stem = `${file.split('/').pop()!.replace(/\.[^.]+$/, '')}-${hash.slice(0, 16)}${suffix}-${VERSION}`;
   const onnxPath = join(dir, `${stem}.onnx`), metaPath = join(dir, `${stem}.json`);
   try {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CachedMeta;
-    const bytes = readFileSync(onnxPath);
-    if (bytes.length === meta.size) {
+    if (statSync(onnxPath).size === meta.size) {
       const outputNames = meta.outputNames ?? [meta.outputName];
-      return { bytes, inputName: meta.inputName, outputName: meta.outputName, outputNames, nodeCounts: new Map(Object.entries(meta.nodeCounts)), key: stem };
+      // read when first asked for: a session started from onnxruntime's own cached graph never needs them
+      let bytes: Uint8Array | undefined;
+      return {
+        get bytes() {
+          return (bytes ??= readFileSync(onnxPath));
+        },
+        inputName: meta.inputName, outputName: meta.outputName, outputNames, nodeCounts: new Map(Object.entries(meta.nodeCounts)), key: stem,
+      };
     }
   } catch {
     // not cached yet (or unreadable): convert

@@ -27,7 +27,7 @@ export async function loadTfliteRecognizer(info: RecognizerInfo, engine: GraphEn
   const [w, h] = info.size;
   if (engine === 'ort') {
     const onnx = await model.onnx();
-    const session = await createSession(onnx.bytes, { cacheAs: onnx.key });
+    const session = await createSession(() => onnx.bytes, { cacheAs: onnx.key });
     return {
       info,
       async embed(batch) {
