@@ -3,6 +3,8 @@
  * fused) and, on first request, the same graph as ONNX bytes for onnxruntime. Converting
  * MobileFaceNet takes about 0.1 s of every cold start, so the ONNX bytes are also kept in the cache
  * folder (models/), keyed by the source file's sha256 and facekit's version: always safe to delete.
+ * The reader and the converter are loaded only when a graph is parsed or converted: a start whose
+ * conversions are all cached never loads them.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,16 +14,14 @@ import { VERSION } from '../../core/version.js';
 import { FacekitError, fsError } from '../../core/errors.js';
 import { modelPath } from '../runtime.js';
 import { vendoredSha256 } from '../model-files.js';
-import { fusePrelu } from './fuse.js';
-import { readTflite, type TfliteGraph } from './tflite.js';
-import { readTfjsGraph } from './tfjs-graph.js';
-import { tfliteToOnnx, type OnnxConversion } from './to-onnx.js';
+import type { TfliteGraph } from './tflite.js';
+import type { OnnxConversion } from './to-onnx.js';
 
 export interface TfliteModel {
   /** The file on disk. */
   path: string;
-  /** The graph, PReLU patterns fused (parsed on first use). */
-  readonly graph: TfliteGraph;
+  /** The graph, PReLU patterns fused (parsed on the first call). */
+  graph(): Promise<TfliteGraph>;
   /** The graph as an ONNX model (converted on the first call, or read from the cache folder, then kept). */
   onnx(): Promise<OnnxConversion>;
 }
@@ -55,8 +55,11 @@ export function loadTfliteModel(pkg: string, file: string, outputs?: readonly st
     if (!existsSync(path)) bytes(); // a missing file fails here, at load
     // Read and parsed only when needed (the tfjs fallback, or a conversion not in the cache yet): a
     // cold start with the conversion cached reads the ONNX bytes only, named by the manifest's sha256.
-    let graph: TfliteGraph | undefined;
-    const parsed = (): TfliteGraph => (graph ??= fusePrelu(readTflite(bytes(), path, outputs)));
+    let graph: Promise<TfliteGraph> | undefined;
+    const parsed = (): Promise<TfliteGraph> => (graph ??= (async () => {
+      const [{ readTflite }, { fusePrelu }] = await Promise.all([import('./tflite.js'), import('./fuse.js')]);
+      return fusePrelu(readTflite(bytes(), path, outputs));
+    })());
     const source = (): Uint8Array | { sha256: string } => {
       // modelPath read the copy exactly when the manifest's entry matches it
       const sha = vendoredSha256(pkg, file);
@@ -66,10 +69,8 @@ export function loadTfliteModel(pkg: string, file: string, outputs?: readonly st
     const dir = join(defaultCacheDir(), 'models');
     m = {
       path,
-      get graph() {
-        return parsed();
-      },
-      onnx: () => (onnx ??= cachedConversion(dir, source(), file, () => tfliteToOnnx(parsed(), file), variant)),
+      graph: parsed,
+      onnx: () => (onnx ??= cachedConversion(dir, source(), file, async () => (await import('./to-onnx.js')).tfliteToOnnx(await parsed(), file), variant)),
     };
     models.set(key, m);
   }
@@ -94,7 +95,10 @@ export function loadTfjsGraphAsOnnx(pkg: string, file: string, inputShape: [numb
     } catch (e) {
       throw fsError(e as NodeJS.ErrnoException, path);
     }
-    const convert = () => tfliteToOnnx(readTfjsGraph(path, inputShape, outputs), file);
+    const convert = async (): Promise<OnnxConversion> => {
+      const [{ readTfjsGraph }, { tfliteToOnnx }] = await Promise.all([import('./tfjs-graph.js'), import('./to-onnx.js')]);
+      return tfliteToOnnx(readTfjsGraph(path, inputShape, outputs), file);
+    };
     // keyed by model.json's bytes: its weights manifest names the shards and their sizes
     p = cachedConversion(join(defaultCacheDir(), 'models'), bytes, file, convert, `${inputShape.join('x')}#${outputs.join(',')}`);
     tfjsConversions.set(key, p);
@@ -109,7 +113,7 @@ interface CachedMeta { size: number; inputName: string; outputName: string; outp
  * The ONNX conversion of `source` (its bytes, or their sha256 when known), from the cache folder when it holds one of the right size, else
  * converted and written there (atomically; a folder that cannot be written is no error).
  */
-export async function cachedConversion(dir: string, source: Uint8Array | { sha256: string }, file: string, convert: () => OnnxConversion, variant = ''): Promise<OnnxConversion> {
+export async function cachedConversion(dir: string, source: Uint8Array | { sha256: string }, file: string, convert: () => OnnxConversion | Promise<OnnxConversion>, variant = ''): Promise<OnnxConversion> {
   const suffix = variant ? `-${sha256(variant).slice(0, 8)}` : '';
   const hash = source instanceof Uint8Array ? sha256(source) : source.sha256;
   const stem = `${file.split('/').pop()!.replace(/\.[^.]+$/, '')}-${hash.slice(0, 16)}${suffix}-${VERSION}`;
@@ -130,7 +134,7 @@ export async function cachedConversion(dir: string, source: Uint8Array | { sha25
   } catch {
     // not cached yet (or unreadable): convert
   }
-  const conv = { ...convert(), key: stem };
+  const conv = { ...(await convert()), key: stem };
   try {
     await ensureDir(dir);
     await writeFileAtomic(onnxPath, conv.bytes);
