@@ -10,6 +10,9 @@ import { InMemoryGallery } from '../dist/recognition/gallery.js';
 import { loadGallery, saveGallery } from '../dist/recognition/gallery-file.js';
 import { loadImage } from '../dist/core/image.js';
 import { detectFaces, detectionRecords } from '../dist/stages/detection.js';
+import { blazefaceRows } from '../dist/models/detectors/blazeface-net.js';
+import { meshForward } from '../dist/models/detectors/facemesh.js';
+import { ortAvailable } from '../dist/models/ort.js';
 import { alignFace, TEMPLATES } from '../dist/stages/alignment.js';
 import { normalizeCrop } from '../dist/stages/normalization.js';
 import { loadRecognizer } from '../dist/models/recognizers/index.js';
@@ -121,8 +124,22 @@ if (only.includes('stages')) {
     x.dispose();
     return median(ts);
   };
-  const bf = await fwd('@vladmandic/human', 'models/blazeface.json', [1, 256, 256, 3]);
-  const fm = await fwd('@vladmandic/human', 'models/facemesh.json', [1, 192, 192, 3]);
+  const bfTfjs = await fwd('@vladmandic/human', 'models/blazeface.json', [1, 256, 256, 3]);
+  const fmTfjs = await fwd('@vladmandic/human', 'models/facemesh.json', [1, 192, 192, 3]);
+  // the same networks on onnxruntime (the default where it loads)
+  const fwdOrt = async (run, size) => {
+    const x = new Float32Array(size * size * 3).map(() => Math.random());
+    for (let i = 0; i < 3; i++) await run(x);
+    const ts = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = now();
+      await run(x);
+      ts.push(now() - t0);
+    }
+    return median(ts);
+  };
+  const bf = ortAvailable() ? await fwdOrt((x) => blazefaceRows(x, 'ort'), 256) : bfTfjs;
+  const fm = ortAvailable() ? await fwdOrt((x) => meshForward(x, 'ort'), 192) : fmTfjs;
   const forward = {};
   for (const info of Object.values(RECOGNIZERS)) {
     const r = await loadRecognizer(info.id);
@@ -137,7 +154,7 @@ if (only.includes('stages')) {
     forward[info.id] = median(rs);
   }
   const sum = bf + 2 * fm + 2 * forward[model.id];
-  console.log(`model forward times: blazeface ${fmt(bf, 1)} ms, facemesh ${fmt(fm, 1)} ms (x2 passes); recognizers, one face: ${Object.entries(forward).map(([id, ms]) => `${id} ${fmt(ms, 1)} ms`).join(', ')}`);
+  console.log(`model forward times: blazeface ${fmt(bf, 1)} ms, facemesh ${fmt(fm, 1)} ms (x2 passes) on ${ortAvailable() ? 'onnxruntime' : 'tfjs'} (tfjs WASM: ${fmt(bfTfjs, 1)} ms, ${fmt(fmTfjs, 1)} ms); recognizers, one face: ${Object.entries(forward).map(([id, ms]) => `${id} ${fmt(ms, 1)} ms`).join(', ')}`);
   console.log(`sum for a one-face image with ${model.id} (x2 with flip): ${fmt(sum, 1)} ms = ${fmt(1000 / sum, 1)} images/s per core at best; the whole chain above is ${fmt(median(per.chain) - sum, 1)} ms more`);
 }
 

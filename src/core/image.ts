@@ -58,6 +58,8 @@ export interface DecodeOptions {
   maxPixels?: number;
   /** shrink while decoding when the longer side is above this (default DECODE_MAX_SIDE; Infinity: never) */
   maxSide?: number;
+  /** called once the pixels decode on libuv's threads (this thread is free until they are done) */
+  whileDecoding?: () => void;
 }
 
 /**
@@ -122,11 +124,13 @@ export async function decodeImage(bytes: Uint8Array, where: string, opts: Decode
     let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', animated: false })
       .rotate(); // EXIF orientation
     if (shrink) pipeline = pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true });
-    const { data, info } = await pipeline
+    const decoding = pipeline
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
+    opts.whileDecoding?.();
+    const { data, info } = await decoding;
     if (info.channels !== 3) throw new FacekitError('corrupt_image', `decoded to ${info.channels} channels, expected 3`, where);
     const img: RgbImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
     if (shrink && (info.width !== size.width || info.height !== size.height)) img.original = size;

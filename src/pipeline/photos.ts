@@ -12,7 +12,7 @@ import type { DecodedImage } from '../core/image.js';
 import type { FaceRecord } from '../core/records.js';
 import { orderedMap } from './ordered.js';
 import type { PipelinePlan } from './plan.js';
-import type { ImageJob, JobSession } from './pool.js';
+import { POOL_MIN_IMAGES, type ImageJob, type JobSession } from './pool.js';
 
 /** A photo: a file (`image` is its path), or bytes or pixels in memory (`image` names them). */
 export interface Photo {
@@ -49,6 +49,8 @@ export interface PhotoLoop<P extends Photo> {
 
 /** Run the loop over `photos`; resolves when every photo to embed is done (or the loop was stopped). */
 export async function embedPhotos<P extends Photo>(photos: readonly P[], loop: PhotoLoop<P>): Promise<void> {
+  // the worker threads start while the photos are read and hashed (when there are enough for them)
+  if (photos.length >= POOL_MIN_IMAGES) loop.session.start?.();
   const hashes = await hashAll(photos);
   await loop.prepare?.(hashes.filter((h): h is string => typeof h === 'string'));
   const todo: { photo: P; hash: string }[] = [];

@@ -16,6 +16,7 @@ import { decodeNpy, encodeNpy } from '../core/npy.js';
 import { errorRecord, requireKey, type FaceRecord } from '../core/records.js';
 import { alignFace, TEMPLATES } from '../stages/alignment.js';
 import { detectFaces, detectionRecords, prealignedRecord } from '../stages/detection.js';
+import { detectors } from '../models/detectors/index.js';
 import { normalizeCrop } from '../stages/normalization.js';
 import { loadRecognizer } from '../models/recognizers/index.js';
 import { represent } from '../stages/representation.js';
@@ -23,9 +24,23 @@ import { annotate } from '../core/annotate.js';
 import { analyzeDetected, analyzeRecords } from './analyze.js';
 
 /** Decode an image given by path (or bytes already read, e.g. from stdin). */
-export async function readImage(image: string, maxPixels: number, bytes?: Uint8Array, pixels?: DecodedImage): Promise<RgbImage> {
+export async function readImage(image: string, maxPixels: number, bytes?: Uint8Array, pixels?: DecodedImage, whileDecoding?: () => void): Promise<RgbImage> {
   if (pixels) return fromPixels(pixels, image, { maxPixels });
-  return decodeImage(bytes ?? (await readInputFile(image)), image, { maxPixels });
+  return decodeImage(bytes ?? (await readInputFile(image)), image, { maxPixels, ...(whileDecoding ? { whileDecoding } : {}) });
+}
+
+let warmed = false;
+
+/**
+ * Start loading the plan's detector and recognizer once per thread, without waiting, while sharp
+ * decodes the first image on libuv's threads: a cold start overlaps the two. Failures are
+ * left to the calls that need the models (they load them again and report).
+ */
+function warmModels(plan: PipelinePlan): void {
+  if (warmed) return;
+  warmed = true;
+  if (!plan.skipDetect) detectors[plan.detector].warm?.().catch(() => undefined);
+  if (runs(plan, 'represent')) loadRecognizer(plan.model).catch(() => undefined);
 }
 
 /**
@@ -35,7 +50,7 @@ export async function readImage(image: string, maxPixels: number, bytes?: Uint8A
 export async function runImage(image: string, plan: PipelinePlan, bytes?: Uint8Array, pixels?: DecodedImage): Promise<FaceRecord[]> {
   let img: RgbImage;
   try {
-    img = await readImage(image, plan.maxPixels, bytes, pixels);
+    img = await readImage(image, plan.maxPixels, bytes, pixels, () => warmModels(plan));
   } catch (err) {
     if (err instanceof FacekitError) return [errorRecord(image, toErrorInfo(err))];
     throw err;

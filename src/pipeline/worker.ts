@@ -1,9 +1,9 @@
 /**
- * A worker thread of the pool: starts the backend once, then runs the pipeline on the images it
- * is sent. Models load on first use and stay loaded for the worker's life.
+ * A worker thread of the pool: records the backend chosen, then runs the pipeline on the images
+ * it is sent. Models load on first use and stay loaded for the worker's life.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend, type BackendChoice } from '../models/runtime.js';
+import { chooseBackend, type BackendChoice } from '../models/runtime.js';
 import { useOrtGate } from '../models/ort.js';
 import { runImage, type PipelinePlan } from './run.js';
 import { toErrorInfo } from '../core/errors.js';
@@ -22,7 +22,10 @@ const port = parentPort;
 if (!port) throw new Error('worker.js runs only as a worker thread');
 const data = workerData as { backend: BackendChoice; ortGate?: SharedArrayBuffer };
 if (data.ortGate) useOrtGate(data.ortGate);
-const ready = initBackend(data.backend);
+// The choice as the main thread made it (onnxruntime's provider too: --backend cuda). The tfjs
+// backend starts when a tfjs model first loads: the default models all run on onnxruntime, and a
+// worker that never needs tfjs spares its start (WASM compiled, its heap: time and memory per worker).
+const ready = Promise.resolve().then(() => chooseBackend(data.backend));
 
 port.on('message', (task: Task) => {
   void (async () => {

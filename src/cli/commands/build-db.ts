@@ -4,7 +4,7 @@ import { ANN_MIN_FACES, DEFAULT_RECOGNIZER, buildGallery, type BuildSummary, typ
 import { FacekitError } from '../../core/errors.js';
 import { action } from '../exit.js';
 import { readInputs } from '../inputs.js';
-import { addDbOption, addDetectOptions, addEngineOptions, addModelOption, engineFor, parseIndexPolicy, parseMetric, type CommonOptions } from '../options.js';
+import { addDbOption, addDetectOptions, addEngineOptions, addModelOption, engineFor, parseIndexPolicy, parseMetric, thousands, type CommonOptions } from '../options.js';
 import { onInterrupt, progressBar, warn } from '../output.js';
 
 export interface BuildOptions extends CommonOptions {
@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .option('--no-flip', 'embed faces without their mirror image (faster, slightly less accurate)')
     .option('--all-faces', 'add every face of a photo, not only the largest', false)
     .option('--prune', 'drop entries whose image files are gone', false)
-    .option('--index <how>', `how the gallery is searched: auto (an HNSW graph from ${ANN_MIN_FACES.toLocaleString('en')} faces) | exact | hnsw (default: the gallery's, or auto)`, parseIndexPolicy)
+    .option('--index <how>', `how the gallery is searched: auto (an HNSW graph from ${thousands(ANN_MIN_FACES)} faces) | exact | hnsw (default: the gallery's, or auto)`, parseIndexPolicy)
     .option('--json', 'print the summary as JSON on stdout', false)
     .option('--anti-spoof', 'leave out faces the anti-spoofing model judges not real (a photo of a photo, a screen): a failed photo each, the others are added', false);
   addEngineOptions(cmd);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { ANN_MIN_FACES, type IndexPolicy } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { action } from '../exit.js';
-import { addDbOption, addFormatOptions, parseIndexPolicy, wantsTable, type FormatOptions } from '../options.js';
+import { addDbOption, addFormatOptions, parseIndexPolicy, thousands, wantsTable, type FormatOptions } from '../options.js';
 import { plainTable } from '../output.js';
 import { registerTransfer, withGallery } from './db-transfer.js';
 
@@ -64,7 +64,7 @@ Examples:
   registerTransfer(db);
 
   addDbOption(db.command('reindex').description('rebuild the search index (or change how the gallery is searched)'))
-    .option('--index <how>', `auto (an HNSW graph from ${ANN_MIN_FACES.toLocaleString('en')} faces) | exact | hnsw (default: as it is)`, parseIndexPolicy)
+    .option('--index <how>', `auto (an HNSW graph from ${thousands(ANN_MIN_FACES)} faces) | exact | hnsw (default: as it is)`, parseIndexPolicy)
     .action(action(async (opts: { db: string; index?: IndexPolicy }) => withGallery(opts.db, async (g) => {
       const done = await g.reindex(opts.index);
       process.stderr.write(`facekit: ${g.location}: ${done}\n`);

@@ -18,11 +18,15 @@ export interface DetectedFace {
 export interface DetectorOptions {
   minScore: number;
   maxFaces: number;
+  /** The engine of detectors that have two (default: onnxruntime where it loads, else tfjs). */
+  engine?: 'ort' | 'tfjs';
 }
 
 export interface Detector {
   id: DetectorId;
   detect(img: RgbImage, opts: DetectorOptions): Promise<DetectedFace[]>;
+  /** Load the detector's models now (a cold start loads them while the first image decodes). */
+  warm?(): Promise<void>;
 }
 
 type P = [number, number];

@@ -2,7 +2,12 @@
 import type { DetectorId } from '../catalogue.js';
 import type { Detector } from './detector.js';
 import { blazeface } from './blazeface.js';
-import { ssd, tiny } from './faceapi.js';
 
-export const detectors: Record<DetectorId, Detector> = { blazeface, ssd, tiny };
+/** face-api's detectors, their module (and face-api) loaded on first use. */
+const faceapi = (id: 'ssd' | 'tiny'): Detector => ({
+  id,
+  detect: async (img, opts) => (await import('./faceapi.js'))[id].detect(img, opts),
+});
+
+export const detectors: Record<DetectorId, Detector> = { blazeface, ssd: faceapi('ssd'), tiny: faceapi('tiny') };
 export type { Detector, DetectedFace, DetectorOptions } from './detector.js';

@@ -12,8 +12,10 @@ import type { Activation, GraphOp, TfliteGraph } from './tflite.js';
 type FusedActivation = 'linear' | 'relu' | 'relu6' | 'prelu';
 
 export interface TfjsExecutor {
-  /** [n, h, w, c] in, the graph's output out (batch first); call inside tf.tidy. */
+  /** [n, h, w, c] in, the graph's (first) output out (batch first); call inside tf.tidy. */
   forward(x: TfCore.Tensor4D): TfCore.Tensor;
+  /** Every output of the graph, in its order; call inside tf.tidy. */
+  forwardAll(x: TfCore.Tensor4D): TfCore.Tensor[];
   /** Free the weight tensors. */
   dispose(): void;
 }
@@ -42,7 +44,7 @@ function applyActivation(t: typeof TfCore, x: TfCore.Tensor, act: Activation): T
  */
 export function tfjsExecutor(graph: TfliteGraph): TfjsExecutor {
   const t = tf();
-  if (graph.inputs.length !== 1 || graph.outputs.length !== 1) throw new FacekitError('unreadable', 'only graphs with one input and one output run');
+  if (graph.inputs.length !== 1 || graph.outputs.length === 0) throw new FacekitError('unreadable', 'only graphs with one input run');
   const weights = new Map<number, TfCore.Tensor>();
   const constant = (i: number, layout?: 'conv' | 'depthwise'): TfCore.Tensor => {
     let w = weights.get(i);
@@ -113,6 +115,22 @@ export function tfjsExecutor(graph: TfliteGraph): TfjsExecutor {
         return applyActivation(t, y, op.activation);
       }
       case 'RELU': return t.relu(value(op.inputs[0]!));
+      case 'NEG': return t.neg(value(op.inputs[0]!));
+      case 'LOGISTIC': return t.sigmoid(value(op.inputs[0]!));
+      case 'PAD': {
+        const p = graph.tensors[op.inputs[1]!]!.data!;
+        const pairs = Array.from({ length: p.length / 2 }, (_, i) => [p[2 * i]!, p[2 * i + 1]!] as [number, number]);
+        return t.pad(value(op.inputs[0]!), pairs);
+      }
+      case 'MAX_POOL_2D':
+        return applyActivation(t, t.maxPool(value(op.inputs[0]!) as TfCore.Tensor4D, op.filter, op.stride, op.padding), op.activation);
+      case 'FULLY_CONNECTED': {
+        // TFLite flattens NHWC; weights [units, inputs]
+        const x = t.reshape(value(op.inputs[0]!), [-1, graph.tensors[op.inputs[1]!]!.shape[1]!]) as TfCore.Tensor2D;
+        const y = t.matMul(x, constant(op.inputs[1]!) as TfCore.Tensor2D, false, true);
+        const b = op.inputs[2];
+        return applyActivation(t, b !== undefined && b >= 0 ? t.add(y, constant(b)) : y, op.activation);
+      }
       case 'ABS': return t.abs(value(op.inputs[0]!));
       case 'PRELU': return t.prelu(value(op.inputs[0]!), value(op.inputs[1]!));
       case 'RESHAPE': {
@@ -123,8 +141,9 @@ export function tfjsExecutor(graph: TfliteGraph): TfjsExecutor {
     }
   };
 
-  return {
-    forward(x) {
+  const executor: TfjsExecutor = {
+    forward: (x) => executor.forwardAll(x)[0]!,
+    forwardAll(x) {
       const values = new Map<number, TfCore.Tensor>([[graph.inputs[0]!, x]]);
       const value = (i: number): TfCore.Tensor => values.get(i) ?? (graph.tensors[i]!.data ? constant(i) : missing(i));
       const missing = (i: number): never => {
@@ -141,11 +160,12 @@ export function tfjsExecutor(graph: TfliteGraph): TfjsExecutor {
           }
         }
       });
-      return values.get(graph.outputs[0]!)!;
+      return graph.outputs.map((o) => values.get(o)!);
     },
     dispose() {
       for (const w of weights.values()) w.dispose();
       weights.clear();
     },
   };
+  return executor;
 }

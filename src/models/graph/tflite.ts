@@ -2,8 +2,10 @@
  * A TFLite model (a FlatBuffer, schema.fbs) read into a plain graph: tensors with shape, type and
  * constant data, and operators with their builtin options. It covers the operators facekit's
  * TFLite recognizers use (MobileFaceNet: CONV_2D, DEPTHWISE_CONV_2D, ADD, SUB, MUL, RELU, ABS,
- * RESHAPE) plus PRELU, which graph.ts makes out of the RELU/ABS/SUB/MUL/ADD pattern; anything
- * else is refused by name, so a changed model file fails at load, not with wrong numbers.
+ * RESHAPE) plus PRELU, which fuse.ts makes out of the RELU/ABS/SUB/MUL/ADD pattern, and those of
+ * MTCNN's ONet (NEG, MAX_POOL_2D, FULLY_CONNECTED); anything else is refused by name, so a changed
+ * model file fails at load, not with wrong numbers. A graph can be read up to chosen outputs only
+ * (ONet's landmarks), leaving out the operators that only the other outputs need.
  * Constant weights stored as float16 or as affine-quantized integers are dequantized to float32.
  */
 import { FacekitError } from '../../core/errors.js';
@@ -14,7 +16,8 @@ export type Padding = 'same' | 'valid';
 
 /** The builtin operator codes of schema.fbs this reader knows. */
 const BUILTIN_NAMES: Record<number, string> = {
-  0: 'ADD', 3: 'CONV_2D', 4: 'DEPTHWISE_CONV_2D', 18: 'MUL', 19: 'RELU', 22: 'RESHAPE', 41: 'SUB', 54: 'PRELU', 101: 'ABS',
+  0: 'ADD', 3: 'CONV_2D', 4: 'DEPTHWISE_CONV_2D', 9: 'FULLY_CONNECTED', 14: 'LOGISTIC', 17: 'MAX_POOL_2D', 18: 'MUL', 19: 'RELU',
+  22: 'RESHAPE', 34: 'PAD', 41: 'SUB', 54: 'PRELU', 59: 'NEG', 101: 'ABS',
 };
 /** TensorType of schema.fbs. */
 const TENSOR_TYPES: Record<number, string> = {
@@ -50,7 +53,11 @@ export type GraphOp =
   | (OpBase & { op: 'CONV_2D' } & ConvOptions)
   | (OpBase & { op: 'DEPTHWISE_CONV_2D'; depthMultiplier: number } & ConvOptions)
   | (OpBase & { op: 'ADD' | 'SUB' | 'MUL'; activation: Activation })
-  | (OpBase & { op: 'RELU' | 'ABS' | 'PRELU' })
+  | (OpBase & { op: 'RELU' | 'ABS' | 'PRELU' | 'NEG' | 'LOGISTIC' })
+  /** inputs: the activation, constant int32 paddings [rank, 2] (before, after per dimension, NHWC) */
+  | (OpBase & { op: 'PAD' })
+  | (OpBase & { op: 'MAX_POOL_2D'; padding: Padding; stride: [number, number]; filter: [number, number]; activation: Activation })
+  | (OpBase & { op: 'FULLY_CONNECTED'; activation: Activation })
   | (OpBase & { op: 'RESHAPE'; newShape: number[] | undefined });
 
 export type OpName = GraphOp['op'];
@@ -83,7 +90,7 @@ function convOptions(t: FlatTable | undefined, depthwise: boolean, where: string
   };
 }
 
-function halfToFloat(h: number): number {
+export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
   const frac = h & 0x3ff;
@@ -131,7 +138,24 @@ function readOp(op: FlatTable, name: string, inputs: number[], outputs: number[]
     case 'RELU':
     case 'ABS':
     case 'PRELU':
+    case 'NEG':
+    case 'LOGISTIC':
+    case 'PAD':
       return { op: name, inputs, outputs };
+    case 'MAX_POOL_2D': {
+      // Pool2DOptions: padding, stride_w, stride_h, filter_width, filter_height, fused_activation_function
+      const padding = options?.int8(0) ?? 0;
+      if (padding !== 0 && padding !== 1) throw new FacekitError('unreadable', `${where}: padding ${padding} is not supported`);
+      return {
+        op: 'MAX_POOL_2D', inputs, outputs, padding: padding === 0 ? 'same' : 'valid',
+        stride: [options?.int32(2) ?? 1, options?.int32(1) ?? 1], filter: [options?.int32(4) ?? 1, options?.int32(3) ?? 1],
+        activation: activationOf(options?.int8(5) ?? 0, where),
+      };
+    }
+    case 'FULLY_CONNECTED':
+      // FullyConnectedOptions: fused_activation_function, weights_format (0: default), keep_num_dims
+      if ((options?.int8(1) ?? 0) !== 0) throw new FacekitError('unreadable', `${where}: shuffled weights are not supported`);
+      return { op: 'FULLY_CONNECTED', inputs, outputs, activation: activationOf(options?.int8(0) ?? 0, where) };
     case 'RESHAPE':
       return { op: 'RESHAPE', inputs, outputs, newShape: options?.has(0) ? options.int32s(0) : undefined };
     default:
@@ -139,8 +163,11 @@ function readOp(op: FlatTable, name: string, inputs: number[], outputs: number[]
   }
 }
 
-/** Read a .tflite file's first subgraph. `what` names the file in errors. */
-export function readTflite(bytes: Uint8Array, what = 'TFLite model'): TfliteGraph {
+/**
+ * Read a .tflite file's first subgraph. `what` names the file in errors. With `outputs` (tensor
+ * names), the graph ends at those tensors: only the operators they depend on are read.
+ */
+export function readTflite(bytes: Uint8Array, what = 'TFLite model', outputs?: readonly string[]): TfliteGraph {
   const model = rootTable(bytes, 'TFL3', what);
   const codes = model.tables(1).map((c) => Math.max(c.int8(0), c.int32(3))); // deprecated_builtin_code, builtin_code
   const buffers = model.tables(4);
@@ -161,13 +188,31 @@ export function readTflite(bytes: Uint8Array, what = 'TFLite model'): TfliteGrap
     return tensor;
   });
 
-  const ops = subgraph.tables(3).map((op, i) => {
+  let opTables = subgraph.tables(3);
+  let graphOutputs = subgraph.int32s(2);
+  if (outputs) {
+    graphOutputs = outputs.map((n) => {
+      const i = tensors.findIndex((t) => t.name === n);
+      if (i < 0) throw new FacekitError('unreadable', `${what} has no tensor ${n}`);
+      return i;
+    });
+    // walk back from the outputs: an operator is kept when a kept operator (or an output) reads what it writes
+    const needed = new Set(graphOutputs);
+    const keep = new Array<boolean>(opTables.length).fill(false);
+    for (let i = opTables.length - 1; i >= 0; i--) {
+      if (!opTables[i]!.int32s(2).some((t) => needed.has(t))) continue;
+      keep[i] = true;
+      for (const t of opTables[i]!.int32s(1)) if (t >= 0) needed.add(t);
+    }
+    opTables = opTables.filter((_, i) => keep[i]);
+  }
+  const ops = opTables.map((op, i) => {
     const code = codes[op.uint32(0)];
     const name = code === undefined ? undefined : BUILTIN_NAMES[code];
     if (name === undefined) throw new FacekitError('unreadable', `${what}: operator ${i} (builtin code ${code ?? '?'}) is not supported`);
     return readOp(op, name, op.int32s(1), op.int32s(2));
   });
-  return { tensors, ops, inputs: subgraph.int32s(1), outputs: subgraph.int32s(2), description: model.string(3) };
+  return { tensors, ops, inputs: subgraph.int32s(1), outputs: graphOutputs, description: model.string(3) };
 }
 
 /** The operators a graph uses, with how often, in first-use order (for reports and tests). */

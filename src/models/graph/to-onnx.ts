@@ -48,7 +48,12 @@ type Layout = 'nhwc' | 'nchw';
 export interface OnnxConversion {
   bytes: Uint8Array;
   inputName: string;
+  /** the first output's name (the only one, for most graphs) */
   outputName: string;
+  /** every output's name, in the graph's order */
+  outputNames: string[];
+  /** A name that changes with the source model and the converter (set when it went through the cache folder). */
+  key?: string;
   /** Number of ONNX nodes of each type, for tests and reports. */
   nodeCounts: Map<string, number>;
 }
@@ -63,14 +68,13 @@ export interface ConvertOptions {
 }
 
 /**
- * Convert a single-input, single-output TFLite graph whose input is NHWC float32. The batch
+ * Convert a single-input TFLite graph whose input is NHWC float32. The batch
  * dimension (dimension 0, as exported) becomes the symbolic 'N' of the ONNX input and output.
  */
 export function tfliteToOnnx(graph: TfliteGraph, name = 'converted', opts: ConvertOptions = {}): OnnxConversion {
   const preluAs = opts.prelu ?? 'relu-min';
-  if (graph.inputs.length !== 1 || graph.outputs.length !== 1) throw new FacekitError('unreadable', `${name}: only graphs with one input and one output convert`);
+  if (graph.inputs.length !== 1 || graph.outputs.length === 0) throw new FacekitError('unreadable', `${name}: only graphs with one input convert`);
   const inputIndex = graph.inputs[0]!;
-  const outputIndex = graph.outputs[0]!;
   const tensor = (i: number): GraphTensor => graph.tensors[i]!;
   const batch = tensor(inputIndex).shape[0]!;
   const nodes: OnnxNode[] = [];
@@ -180,9 +184,47 @@ export function tfliteToOnnx(graph: TfliteGraph, name = 'converted', opts: Conve
         break;
       }
       case 'RELU':
-      case 'ABS': {
+      case 'ABS':
+      case 'NEG':
+      case 'LOGISTIC': {
         const layout = layoutOf(op.inputs[0]!);
-        nodes.push({ op: op.op === 'RELU' ? 'Relu' : 'Abs', inputs: [activation(op.inputs[0]!, layout)], outputs: [produced(out, layout)] });
+        const onnxOp = { RELU: 'Relu', ABS: 'Abs', NEG: 'Neg', LOGISTIC: 'Sigmoid' }[op.op];
+        nodes.push({ op: onnxOp, inputs: [activation(op.inputs[0]!, layout)], outputs: [produced(out, layout)] });
+        break;
+      }
+      case 'PAD': {
+        // constant zeros; ONNX wants [all befores, all afters] in the activation's layout
+        const x = op.inputs[0]!;
+        const p = tensor(op.inputs[1]!).data;
+        const rank = tensor(x).shape.length;
+        const layout: Layout = rank === 4 ? layoutOf(x) : 'nhwc';
+        const order = rank === 4 && layout === 'nchw' ? NHWC_TO_NCHW : [...Array(rank).keys()];
+        if (!p) throw new FacekitError('unreadable', `${name}: PAD ${tensor(out).name} has no constant paddings`);
+        const pads = [...order.map((d) => Number(p[2 * d])), ...order.map((d) => Number(p[2 * d + 1]))];
+        const padsName = initializer(`${baseName[out]}/pads`, [pads.length], pads);
+        nodes.push({ op: 'Pad', inputs: [activation(x, layout), padsName], outputs: [produced(out, layout)] });
+        break;
+      }
+      case 'MAX_POOL_2D': {
+        const [, h, wd] = tensor(op.inputs[0]!).shape as [number, number, number, number];
+        const [top, bottom] = tfPads(h, op.filter[0], op.stride[0], 1, op.padding);
+        const [left, right] = tfPads(wd, op.filter[1], op.stride[1], 1, op.padding);
+        const attributes = { kernel_shape: op.filter, strides: op.stride, pads: [top, left, bottom, right] };
+        emit({ op: 'MaxPool', inputs: [activation(op.inputs[0]!, 'nchw')], attributes }, op.activation, produced(out, 'nchw'));
+        break;
+      }
+      case 'FULLY_CONNECTED': {
+        // TFLite flattens the input in NHWC order; weights are [units, inputs] (Gemm with transB)
+        const x = op.inputs[0]!;
+        const inShape = tensor(x).shape;
+        const spatial1 = inShape.length === 4 && inShape[1] === 1 && inShape[2] === 1;
+        const source = inShape.length === 2 ? activation(x, layoutOf(x)) : spatial1 && layoutOf(x) === 'nchw' ? activation(x, 'nchw') : activation(x, 'nhwc');
+        const [units, size] = tensor(op.inputs[1]!).shape as [number, number];
+        const flat = unique(`${baseName[out]}/flat`);
+        nodes.push({ op: 'Reshape', inputs: [source, initializer(`${baseName[out]}/flat_shape`, [2], [-1, size])], outputs: [flat] });
+        const inputs = [flat, initializer(baseName[op.inputs[1]!]!, [units, size], floatData(op.inputs[1]!))];
+        if ((op.inputs[2] ?? -1) >= 0) inputs.push(initializer(baseName[op.inputs[2]!]!, [units], floatData(op.inputs[2]!)));
+        emit({ op: 'Gemm', inputs, attributes: { transB: 1 } }, op.activation, produced(out, 'nhwc'));
         break;
       }
       case 'PRELU': {
@@ -212,16 +254,14 @@ export function tfliteToOnnx(graph: TfliteGraph, name = 'converted', opts: Conve
       }
     }
   }
-  const outputName = activation(outputIndex, 'nhwc');
-
-  const outShape = tensor(outputIndex).shape;
+  const outputNames = graph.outputs.map((i) => activation(i, 'nhwc'));
   const bytes = encodeOnnxModel({
     nodes, initializers, graphName: name, opset: OPSET, producer: 'facekit',
     docString: `converted from TFLite (${graph.description ?? 'no description'}) by facekit`,
     inputs: [{ name: baseName[inputIndex]!, shape: ['N', ...tensor(inputIndex).shape.slice(1)] }],
-    outputs: [{ name: outputName, shape: ['N', ...outShape.slice(1)] }],
+    outputs: graph.outputs.map((i, k) => ({ name: outputNames[k]!, shape: ['N', ...tensor(i).shape.slice(1)] })),
   });
   const nodeCounts = new Map<string, number>();
   for (const n of nodes) nodeCounts.set(n.op, (nodeCounts.get(n.op) ?? 0) + 1);
-  return { bytes, inputName: baseName[inputIndex]!, outputName, nodeCounts };
+  return { bytes, inputName: baseName[inputIndex]!, outputName: outputNames[0]!, outputNames, nodeCounts };
 }

@@ -1,18 +1,14 @@
-/** The recognition networks by id, each loaded once per process on first use. */
+/** The recognition networks by id, each loaded once per process on first use (its module too). */
 import { RECOGNIZERS, type RecognizerId, type RecognizerInfo } from '../catalogue.js';
-import { loadFaceplugin } from './faceplugin.js';
-import { loadFaceres } from './faceres.js';
-import { loadMobilefacenet } from './mobilefacenet.js';
-import { loadResnet34 } from './resnet34.js';
 import type { Recognizer } from './recognizer.js';
 
 export type { Recognizer } from './recognizer.js';
 
 const loaders: Record<RecognizerId, (info: RecognizerInfo) => Promise<Recognizer>> = {
-  resnet34: loadResnet34,
-  faceres: loadFaceres,
-  mobilefacenet: loadMobilefacenet,
-  faceplugin: loadFaceplugin,
+  resnet34: async (info) => (await import('./resnet34.js')).loadResnet34(info),
+  faceres: async (info) => (await import('./faceres.js')).loadFaceres(info),
+  mobilefacenet: async (info) => (await import('./mobilefacenet.js')).loadMobilefacenet(info),
+  faceplugin: async (info) => (await import('./faceplugin.js')).loadFaceplugin(info),
 };
 const recognizers = new Map<RecognizerId, Promise<Recognizer>>();
 

@@ -8,7 +8,6 @@
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { RecognizerInfo } from '../catalogue.js';
 import { loadTfliteModel } from '../graph/load.js';
-import { tfjsExecutor } from '../graph/tfjs-executor.js';
 import { l2normalize } from '../../core/vector.js';
 import { createSession, ortAvailable } from '../ort.js';
 import { initBackend } from '../runtime.js';
@@ -27,7 +26,7 @@ export async function loadTfliteRecognizer(info: RecognizerInfo, engine: GraphEn
   const [w, h] = info.size;
   if (engine === 'ort') {
     const onnx = await model.onnx();
-    const session = await createSession(onnx.bytes);
+    const session = await createSession(() => onnx.bytes, { cacheAs: onnx.key });
     return {
       info,
       async embed(batch) {
@@ -39,7 +38,8 @@ export async function loadTfliteRecognizer(info: RecognizerInfo, engine: GraphEn
     };
   }
   await initBackend();
-  const executor = tfjsExecutor(model.graph);
+  const { tfjsExecutor } = await import('../graph/tfjs-executor.js');
+  const executor = tfjsExecutor(await model.graph());
   const forward = (x: TfCore.Tensor4D) => executor.forward(x) as TfCore.Tensor2D;
   return {
     info,
