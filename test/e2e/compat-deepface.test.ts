@@ -222,7 +222,10 @@ describe('facekit serve --compat: deepface\'s REST API', () => {
     const query = BOB2 ?? BOB1;
     const s = await post('/search', { img: dataUrl(query) });
     expect(s.status).toBe(200);
-    expect(s.body.results).toHaveLength(1);
+    // one list per face of the query, the largest face's first (the demo photos that stand in
+    // without the artists hold several faces)
+    if (hasArtists) expect(s.body.results).toHaveLength(1);
+    else expect(s.body.results.length).toBeGreaterThan(1);
     const [row, ...rest] = s.body.results[0];
     expect(rest).toEqual([]); // Nina Simone is not within the threshold
     expect(row).toMatchObject({ img_name: 'bob_dylan', model_name: 'mobilefacenet', detector_backend: 'blazeface', search_method: 'exact', distance_metric: 'cosine', threshold: 0.48, aligned: true });
@@ -238,7 +241,9 @@ describe('facekit serve --compat: deepface\'s REST API', () => {
     // facekit's own /verify on the same path, with facekit's field: facekit's answer
     const own = await srv.app.inject({ method: 'POST', url: '/verify', payload: form({ image: `@${query}` }) });
     expect(own.statusCode).toBe(200);
-    expect(own.json()).toMatchObject({ model: 'mobilefacenet', faces: [{ identity: 'bob_dylan' }] });
+    expect(own.json()).toMatchObject({ model: 'mobilefacenet' });
+    expect(own.json().faces).toHaveLength(s.body.results.length);
+    expect(own.json().faces[0]).toMatchObject({ identity: 'bob_dylan' });
     expect(conform(doc, own.json(), responseSchema(doc, '/verify', 'post', 200)!)).toEqual([]);
 
     const b = await post('/build/index', { model_name: 'Facenet' });
