@@ -8,6 +8,7 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { InMemoryGallery, type GalleryMeta } from '../../src/recognition/gallery.js';
 import { PgGallery } from '../../src/recognition/store/pg.js';
 import { connectPostgres, type SqlClient } from '../../src/recognition/store/sql-client.js';
+import { openBackend } from '../../src/recognition/store/open.js';
 import { FacekitError } from '../../src/core/errors.js';
 import type { Metric } from '../../src/models/catalogue.js';
 import { seededRandom, syntheticFaces } from '../helpers/synthetic.js';
@@ -81,6 +82,23 @@ describe.skipIf(!SERVER)('PgGallery on a PostgreSQL server (FACEKIT_TEST_PG)', (
     let n = 0;
     for await (const b of g.rows(1000)) n += b.entries.length;
     expect(n).toBe(3000);
+  }));
+
+  it('takes ?ef_search=N from the gallery URL: a store opened with it answers as exact search does', () => withGallery('t_ef', meta('cosine'), async (g) => {
+    const items = faces(3000, 128, 300, 3);
+    await g.add(items);
+    const mem = new InMemoryGallery(meta('cosine'));
+    mem.addMany(items);
+    const store = await openBackend(`${SERVER}${SERVER!.includes('?') ? '&' : '?'}gallery=${g.name}&ef_search=1000`);
+    try {
+      const rand = seededRandom(7);
+      for (let i = 0; i < 10; i++) {
+        const q = items[i * 97]!.vector.map((x) => x + 0.2 * (rand() - 0.5));
+        expect((await store.search(q, 'cosine', 5)).map((m) => m.label)).toEqual(mem.search(q, 'cosine', 5).map((m) => m.label));
+      }
+    } finally {
+      await store.close();
+    }
   }));
 
   it('takes 2 x 2000 faces from two pools at once, and the same faces twice, losing none', () => withGallery('t_conc', meta('cosine'), async (g) => {

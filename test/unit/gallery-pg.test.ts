@@ -38,6 +38,15 @@ describe('database URLs', () => {
     expect(redactUrl('postgres://u:pw@h/db')).toBe('postgres://u@h/db');
   });
 
+  it('takes pgvector\'s ef_search from the URL (for every command and the server alike), not passing it to the driver', () => {
+    expect(parseDbUrl('postgres://u@h/db?gallery=staff&ef_search=1000')).toMatchObject({ url: 'postgres://u@h/db', gallery: 'staff', efSearch: 1000 });
+    expect(parseDbUrl('pglite:/d?ef_search=40')).toMatchObject({ dataDir: '/d', efSearch: 40 });
+    expect(parseDbUrl('postgres://u@h/db')).not.toHaveProperty('efSearch');
+    for (const bad of ['0', '1001', '2.5', 'many', '']) {
+      expect(() => parseDbUrl(`postgres://u@h/db?ef_search=${bad}`)).toThrow(`ef_search must be an integer from 1 to 1000, got "${bad}"`);
+    }
+  });
+
   it('maps driver errors to one-line FacekitErrors', () => {
     const err = (code: string, message = 'x') => Object.assign(new Error(message), { code });
     const code = (e: unknown) => (mapDbError(e, 'w') as FacekitError).code;

@@ -85,7 +85,7 @@ export class DatabaseBackend implements GalleryBackend {
   }
 
   async search(query: ArrayLike<number>, metric: Metric, k: number): Promise<Match[]> {
-    return this.pg ? this.pg.search(query, metric, k) : [];
+    return this.pg ? this.pg.search(query, metric, k, { efSearch: this.target.efSearch }) : [];
   }
 
   async owners(hashes: string[]): Promise<Map<string, string>> {

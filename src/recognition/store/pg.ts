@@ -15,7 +15,7 @@ import type { Metric } from '../../models/catalogue.js';
 import { queryNorm, rowDistance } from '../gallery-search.js';
 import { assertSameModel, InMemoryGallery, type GalleryEntry, type GalleryMeta, type Match } from '../gallery.js';
 import { ensurePgvector, iterativeScan, parseVector, textArray, vectorLiteral } from './pgvector.js';
-import { checkGalleryName, sqlState, type SqlClient } from './sql-client.js';
+import { checkGalleryName, EF_SEARCH_MAX, sqlState, type SqlClient } from './sql-client.js';
 
 export { parseVector, vectorLiteral } from './pgvector.js';
 
@@ -26,7 +26,7 @@ const METRICS: readonly Metric[] = ['cosine', 'euclidean', 'euclidean_l2'];
 /** pgvector's HNSW indexes vectors of up to 2000 dimensions; wider galleries are searched exactly. */
 const HNSW_MAX_DIM = 2000;
 /** hnsw.ef_search's ceiling; beyond it only an iterative scan (pgvector ≥ 0.8) returns more rows. */
-const EF_MAX = 1000;
+const EF_MAX = EF_SEARCH_MAX;
 const ITERATIVE_MAX_K = 16_384;
 /**
  * hnsw.ef_search at least (it is raised to the number of faces asked for). Measured on a million

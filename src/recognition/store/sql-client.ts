@@ -48,9 +48,30 @@ export function sqlState(err: unknown): string | undefined {
 export const GALLERY_NAME = /^[a-z][a-z0-9_]{0,40}$/;
 export const DEFAULT_GALLERY_NAME = 'gallery';
 
+/** pgvector's ceiling for hnsw.ef_search (an HNSW scan returns at most this many rows). */
+export const EF_SEARCH_MAX = 1000;
+
+interface TargetCommon {
+  gallery: string;
+  where: string;
+  /** `?ef_search=N`: pgvector's HNSW candidate list for searches (more: closer to exact, slower) */
+  efSearch?: number;
+}
+
 export type DbTarget =
-  | { kind: 'postgres'; /** for pg: without the gallery parameter */ url: string; gallery: string; where: string }
-  | { kind: 'pglite'; /** undefined: in memory */ dataDir: string | undefined; gallery: string; where: string };
+  | ({ kind: 'postgres'; /** for pg: without facekit's parameters */ url: string } & TargetCommon)
+  | ({ kind: 'pglite'; /** undefined: in memory */ dataDir: string | undefined } & TargetCommon);
+
+/** `ef_search=N` of a database URL: an integer from 1 to EF_SEARCH_MAX, or absent. */
+function efSearchOf(params: URLSearchParams, where: string): { efSearch?: number } {
+  const raw = params.get('ef_search');
+  if (raw === null) return {};
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > EF_SEARCH_MAX) {
+    throw new FacekitError('usage', `ef_search must be an integer from 1 to ${EF_SEARCH_MAX}, got "${raw}"`, where);
+  }
+  return { efSearch: n };
+}
 
 /** Whether a --db value names a database rather than a gallery file. */
 export function isDbUrl(spec: string): boolean {
@@ -84,7 +105,7 @@ export function parseDbUrl(spec: string): DbTarget {
     const params = new URLSearchParams(q < 0 ? '' : rest.slice(q + 1));
     const gallery = checkGalleryName(params.get('gallery') ?? DEFAULT_GALLERY_NAME, spec);
     const dataDir = path === '' || path === 'memory' || path === '//memory' ? undefined : path;
-    return { kind: 'pglite', dataDir, gallery, where: spec };
+    return { kind: 'pglite', dataDir, gallery, where: spec, ...efSearchOf(params, spec) };
   }
   if (!/^postgres(ql)?:\/\//i.test(spec)) {
     throw new FacekitError('usage', 'a database URL starts with postgres://, postgresql:// or pglite:', spec);
@@ -97,8 +118,11 @@ export function parseDbUrl(spec: string): DbTarget {
     throw new FacekitError('usage', 'not a valid URL (postgres://user@host:port/dbname?gallery=NAME)', where);
   }
   const gallery = checkGalleryName(u.searchParams.get('gallery') ?? DEFAULT_GALLERY_NAME, where);
+  const ef = efSearchOf(u.searchParams, where);
+  // facekit's parameters are not the driver's
   u.searchParams.delete('gallery');
-  return { kind: 'postgres', url: u.toString(), gallery, where };
+  u.searchParams.delete('ef_search');
+  return { kind: 'postgres', url: u.toString(), gallery, where, ...ef };
 }
 
 /**
