@@ -6,9 +6,9 @@ import { hostname } from 'node:os';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { FaceRecord, Gallery as GalleryType } from '../../dist/index.js';
+import type { FaceRecord } from '../../dist/index.js';
 import { ARTISTS, BIN, DEMO, FIXTURES, hasArtists, oneLine, records, runCli, tempDir } from '../helpers/cli.js';
-import { asPrinted, collect, engine, facekit, rejection } from '../helpers/engine.js';
+import { asPrinted, collect, engine, facekit, rejection, using } from '../helpers/engine.js';
 import { galleryEntries, galleryHeader, galleryVectors, ndjson, pgliteDir, syntheticRecords } from '../helpers/group-b.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -40,15 +40,6 @@ function demoPeople(pairs: [string, string][]): string {
 
 const build = (source: Parameters<typeof buildGallery>[0], opts: Parameters<typeof buildGallery>[1] = {}) => buildGallery(source, { engine: engine(), ...opts });
 
-/** Open the gallery at `db`, use it, close it. */
-async function using<T>(db: string, use: (g: GalleryType) => Promise<T>): Promise<T> {
-  const g = await Gallery.open(db, { engine: engine() });
-  try {
-    return await use(g);
-  } finally {
-    await g.close();
-  }
-}
 
 /** What `verify QUERY --db DB` meets: the gallery opened, then the query's answers. */
 const verifyDb = (db: string, queries: string[]) => using(db, (g) => collect(g.identifyMany(queries)));

@@ -11,23 +11,13 @@ import type { FaceRecord } from '../../dist/index.js';
 import { InputStream, readInputs } from '../../dist/cli/inputs.js';
 import { RecordWriter } from '../../dist/cli/output.js';
 import { DEMO, ROOT, oneLine, runCli, tempDir } from '../helpers/cli.js';
-import { asPrinted, collect, engine, facekit, rejection } from '../helpers/engine.js';
+import { asPrinted, collect, engine, facekit, rejection, using } from '../helpers/engine.js';
 
-const { Gallery, buildGallery, folderGallery } = facekit;
-type GalleryType = Awaited<ReturnType<typeof Gallery.open>>;
+const { buildGallery, folderGallery } = facekit;
 const vector = (r: FaceRecord | Record<string, unknown>) => (r as FaceRecord).embedding!.vector;
 /** The records as the next command of a pipe reads them. */
 const piped = (records: FaceRecord[]) => asPrinted(records) as unknown as FaceRecord[];
 
-/** Open the gallery at `db`, use it, close it. */
-async function using<T>(db: string, use: (g: GalleryType) => Promise<T>): Promise<T> {
-  const g = await Gallery.open(db, { engine: engine() });
-  try {
-    return await use(g);
-  } finally {
-    await g.close();
-  }
-}
 
 describe('non-regular files', () => {
   it('refuses a FIFO given as an image, a records file or a gallery, instead of waiting forever', async () => {

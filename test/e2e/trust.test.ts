@@ -28,24 +28,14 @@ import { Progress, warn } from '../../dist/cli/output.js';
 import { acquireLock, acquireLockWaiting } from '../../dist/recognition/gallery-lock.js';
 import { ARTISTS, BIN, DEMO, FIXTURES, ROOT, hasArtists, oneLine, records, tempDir, type CliResult } from '../helpers/cli.js';
 import { cliInProcess } from '../helpers/cli-in-process.js';
-import { collect, engine, facekit, rejection } from '../helpers/engine.js';
+import { collect, engine, facekit, rejection, using } from '../helpers/engine.js';
 import { serveInProcess, type InProcessServer } from '../helpers/app.js';
 import { inject } from '../helpers/serve.js';
 import { ndjson, syntheticRecords, syntheticText } from '../helpers/group-b.js';
 // (synthetic faces: 300 resnet34 records of 30 people, and 300 fresh ones of them, made once for the file)
 
-const { Gallery, buildGallery, folderGallery, decideThreshold, DEFAULT_RECOGNIZER, DEFAULT_METRIC } = facekit;
-type GalleryType = Awaited<ReturnType<typeof Gallery.open>>;
+const { buildGallery, folderGallery, decideThreshold, DEFAULT_RECOGNIZER, DEFAULT_METRIC } = facekit;
 
-/** Open the gallery at `db`, use it, close it. */
-async function using<T>(db: string, use: (g: GalleryType) => Promise<T>): Promise<T> {
-  const g = await Gallery.open(db, { engine: engine() });
-  try {
-    return await use(g);
-  } finally {
-    await g.close();
-  }
-}
 
 /** Every file under `dir` with the sha256 of its bytes: a folder compared before and after. */
 function snapshot(dir: string): Record<string, string> {

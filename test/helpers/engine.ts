@@ -5,7 +5,7 @@
  */
 import { afterAll } from 'vitest';
 import * as facekit from '../../dist/index.js';
-import type { Facekit, FaceRecord } from '../../dist/index.js';
+import type { Facekit, FaceRecord, Gallery } from '../../dist/index.js';
 
 export { facekit };
 
@@ -44,4 +44,14 @@ export async function rejection(p: Promise<unknown>): Promise<{ code: string; me
     throw err;
   }
   throw new Error('expected a FacekitError, but the call succeeded');
+}
+
+/** Open the gallery at `db` on this file's engine, use it, close it. */
+export async function using<T>(db: string, use: (g: Gallery) => Promise<T>): Promise<T> {
+  const g = await facekit.Gallery.open(db, { engine: engine() });
+  try {
+    return await use(g);
+  } finally {
+    await g.close();
+  }
 }
