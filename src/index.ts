@@ -34,7 +34,7 @@ export type { DecodedImage, ImageInput } from './engine/images.js';
 export type { Done, PhotoInput, StreamItem } from './engine/stream.js';
 
 /* ---------------------------------------------------------------- galleries */
-export { Gallery, type EmbeddingInput, type GalleryOpenOptions, type IdentifyOptions, type AddOptions, type AddResult } from './engine/gallery.js';
+export { Gallery, type EmbeddingInput, type GalleryOpenOptions, type IdentifyOptions, type SimilarAnswer, type SimilarMatch, type SimilarOptions, type AddOptions, type AddResult } from './engine/gallery.js';
 export { buildGallery, type BuildOptions, type BuildSummary, type GallerySource } from './engine/build-gallery.js';
 export { folderGallery } from './engine/folder-gallery.js';
 export type { GalleryInfo, StoreKind } from './recognition/backend.js';
@@ -58,8 +58,9 @@ export type { RecordLine } from './core/record-stream.js';
 export { FacekitError, type ErrorCode, type ErrorInfo } from './core/errors.js';
 export { VERSION } from './core/version.js';
 export {
-  DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, DETECTORS, METRICS, RECOGNIZERS, isDetectorId, isMetric, isRecognizerId,
-  type DetectorId, type DetectorInfo, type Metric, type RecognizerId, type RecognizerInfo, type SchemeId,
+  DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, DETECTORS, METRICS, RECOGNIZERS, RECOGNIZER_ALIASES, SUBJECTS, SUBJECT_DEFAULTS,
+  isDetectorId, isMetric, isRecognizerId, isSubject, recognizerIdOf,
+  type DetectorId, type DetectorInfo, type FaceDetectorId, type Metric, type RecognizerId, type RecognizerInfo, type SchemeId, type Subject,
 } from './models/catalogue.js';
 export {
   AGE_GENDER_MODEL_IDS, ANALYSIS_ACTIONS, DEFAULT_AGE_GENDER_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_SPOOF_MODEL, EMOTION_MODEL_IDS, SPOOF_MODEL_IDS,

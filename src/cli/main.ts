@@ -17,6 +17,7 @@ import * as analyze from './commands/analyze.js';
 import * as tsne from './commands/tsne.js';
 import * as evalCmd from './commands/eval.js';
 import * as serve from './commands/serve.js';
+import * as similar from './commands/similar.js';
 import type { StartServer } from '../index.js';
 
 /** What the program's entry hands the CLI: the other adapters it may start. */
@@ -38,10 +39,12 @@ Examples:
   $ facekit build-db ./people                         one folder per person -> db/gallery.json
   $ facekit verify query.jpg                          who is this? (exit 0 match, 1 no match)
   $ facekit analyze photo.jpg                         age, gender, emotion, real or spoof
+  $ facekit build-db ./products --subject image       any pictures: folders are categories
+  $ facekit similar guitar.jpg --db products.json     the most similar pictures
   $ facekit detect img.jpg | facekit align - | facekit normalize - | facekit represent -`);
   program.exitOverride();
   const registrars: ((p: Command) => void)[] = [
-    detect.register, align.register, normalize.register, represent.register, analyze.register, buildDb.register, verify.register, db.register,
+    detect.register, align.register, normalize.register, represent.register, analyze.register, buildDb.register, verify.register, similar.register, db.register,
     models.register, (p) => serve.register(p, adapters.startServer), tsne.register, evalCmd.register,
   ];
   for (const register of registrars) register(program);

@@ -3,8 +3,8 @@ import { Option, type Command } from 'commander';
 import { FacekitError } from '../core/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../core/image.js';
 import {
-  BACKENDS, DEFAULT_DETECTOR, DEFAULT_GALLERY_PATH, DETECTORS, Facekit, INDEX_POLICIES, METRICS, RECOGNIZERS, defaultWorkers, isDetectorId,
-  isIndexPolicy, isMetric, isRecognizerId, type BackendChoice, type DetectorId, type IndexPolicy, type Metric, type RecognizerId,
+  BACKENDS, DEFAULT_DETECTOR, DEFAULT_GALLERY_PATH, DETECTORS, Facekit, INDEX_POLICIES, METRICS, RECOGNIZERS, SUBJECTS, defaultWorkers, isDetectorId,
+  isIndexPolicy, isMetric, isSubject, recognizerIdOf, type BackendChoice, type DetectorId, type IndexPolicy, type Metric, type RecognizerId, type Subject,
 } from '../index.js';
 
 /* ---------------------------------------------------------------- option parsing */
@@ -33,7 +33,13 @@ export function choice<T extends string>(flag: string, ok: (s: string) => s is T
 }
 
 export const parseDetector = choice<DetectorId>('--detector', isDetectorId, DETECTORS);
-export const parseModel = choice<RecognizerId>('--model', isRecognizerId, RECOGNIZERS);
+/** A recognizer id, or another name of one (MobileNetV2 for mobilenetv2). */
+export function parseModel(value: string): RecognizerId {
+  const id = recognizerIdOf(value);
+  if (!id) throw new FacekitError('usage', `--model must be one of ${Object.keys(RECOGNIZERS).join(', ')}; got "${value}"`);
+  return id;
+}
+export const parseSubject = choice<Subject>('--subject', isSubject, SUBJECTS);
 export const parseIndexPolicy = choice<IndexPolicy>('--index', isIndexPolicy, INDEX_POLICIES);
 export const parseMetric = choice<Metric>('--metric', isMetric, METRICS);
 
@@ -77,7 +83,9 @@ export interface CommonOptions {
 }
 
 export interface DetectChoice {
-  detector: DetectorId;
+  subject?: Subject;
+  /** undefined: the subject's own (--subject image has no detector) */
+  detector?: DetectorId;
   minScore: number;
   maxFaces?: number;
 }
@@ -99,12 +107,28 @@ export function addEngineOptions(cmd: Command, maxPixels = DEFAULT_MAX_PIXELS, w
       .default(workersFromEnv() ?? defaultWorkers(), 'one per core, or $FACEKIT_WORKERS'));
 }
 
-/** --detector, --min-score (and --max-faces): how faces are found. */
+/**
+ * --subject, --detector, --min-score (and --max-faces): what is looked at and how faces are found.
+ * `--subject image` (or an image recognizer as --model) takes the whole picture: the face defaults
+ * of --detector, --model and --flip are then dropped before the action runs, and the library picks
+ * the image ones; a face detector or model given by hand is refused with one line.
+ */
 export function addDetectOptions(cmd: Command, o: { maxFaces?: boolean; detector?: string | false } = {}): Command {
   cmd
+    .option('--subject <kind>', 'face (detect and align faces) | image (the whole image: any picture, e.g. signatures or products)', parseSubject)
     .option('--detector <name>', o.detector || DETECTOR_CHOICES, parseDetector, DEFAULT_DETECTOR)
     .option('--min-score <s>', 'lowest detector confidence kept', parseNumber('--min-score', { min: 0, max: 1 }), 0.5);
   if (o.maxFaces) cmd.option('--max-faces <n>', 'most faces per image', parseNumber('--max-faces', { min: 1, integer: true }), 20);
+  cmd.hook('preAction', (_, action) => {
+    // a detector or mirror averaging not given is the library's to choose: a gallery's own, else the subject's
+    const cleared = ['detector', 'flip'];
+    const model = action.getOptionValue('model') as RecognizerId | undefined;
+    const image = action.getOptionValue('subject') === 'image' || (model !== undefined && action.getOptionValueSource('model') !== 'default' && RECOGNIZERS[model]?.subject === 'image');
+    if (image) cleared.push('model');
+    for (const name of cleared) {
+      if (action.getOptionValueSource(name) === 'default') action.setOptionValueWithSource(name, undefined, 'default');
+    }
+  });
   return cmd;
 }
 
@@ -133,7 +157,7 @@ export function cacheOf(option: string | boolean | undefined): string | null | u
 
 /** The detection choice of a command's options. */
 export function detectChoice(o: DetectChoice): DetectChoice {
-  return { detector: o.detector, minScore: o.minScore, ...(o.maxFaces !== undefined ? { maxFaces: o.maxFaces } : {}) };
+  return { subject: o.subject, detector: o.detector, minScore: o.minScore, ...(o.maxFaces !== undefined ? { maxFaces: o.maxFaces } : {}) };
 }
 
 /**

@@ -11,7 +11,8 @@ import { progressBar, RecordWriter, warn } from './output.js';
 import type { Facekit } from '../index.js';
 
 export interface StageOptions extends CommonOptions, DetectChoice {
-  model: RecognizerId;
+  /** undefined with --subject image: the subject's own */
+  model?: RecognizerId;
   skipDetect: boolean;
   out?: string;
 }

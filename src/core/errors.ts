@@ -34,6 +34,12 @@ export type ErrorCode =
   | 'backend'
   // a warm engine's queue is full (a server under load): try again shortly
   | 'overloaded'
+  // a model file that is there but cannot be read as the model it should be
+  | 'bad_model'
+  // a trained head (facekit train): missing, damaged, or for another recognizer
+  | 'bad_head'
+  // a long run stopped by its signal (Ctrl-C): what it finished is kept (a training checkpoint)
+  | 'aborted'
   | 'internal';
 
 export class FacekitError extends Error {

@@ -5,7 +5,8 @@
  * galleries), committed in batches (databases). `facekit build-db` and `facekit db import` are
  * this verb; so is `verify --db DIR`.
  */
-import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, RECOGNIZERS, type RecognizerId } from '../models/catalogue.js';
+import { DEFAULT_METRIC, RECOGNIZERS, isRecognizerId, type RecognizerId, type Subject } from '../models/catalogue.js';
+import { subjectSettings } from '../pipeline/plan.js';
 import { FacekitError } from '../core/errors.js';
 import type { BuildSink, GalleryBackend } from '../recognition/backend.js';
 import { assertSameModel, DEFAULT_GALLERY_PATH, defaultMetaFor, type GalleryMeta } from '../recognition/gallery.js';
@@ -23,9 +24,11 @@ export async function buildGallery(source: GallerySource, opts: BuildOptions = {
     throw err;
   });
   try {
-    const model = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? (src.kind === 'records' ? src.model : undefined) ?? DEFAULT_RECOGNIZER;
-    const meta = existing ? existing.meta : defaultMetaFor(model, opts.metric ?? DEFAULT_METRIC, opts.flip ?? true, opts.detector ?? DEFAULT_DETECTOR);
-    checkSettings(meta, { model, flip: opts.flip ?? true }, existing?.location ?? db);
+    const given = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? (src.kind === 'records' ? src.model : undefined);
+    if (existing && opts.subject !== undefined) assertSubject(existing.meta, opts.subject, existing.location);
+    const s = subjectSettings({ subject: opts.subject, model: given, detector: opts.detector, flip: opts.flip ?? existing?.meta.flip });
+    const meta = existing ? existing.meta : defaultMetaFor(s.model, opts.metric ?? DEFAULT_METRIC, s.flip, s.detector);
+    checkSettings(meta, { model: s.model, flip: s.flip }, existing?.location ?? db);
     const backend = existing ?? await openBackend(db, { create: meta });
     try {
       return await buildInto(backend, src, opts);
@@ -34,6 +37,14 @@ export async function buildGallery(source: GallerySource, opts: BuildOptions = {
     }
   } finally {
     await existing?.close();
+  }
+}
+
+/** A gallery holds faces or whole images (its model says which): one clear line when they would mix. */
+export function assertSubject(meta: GalleryMeta, subject: Subject, where: string): void {
+  const holds = isRecognizerId(meta.model) ? RECOGNIZERS[meta.model].subject : undefined;
+  if (holds && holds !== subject) {
+    throw new FacekitError('model_mismatch', `gallery holds ${holds === 'face' ? 'faces' : 'whole images'} (${meta.model}), not ${subject === 'face' ? 'faces' : 'whole images'}: give another gallery (--db) for them`, where);
   }
 }
 

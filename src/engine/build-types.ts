@@ -1,5 +1,5 @@
 /** What buildGallery takes and what it answers (the summary `facekit build-db` prints). */
-import type { DetectorId, Metric, RecognizerId } from '../models/catalogue.js';
+import type { DetectorId, Metric, RecognizerId, Subject } from '../models/catalogue.js';
 import type { IndexPolicy } from '../recognition/vector-index.js';
 import type { Facekit } from './facekit.js';
 import type { RunOptions } from './options.js';
@@ -8,6 +8,8 @@ export interface BuildOptions extends RunOptions {
   /** the gallery: a file, `pglite:DIR?gallery=NAME`, `postgres://…?gallery=NAME` or `memory:` (default db/gallery.json) */
   db?: string;
   /** recognition model (default: the gallery's; for a new one fed records, theirs; else mobilefacenet) */
+  /** `image`: whole images (folders are categories; an image recognizer, no detector) */
+  subject?: Subject;
   model?: RecognizerId;
   detector?: DetectorId;
   minScore?: number;

@@ -9,7 +9,8 @@ import { basename, dirname, extname, join } from 'node:path';
 import { FacekitError, fsError } from '../core/errors.js';
 import { readRegularFile } from '../core/files.js';
 import { readPeople } from '../core/people.js';
-import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, type DetectorId, type Metric, type RecognizerId } from '../models/catalogue.js';
+import { DEFAULT_METRIC, type DetectorId, type Metric, type RecognizerId, type Subject } from '../models/catalogue.js';
+import { subjectSettings } from '../pipeline/plan.js';
 import { defaultCacheDir, embedImages, type EmbedStats, type Embedded } from '../pipeline/embeddings-cache.js';
 import { parseMetric, defaultThreshold } from '../recognition/policy.js';
 import { distance } from '../stages/verification.js';
@@ -24,6 +25,8 @@ import { sharedEngine } from './shared.js';
 export interface EvaluateOptions extends RunOptions {
   /** pairs.txt: the folder holding <Name>/<Name>_0001.jpg (default images/ beside it); CSV: where relative paths start (default: its folder) */
   images?: string;
+  /** `image`: whole images (an image recognizer, no detector) */
+  subject?: Subject;
   model?: RecognizerId;
   metric?: Metric;
   /** the images are already aligned face crops: no detector */
@@ -97,9 +100,10 @@ export async function evaluate(input: string, opts: EvaluateOptions = {}): Promi
   } catch (err) {
     throw fsError(err, input);
   }
+  const subject = subjectSettings(opts);
   const s: Settings = {
-    model: opts.model ?? DEFAULT_RECOGNIZER, metric: parseMetric(opts.metric ?? DEFAULT_METRIC), flip: opts.flip ?? true,
-    skipDetect: opts.skipDetect ?? false, detector: opts.detector ?? DEFAULT_DETECTOR, minScore: opts.minScore ?? 0.5,
+    model: subject.model, metric: parseMetric(opts.metric ?? DEFAULT_METRIC), flip: subject.flip,
+    skipDetect: opts.skipDetect ?? false, detector: subject.detector, minScore: opts.minScore ?? 0.5,
   };
   return st.isDirectory() ? evalFolder(input, s, opts) : evalPairs(input, s, opts);
 }

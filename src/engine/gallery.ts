@@ -9,11 +9,13 @@
 import { unlink } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { FacekitError } from '../core/errors.js';
-import { SCHEMA_VERSION, spoofRefusal, type FaceRecord } from '../core/records.js';
-import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, isDetectorId, isRecognizerId, RECOGNIZERS, type DetectorId, type Metric, type RecognizerId } from '../models/catalogue.js';
+import { SCHEMA_VERSION, spoofRefusal, type Box, type FaceRecord } from '../core/records.js';
+import { DEFAULT_METRIC, isDetectorId, isRecognizerId, RECOGNIZERS, type DetectorId, type Metric, type RecognizerId, type Subject } from '../models/catalogue.js';
+import { subjectSettings } from '../pipeline/plan.js';
 import type { GalleryBackend, GalleryInfo, StoreKind } from '../recognition/backend.js';
 import { assertSameModel, DEFAULT_GALLERY_PATH, defaultMetaFor, type GalleryEntry, type GalleryMeta } from '../recognition/gallery.js';
 import { identifyAsync, type FaceAnswer } from '../recognition/identify.js';
+import { nearestEntries } from '../recognition/nearest.js';
 import { decideThreshold, parseMetric } from '../recognition/policy.js';
 import { isMemoryLocation, openBackend } from '../recognition/store/open.js';
 import type { IndexPolicy } from '../recognition/vector-index.js';
@@ -32,9 +34,38 @@ export interface GalleryOpenOptions {
   /** the engine that embeds photos (default: the shared one of the module functions) */
   engine?: Facekit;
   /** when no gallery is there: create one with these settings on the first write (else `not_found`) */
-  create?: { model?: RecognizerId; metric?: Metric; flip?: boolean; detector?: DetectorId } | boolean;
+  create?: { subject?: Subject; model?: RecognizerId; metric?: Metric; flip?: boolean; detector?: DetectorId } | boolean;
   /** where photos added as bytes are kept (their entries point there; removing a person deletes theirs) */
   photos?: string;
+}
+
+/** Gallery.similar: how many photos, under which metric and threshold (IdentifyOptions' meaning). */
+export interface SimilarOptions extends Omit<IdentifyOptions, 'topK' | 'onProgress'> {
+  /** how many photos (default 5, at most 1000) */
+  top?: number;
+}
+
+export interface SimilarMatch {
+  rank: number;
+  /** the photo's person or category */
+  label: string;
+  image: string;
+  face: number;
+  /** sha256 of the photo's bytes (GET /gallery/photos/HASH on a server) */
+  hash: string;
+  distance: number;
+  /** within the threshold */
+  similar: boolean;
+}
+
+export interface SimilarAnswer {
+  image: string;
+  face: number | null;
+  box?: Box;
+  model: string;
+  metric: Metric;
+  threshold: number;
+  matches: SimilarMatch[];
 }
 
 export interface IdentifyOptions extends RunOptions {
@@ -71,7 +102,8 @@ export class Gallery {
    */
   static async open(location: string = DEFAULT_GALLERY_PATH, opts: GalleryOpenOptions = {}): Promise<Gallery> {
     const c = opts.create === true || (opts.create === undefined && isMemoryLocation(location)) ? {} : opts.create || undefined;
-    const create = c ? defaultMetaFor(c.model ?? DEFAULT_RECOGNIZER, c.metric ?? DEFAULT_METRIC, c.flip ?? true, c.detector ?? DEFAULT_DETECTOR) : undefined;
+    const s = c ? subjectSettings(c) : undefined;
+    const create = c && s ? defaultMetaFor(s.model, c.metric ?? DEFAULT_METRIC, s.flip, s.detector) : undefined;
     const backend = await openBackend(location, create ? { create } : {});
     return new Gallery(backend, opts.engine ?? sharedEngine(), opts.photos);
   }
@@ -154,6 +186,40 @@ export class Gallery {
       if (faces.length === 0) throw new FacekitError('no_face', 'no face found', imageName(query, opts.name));
     }
     return identifyAsync(this.backend, faces, ask);
+  }
+
+  /**
+   * The `top` gallery photos nearest to a query (a photo, an embedding or a represent record),
+   * nearest first, each with its label (person or category) and distance, and whether it is within
+   * the threshold: "similar images" over any gallery (an any-image gallery's categories, a face
+   * gallery's photos). The query's first subject (the largest face, or the whole image) is used.
+   */
+  async similar(query: ImageInput | EmbeddingInput | FaceRecord, opts: SimilarOptions = {}): Promise<SimilarAnswer> {
+    const ask = this.asking(opts);
+    await this.notEmpty();
+    const top = opts.top ?? 5;
+    if (!Number.isInteger(top) || top < 1 || top > 1000) throw new FacekitError('usage', `top must be an integer from 1 to 1000, got ${top}`);
+    let face: FaceRecord;
+    if (isEmbedding(query)) {
+      face = { schema: SCHEMA_VERSION, image: opts.name ?? '<embedding>', face: 0, embedding: { model: this.meta.model, dim: query.length, vector: Array.from(query) } };
+    } else if (isFaceRecord(query)) {
+      face = this.checked(query, opts);
+    } else {
+      const faces = await this.engine.represent(query, { ...this.embedding(opts), name: opts.name, signal: opts.signal, largestOnly: true });
+      face = faces.find((f) => f.embedding) ?? faces[0] ?? { schema: SCHEMA_VERSION, image: imageName(query, opts.name), face: null };
+    }
+    if (face.error || !face.embedding) {
+      throw new FacekitError(face.error?.code ?? 'no_face', face.error?.message ?? 'no face found', face.image);
+    }
+    if (face.embedding.dim !== this.meta.dim) throw new FacekitError('model_mismatch', `a ${face.embedding.dim}-d embedding cannot be compared with a gallery of ${this.meta.dim}-d ${this.meta.model} embeddings`, face.image);
+    const found = await nearestEntries(this.backend, face.embedding.vector, ask.metric, top);
+    return {
+      image: face.image, face: face.face, ...(face.box ? { box: face.box } : {}), metric: ask.metric, threshold: ask.threshold, model: this.meta.model,
+      matches: found.map((n, i) => ({
+        rank: i + 1, label: n.entry.label, image: n.entry.image, face: n.entry.face, hash: n.entry.hash,
+        distance: Math.round(n.distance * 1e4) / 1e4, similar: n.distance <= ask.threshold,
+      })),
+    };
   }
 
   /**

@@ -4,7 +4,7 @@
  */
 import type { ErrorCode } from '../core/errors.js';
 import type { FaceRecord } from '../core/records.js';
-import type { DetectorId, Metric, RecognizerId, SchemeId } from '../models/catalogue.js';
+import type { DetectorId, Metric, RecognizerId, SchemeId, Subject } from '../models/catalogue.js';
 import type { AgeGenderModelId, AnalysisAction, EmotionModelId, SpoofModelId } from '../models/analyzers/index.js';
 import type { BackendChoice } from '../models/runtime.js';
 import { buildPlan, type PipelinePlan } from '../pipeline/plan.js';
@@ -42,6 +42,8 @@ export interface RunOptions {
 }
 
 export interface DetectOptions {
+  /** `face` (default: detect, align) or `image`: the whole image is the subject (detector `none`, an image recognizer) */
+  subject?: Subject;
   detector?: DetectorId;
   /** lowest detector confidence kept (0..1) */
   minScore?: number;
@@ -135,7 +137,7 @@ export interface VerifyResult {
 export const DEFAULT_ALIGN_DIR = 'facekit-out/aligned';
 export const DEFAULT_NORM_DIR = 'facekit-out/normalized';
 
-const detectChoice = (o: Omit<DetectOptions, 'name'>) => ({ detector: o.detector, minScore: o.minScore, maxFaces: o.maxFaces });
+const detectChoice = (o: Omit<DetectOptions, 'name'>) => ({ subject: o.subject, detector: o.detector, minScore: o.minScore, maxFaces: o.maxFaces });
 
 export function detectPlan(o: DetectOptions, maxPixels: number): PipelinePlan {
   return buildPlan({ ...detectChoice(o), upTo: 'detect', mesh: o.mesh, maxPixels, cropsDir: o.cropsDir, cropMargin: o.cropMargin, annotatePath: o.annotate });

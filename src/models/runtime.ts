@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { FacekitError } from '../core/errors.js';
 import { modelPath, packageDir } from './model-files.js';
 import { useOrtProvider } from './ort.js';
@@ -175,6 +176,41 @@ export function loadGraphModel(pkg: string, file: string): Promise<GraphModel> {
       signature: json.signature, userDefinedMetadata: json.userDefinedMetadata,
     } as TfCore.io.ModelArtifacts;
     return converter.loadGraphModel(t.io.fromMemory(artifacts));
+  });
+}
+
+/**
+ * A Keras model that a package ships as two UMD scripts (nsfwjs's form: one holds the topology and
+ * the weights manifest, the other the weights in base64), cut at the layer `output`. The scripts
+ * are run in an empty `vm` context (they only assign `module.exports`), and the topology is copied
+ * through JSON: tfjs-layers cannot walk arrays made in another context.
+ */
+export function loadUmdLayersModel(pkg: string, topologyFile: string, weightsFile: string, output: string): Promise<LayersModel> {
+  return once(`${pkg}/${topologyFile}#${output}`, async () => {
+    const t = await backend();
+    const [{ runInNewContext }, layers] = [await import('node:vm'), require('@tensorflow/tfjs-layers') as typeof import('@tensorflow/tfjs-layers')];
+    const run = (file: string): unknown => {
+      const path = modelPath(pkg, file);
+      const module = { exports: {} as unknown };
+      try {
+        runInNewContext(readFileSync(path, 'utf8'), { module, exports: module.exports }, { filename: path, timeout: 10_000 });
+      } catch (e) {
+        throw new FacekitError('bad_model', `cannot read model file: ${(e as Error).message}`, path);
+      }
+      return module.exports;
+    };
+    const topo = JSON.parse(JSON.stringify(run(topologyFile))) as { modelTopology?: object; weightsManifest?: WeightsManifestGroup[] };
+    const b64 = run(weightsFile);
+    if (!topo.modelTopology || !topo.weightsManifest || typeof b64 !== 'string') {
+      throw new FacekitError('bad_model', 'not a Keras model in nsfwjs\'s form', modelPath(pkg, topologyFile));
+    }
+    const weights = Buffer.from(b64, 'base64');
+    const model = await layers.loadLayersModel(t.io.fromMemory({
+      modelTopology: topo.modelTopology,
+      weightSpecs: topo.weightsManifest.flatMap((g) => g.weights),
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
+    }));
+    return layers.model({ inputs: model.inputs, outputs: model.getLayer(output).output });
   });
 }
 

@@ -10,7 +10,8 @@ import { FacekitError } from '../core/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../core/image.js';
 import { SCHEMES, isSchemeId } from '../stages/normalization.js';
 import {
-  DEFAULT_RECOGNIZER, DETECTORS, RECOGNIZERS, isDetectorId, isRecognizerId, type DetectorId, type RecognizerId, type SchemeId,
+  DEFAULT_RECOGNIZER, DETECTORS, RECOGNIZERS, SUBJECT_DEFAULTS, SUBJECTS, isDetectorId, isSubject, recognizerIdOf,
+  type DetectorId, type RecognizerId, type SchemeId, type Subject,
 } from '../models/catalogue.js';
 import { analysisOptions, type AnalysisChoice, type AnalysisOptions } from '../stages/analysis.js';
 
@@ -20,6 +21,8 @@ const ORDER: StageName[] = ['detect', 'align', 'normalize', 'represent'];
 export interface PipelinePlan {
   /** the last stage to run */
   upTo: StageName;
+  /** faces (detected and aligned) or whole images (detector `none`, an image recognizer) */
+  subject: Subject;
   detector: DetectorId;
   minScore: number;
   maxFaces: number;
@@ -53,7 +56,9 @@ export interface PipelinePlan {
 }
 
 /** What a caller may choose; everything left out takes its default. */
-export type PlanChoice = Partial<Omit<PipelinePlan, 'detector' | 'model' | 'scheme' | 'analysis'>> & {
+export type PlanChoice = Partial<Omit<PipelinePlan, 'subject' | 'detector' | 'model' | 'scheme' | 'analysis'>> & {
+  /** 'face' or 'image' (checked); default: the model's subject, else face */
+  subject?: string;
   /** analysis actions and models (checked) */
   analysis?: AnalysisChoice;
   /** a detector id (checked) */
@@ -66,6 +71,7 @@ export type PlanChoice = Partial<Omit<PipelinePlan, 'detector' | 'model' | 'sche
 
 export const DEFAULT_PLAN: Readonly<PipelinePlan> = Object.freeze({
   upTo: 'represent',
+  subject: 'face',
   detector: 'blazeface',
   minScore: 0.5,
   maxFaces: 20,
@@ -94,15 +100,17 @@ function checkNumber(name: string, v: number, min: number, max: number, integer 
  * embeds (unless `anyScheme` says that is meant).
  */
 export function buildPlan(choice: PlanChoice = {}): PipelinePlan {
-  const detector = choice.detector ?? DEFAULT_PLAN.detector;
-  if (!isDetectorId(detector)) throw new FacekitError('usage', `unknown detector "${detector}" (one of ${Object.keys(DETECTORS).join(', ')})`);
-  const model = choice.model ?? DEFAULT_PLAN.model;
-  if (!isRecognizerId(model)) throw new FacekitError('usage', `unknown model "${model}" (one of ${Object.keys(RECOGNIZERS).join(', ')})`);
+  const { subject, model, detector } = subjectChoice(choice);
   const info = RECOGNIZERS[model];
   const scheme = choice.scheme ?? info.scheme;
   if (!isSchemeId(scheme)) throw new FacekitError('usage', `unknown scheme "${scheme}" (one of ${Object.keys(SCHEMES).join(', ')})`);
   const { analysis: analysisChoice, ...rest } = choice;
-  const plan: PipelinePlan = { ...DEFAULT_PLAN, ...stripUndefined(rest), detector, model, scheme: scheme as SchemeId };
+  // a whole image has no landmarks to rotate to, and a mirrored signature or product is another one
+  const imageDefaults = subject === 'image' ? { rotate: false, flip: false } : {};
+  const plan: PipelinePlan = { ...DEFAULT_PLAN, ...imageDefaults, ...stripUndefined(rest), subject, detector, model, scheme: scheme as SchemeId };
+  if (subject === 'image' && (plan.analysis !== undefined || analysisChoice || plan.skipDetect)) {
+    throw new FacekitError('usage', `--subject image takes whole images: ${plan.skipDetect ? '--skip-detect' : 'face analysis'} is for faces`);
+  }
   if (analysisChoice) plan.analysis = analysisOptions(analysisChoice);
   if (plan.refuseSpoofs && !plan.analysis?.actions.includes('spoof')) {
     // refusing spoofs needs the spoof model's verdict (and no other model that was not asked for)
@@ -118,6 +126,42 @@ export function buildPlan(choice: PlanChoice = {}): PipelinePlan {
   }
   return plan;
 }
+
+/**
+ * The subject, recognizer and detector, chosen together: `--subject image` picks the any-image
+ * recognizer and detector `none`; a model names its subject; a face recognizer cannot embed whole
+ * images, nor an image recognizer aligned faces.
+ */
+export function subjectChoice(choice: { subject?: string; model?: string; detector?: string }): { subject: Subject; model: RecognizerId; detector: DetectorId } {
+  if (choice.subject !== undefined && !isSubject(choice.subject)) {
+    throw new FacekitError('usage', `unknown subject "${choice.subject}" (one of ${SUBJECTS.join(', ')})`);
+  }
+  let model: RecognizerId | undefined;
+  if (choice.model !== undefined) {
+    model = recognizerIdOf(choice.model);
+    if (!model) throw new FacekitError('usage', `unknown model "${choice.model}" (one of ${Object.keys(RECOGNIZERS).join(', ')})`);
+  }
+  const subject: Subject = (choice.subject as Subject | undefined) ?? (model ? RECOGNIZERS[model].subject : 'face');
+  model ??= subject === 'face' ? DEFAULT_PLAN.model : SUBJECT_DEFAULTS[subject].model;
+  if (RECOGNIZERS[model].subject !== subject) {
+    throw new FacekitError('usage', subject === 'image'
+      ? `${model} is a face recognizer: --subject image needs an image recognizer (${imageModels()})`
+      : `${model} embeds whole images: use it with --subject image (face recognizers: ${faceModels()})`);
+  }
+  const detector = choice.detector ?? (subject === 'face' ? DEFAULT_PLAN.detector : SUBJECT_DEFAULTS[subject].detector);
+  if (!isDetectorId(detector)) throw new FacekitError('usage', `unknown detector "${detector}" (one of ${Object.keys(DETECTORS).join(', ')})`);
+  if (subject === 'image' && detector !== 'none') throw new FacekitError('usage', `--subject image takes the whole image: detector "${detector}" finds faces (leave --detector out)`);
+  if (subject === 'face' && detector === 'none') throw new FacekitError('usage', 'detector "none" takes the whole image: it is for --subject image');
+  return { subject, model, detector };
+}
+/** subjectChoice, with the mirror-image averaging each subject takes by default (faces yes, images no). */
+export function subjectSettings(choice: { subject?: string; model?: string; detector?: string; flip?: boolean }): { subject: Subject; model: RecognizerId; detector: DetectorId; flip: boolean } {
+  const s = subjectChoice(choice);
+  return { ...s, flip: choice.flip ?? s.subject === 'face' };
+}
+const modelsOf = (subject: Subject) => Object.values(RECOGNIZERS).filter((r) => r.subject === subject).map((r) => r.id).join(', ');
+const imageModels = () => modelsOf('image');
+const faceModels = () => modelsOf('face');
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

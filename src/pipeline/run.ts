@@ -15,7 +15,7 @@ import { scaleRecord } from '../core/geometry.js';
 import { decodeNpy, encodeNpy } from '../core/npy.js';
 import { errorRecord, requireKey, type FaceRecord } from '../core/records.js';
 import { alignFace, TEMPLATES } from '../stages/alignment.js';
-import { detectFaces, detectionRecords, prealignedRecord } from '../stages/detection.js';
+import { detectFaces, detectionRecords, prealignedRecord, wholeImageRecord } from '../stages/detection.js';
 import { detectors } from '../models/detectors/index.js';
 import { normalizeCrop } from '../stages/normalization.js';
 import { loadRecognizer } from '../models/recognizers/index.js';
@@ -39,7 +39,7 @@ let warmed = false;
 function warmModels(plan: PipelinePlan): void {
   if (warmed) return;
   warmed = true;
-  if (!plan.skipDetect) detectors[plan.detector].warm?.().catch(() => undefined);
+  if (!plan.skipDetect && plan.detector !== 'none') detectors[plan.detector].warm?.().catch(() => undefined);
   if (runs(plan, 'represent')) loadRecognizer(plan.model).catch(() => undefined);
 }
 
@@ -58,6 +58,8 @@ export async function runImage(image: string, plan: PipelinePlan, bytes?: Uint8A
   let records: FaceRecord[];
   if (plan.skipDetect) {
     records = [prealignedRecord(image, img)];
+  } else if (plan.detector === 'none') {
+    records = [wholeImageRecord(image, img)];
   } else {
     const faces = await detectFaces(img, {
       detector: plan.detector, minScore: plan.minScore, maxFaces: plan.maxFaces, maxSide: 1280,

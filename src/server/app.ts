@@ -26,6 +26,7 @@ import { registerAnalyzeRoutes } from './routes/analyze.js';
 import { registerRepresentRoutes } from './routes/represent.js';
 import { registerCompareRoutes } from './routes/compare.js';
 import { registerVerifyRoutes } from './routes/verify.js';
+import { registerSimilarRoutes } from './routes/similar.js';
 import { registerGalleryRoutes } from './routes/gallery.js';
 import { WORKSHOP_MODEL_ROUTES, WORKSHOP_ROOT, registerWorkshopRoutes } from './routes/compat-workshop.js';
 import { FLASK_MODEL_ROUTES, registerFlaskRoutes } from './routes/compat-flask.js';
@@ -119,7 +120,7 @@ const MODEL_ROUTES = new Set(['/detect', '/analyze', '/represent', '/compare', '
 
 /** The routes, one module per resource, each registering its endpoints on the app. */
 const ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [
-  registerHealthRoutes, registerDetectRoutes, registerAnalyzeRoutes, registerRepresentRoutes, registerCompareRoutes, registerVerifyRoutes, registerGalleryRoutes,
+  registerHealthRoutes, registerDetectRoutes, registerAnalyzeRoutes, registerRepresentRoutes, registerCompareRoutes, registerVerifyRoutes, registerSimilarRoutes, registerGalleryRoutes,
 ];
 /** The routes of the APIs facekit replaces (serve --compat). */
 const COMPAT_ROUTES: ((app: FastifyInstance, ctx: Context) => void)[] = [registerWorkshopRoutes, registerFlaskRoutes, registerDeepfaceRoutes];

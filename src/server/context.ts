@@ -4,7 +4,7 @@
  * that shape answers the same way on every route.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { assertSameModel, RECOGNIZERS, type DetectorId, type Facekit, type FaceRecord, type Gallery, type RecognizerId, type ServerOptions } from '../index.js';
+import { assertSameModel, isRecognizerId, RECOGNIZERS, type DetectorId, type Facekit, type FaceRecord, type Gallery, type RecognizerId, type ServerOptions } from '../index.js';
 import { fromFacekit, HttpError, badRequest } from './http-errors.js';
 import { readBody, readBodyOf, uploadsOf, type BodySpec, type ParsedBody, type Upload } from './inputs.js';
 
@@ -142,9 +142,12 @@ export function one(body: ParsedBody, field: string, what = `"${field}"`): Uploa
 }
 
 /** How faces are found: the request's choice, else as the gallery's were. */
-export function detectChoice(ctx: Context, body: ParsedBody): { detector?: DetectorId; minScore?: number; maxFaces?: number } {
+export function detectChoice(ctx: Context, body: ParsedBody, model?: RecognizerId): { detector?: DetectorId; minScore?: number; maxFaces?: number } {
   const o = body.options;
-  const galleryDetector = ctx.gallery.settings().detector;
+  // the gallery's detector finds what its model embeds: a model of the other subject (whole images
+  // against a face gallery, or faces against an image gallery) takes its own
+  const sameSubject = model === undefined || !isRecognizerId(ctx.gallery.meta.model) || RECOGNIZERS[model].subject === RECOGNIZERS[ctx.gallery.meta.model].subject;
+  const galleryDetector = sameSubject ? ctx.gallery.settings().detector : undefined;
   return {
     ...(o.detector !== undefined ? { detector: o.detector as DetectorId } : galleryDetector !== undefined ? { detector: galleryDetector } : {}),
     ...(o.min_score !== undefined ? { minScore: o.min_score as number } : {}),

@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
-import { isDetectorId, isMetric, isRecognizerId, DETECTORS, METRICS, RECOGNIZERS } from '../index.js';
+import { isDetectorId, isMetric, recognizerIdOf, DETECTORS, METRICS, RECOGNIZERS } from '../index.js';
 import { decodeBase64Image, looksLikeImageBytes } from '../core/image.js';
 import { badRequest, HttpError, tooManyImages } from './http-errors.js';
 
@@ -122,9 +122,12 @@ function parseOption(name: string, spec: OptionSpec, value: unknown): OptionValu
     case 'metric':
       if (typeof value !== 'string' || !isMetric(value)) throw bad(`one of ${METRICS.join(', ')}`);
       return value;
-    case 'model':
-      if (typeof value !== 'string' || !isRecognizerId(value)) throw bad(`one of ${Object.keys(RECOGNIZERS).join(', ')}`);
-      return value;
+    case 'model': {
+      // the id, or another name of it (the signature API's "MobileNetV2")
+      const id = typeof value === 'string' ? recognizerIdOf(value) : undefined;
+      if (id === undefined) throw bad(`one of ${Object.keys(RECOGNIZERS).join(', ')}`);
+      return id;
+    }
     case 'detector':
       if (typeof value !== 'string' || !isDetectorId(value)) throw bad(`one of ${Object.keys(DETECTORS).join(', ')}`);
       return value;

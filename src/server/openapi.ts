@@ -3,7 +3,7 @@
  * the routes; the e2e test checks every answer it gets against the schemas here, so the two
  * cannot drift apart unnoticed.
  */
-import { AGE_GENDER_MODEL_IDS, ANALYSIS_ACTIONS, DETECTORS, EMOTION_LABELS, EMOTION_MODEL_IDS, METRICS, RECOGNIZERS, SPOOF_MODEL_IDS } from '../index.js';
+import { AGE_GENDER_MODEL_IDS, ANALYSIS_ACTIONS, DETECTORS, EMOTION_LABELS, EMOTION_MODEL_IDS, METRICS, RECOGNIZERS, RECOGNIZER_ALIASES, SPOOF_MODEL_IDS } from '../index.js';
 import { MATCH_SCORE_MEANING } from './score.js';
 import { arr, binary, bool, errorResponse, imageErrors, int, nullable, num, obj, ok, ref, str, type Schema } from './openapi-schema.js';
 import { COMPAT_SCHEMAS, COMPAT_TAGS, SIGNATURE_TAG, compatPaths } from './openapi-compat.js';
@@ -18,7 +18,10 @@ const detectOptions = {
 const enforceDetection = {
   enforce_detection: { type: 'boolean', description: 'false: an image without a face is a 200 with "faces": [] instead of a 422 no_face (default true; a form field or the query string says it as true/false or 1/0)' },
 };
-const modelOption = { type: 'string', enum: Object.keys(RECOGNIZERS), description: 'recognition model (default: the gallery\'s)' };
+const modelOption = {
+  type: 'string', enum: [...Object.keys(RECOGNIZERS), 'MobileNetV2', ...Object.keys(RECOGNIZER_ALIASES)],
+  description: 'recognition model (default: the gallery\'s); mobilenetv2 (also MobileNetV2, any case) compares whole images, no face needed',
+};
 const metricOption = { type: 'string', enum: [...METRICS] };
 /** Only present when there is something to say, e.g. a threshold far looser than the calibrated one. */
 const warningsField: Schema = { ...arr(str), description: 'present only when the answer is to be taken with care, e.g. a threshold so loose that different people match' };
@@ -168,6 +171,17 @@ function document(o: DocumentOptions): Schema {
           },
         },
       },
+      '/similar': {
+        post: {
+          summary: 'the gallery photos nearest to an image, nearest first, with their label (category or person); any gallery',
+          requestBody: body({ image: { description: 'the query picture' } }, {
+            top: { type: 'integer', minimum: 1, maximum: 100, description: 'photos to list (default 8)' },
+            threshold: { type: 'number', exclusiveMinimum: 0, description: `largest distance counted as similar (default: calibrated for the gallery's model and metric); ${thresholdRange}` },
+            metric: { ...metricOption, description: 'distance (default: the gallery\'s)' },
+          }, ['image'], true),
+          responses: { 200: ok('the nearest photos', ref('SimilarResult')), ...imageErrors, 409: errorResponse('the gallery is empty (empty_gallery)') },
+        },
+      },
       '/gallery': {
         get: {
           summary: 'the people in the gallery, with their photos (a page of them with offset and limit)',
@@ -287,6 +301,14 @@ function document(o: DocumentOptions): Schema {
           image: str, width: int, height: int, model: str, metric: metricOption, threshold: num, faces: arr(ref('FaceAnswer')),
           warnings: warningsField,
         }, ['image', 'width', 'height', 'model', 'metric', 'threshold', 'faces']),
+        SimilarResult: obj({
+          image: str, model: str, metric: metricOption, threshold: num, box: ref('Box'),
+          matches: arr(obj({
+            rank: int, label: { ...str, description: 'the photo\'s category or person' }, face: int, distance: num,
+            similar: { type: 'boolean', description: 'within the threshold' }, match_score: num,
+            photo: { ...str, description: 'GET this for the photo (?size=N for a thumbnail)' },
+          }, ['rank', 'label', 'face', 'distance', 'similar', 'match_score', 'photo'])),
+        }, ['image', 'model', 'metric', 'threshold', 'matches']),
         QueueStats: obj({ workers: int, running: int, waiting: int, maxWaiting: int, secondsPerImage: num }),
         Health: obj({
           status: { type: 'string', enum: ['ok', 'stopping'] }, version: str, backend: str, workers: int,

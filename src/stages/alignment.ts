@@ -60,6 +60,8 @@ export const TEMPLATES: Record<TemplateId, Template> = {
   },
   'arcface-112': { id: 'arcface-112', size: [112, 112], points: ARCFACE, fitSets: [FIVE, EYES] },
   'faceres-224': { id: 'faceres-224', size: [224, 224], points: scaled(ARCFACE, 2), fitSets: [FIVE, EYES] },
+  // any-image mode: no points; the whole image is letterboxed into the square (boxTransform)
+  'image-224': { id: 'image-224', size: [224, 224], points: {}, fitSets: [] },
 };
 
 /** Landmarks of a face that is already aligned to the ArcFace template (pre-aligned crops). */
@@ -111,6 +113,8 @@ export function boxTransform(box: Box, template: Template): Affine {
 
 export function alignFace(img: RgbImage, face: { landmarks?: Landmarks; box?: Box }, template: Template, rotate = true): AlignResult {
   let matrix: Affine;
+  // a template without points (a whole image) has nothing to rotate to
+  if (rotate && template.fitSets.length === 0) rotate = false;
   if (rotate) {
     if (!face.landmarks) throw new FacekitError('missing_key', 'record has no "landmarks" (run `facekit detect` first)');
     matrix = templateTransform(face.landmarks, template);

@@ -3,14 +3,14 @@
  * all in the original image's pixels.
  */
 import { detectors, type DetectedFace } from '../models/detectors/index.js';
-import type { DetectorId } from '../models/catalogue.js';
+import type { FaceDetectorId } from '../models/catalogue.js';
 import { decodeScale, downscale, originalSize, padImage, type RgbImage } from '../core/image.js';
 import { scaleRecord } from '../core/geometry.js';
 import { SCHEMA_VERSION, type Box, type FaceRecord, type Landmarks, type Point } from '../core/records.js';
 import { prealignedLandmarks } from './alignment.js';
 
 export interface DetectionOptions {
-  detector: DetectorId;
+  detector: FaceDetectorId;
   minScore: number;
   maxFaces: number;
   /**
@@ -100,6 +100,15 @@ export function detectionRecords(image: string, img: RgbImage, faces: DetectedFa
     if (withMesh) rec.mesh = f.mesh.map((q) => q.map(r2));
     return rec;
   });
+}
+
+/**
+ * The record of detector `none` (any-image mode): the whole image is the one subject. It has no
+ * landmarks; align letterboxes the whole picture into the recognizer's square.
+ */
+export function wholeImageRecord(image: string, img: RgbImage): FaceRecord {
+  const { width, height } = originalSize(img);
+  return { schema: SCHEMA_VERSION, image, width, height, face: 0, detector: 'none', box: [0, 0, width, height], score: 1 };
 }
 
 /** A record for an image that is already an aligned face crop (ArcFace template): no detector runs. */

@@ -41,7 +41,7 @@ describe('stage commands: exit codes, stdout, stderr', () => {
   it('a usage error, a missing file, garbage on stdin: one line on stderr (a stack trace only with --debug), nothing on stdout, exit 2', async () => {
     const cases: [string[], string, RegExp][] = [
       [['detect', 'missing.jpg'], '', /^facekit: missing.jpg: no such file or directory$/],
-      [['detect', '--detector', 'yolo', 'x.jpg'], '', /^facekit: --detector must be one of blazeface, ssd, tiny; got "yolo"$/],
+      [['detect', '--detector', 'yolo', 'x.jpg'], '', /^facekit: --detector must be one of blazeface, ssd, tiny, none; got "yolo"$/],
       [['detect', '--max-faces', 'two', 'x.jpg'], '', /--max-faces must be an integer, got "two"/],
       [['detect', join(FIXTURES, 'records')], '', /records: folder holds no images/],
       [['detect', '-'], 'hello, this is not an image\n', /^facekit: stdin: neither facekit records \(NDJSON\) nor an image/],

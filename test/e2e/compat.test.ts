@@ -241,7 +241,7 @@ describe('facekit serve --compat: the APIs it replaces', () => {
     // an alias is the model it stands for: the same vector
     expect(plain.body.embedding).toEqual(r.body.embedding);
     const bad: [Record<string, string | string[]>, number, string][] = [
-      [{ image: `@${QUERY}`, model: 'mobilenetv2' }, 400, 'bad_request'],
+      [{ image: `@${QUERY}`, model: 'vgg-face' }, 400, 'bad_request'],
       [{ model: 'mobilefacenet' }, 400, 'bad_request'],
       [{ photo: `@${QUERY}` }, 400, 'unknown_field'],
       [{ image: [`@${QUERY}`, `@${SAMPLE}`] }, 400, 'bad_request'],

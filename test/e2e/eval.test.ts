@@ -123,7 +123,7 @@ describe('evaluate() on bad input', () => {
     [['--metric', 'manhattan'], /--metric must be one of cosine, euclidean, euclidean_l2; got "manhattan"/],
     [['--roc', 'roc.gif'], /--roc must name a .svg or .png file, got "roc.gif"/],
     [['--folds', '1'], /--folds must be at least 2, got 1/],
-    [['--model', 'vgg'], /--model must be one of resnet34, faceres, mobilefacenet, faceplugin; got "vgg"/],
+    [['--model', 'vgg'], /--model must be one of resnet34, faceres, mobilefacenet, faceplugin, mobilenetv2; got "vgg"/],
   ])('`facekit eval demo-pairs.csv %j`: one line, exit 2 (the CLI in this process)', async (extra, message) => {
     const res = await cliInProcess(['eval', demoPairs, ...(extra as string[])]);
     expect(res.code).toBe(2);

@@ -144,7 +144,7 @@ describe('the server (in-process, inject)', () => {
     expect((m.body.models as { id: string; loaded: boolean }[]).filter((r) => r.loaded).map((r) => r.id).sort()).toEqual(['blazeface', 'mobilefacenet']);
     expect(doc.openapi).toMatch(/^3\.1/);
     expect(Object.keys(doc.paths as object).sort()).toEqual([
-      '/', '/analyze', '/compare', '/detect', '/gallery', '/gallery/photos/{hash}', '/gallery/{label}', '/health', '/models', '/openapi.json', '/represent', '/verify',
+      '/', '/analyze', '/compare', '/detect', '/gallery', '/gallery/photos/{hash}', '/gallery/{label}', '/health', '/models', '/openapi.json', '/represent', '/similar', '/verify',
     ]);
     const page = await inject(srv, 'get', '/');
     expect(page.header('content-type')).toMatch(/text\/html/);

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
-const ORDER = ['core', 'models', 'stages', 'pipeline', 'recognition', 'evaluation', 'engine'] as const;
+const ORDER = ['core', 'models', 'stages', 'pipeline', 'recognition', 'evaluation', 'training', 'engine'] as const;
 
 /** The layer a file belongs to: its first folder under src/, `index` for src/index.ts, `main` for src/main.ts. */
 function layerOf(file: string): string {

@@ -1,6 +1,6 @@
 /** `facekit build-db`: a gallery of known people from DIR/<person>/* photos or labelled records (buildGallery). */
 import type { Command } from 'commander';
-import { ANN_MIN_FACES, DEFAULT_RECOGNIZER, buildGallery, type BuildSummary, type DetectorId, type GallerySource, type IndexPolicy, type Metric, type RecognizerId } from '../../index.js';
+import { ANN_MIN_FACES, DEFAULT_RECOGNIZER, buildGallery, type BuildSummary, type DetectorId, type GallerySource, type IndexPolicy, type Metric, type RecognizerId, type Subject } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { action } from '../exit.js';
 import { readInputs } from '../inputs.js';
@@ -8,6 +8,7 @@ import { addDbOption, addDetectOptions, addEngineOptions, addModelOption, engine
 import { onInterrupt, progressBar, warn } from '../output.js';
 
 export interface BuildOptions extends CommonOptions {
+  subject?: Subject;
   db: string;
   model?: RecognizerId;
   detector: DetectorId;
@@ -60,7 +61,7 @@ export async function buildDb(input: string, opts: BuildOptions): Promise<number
   const bar = progressBar();
   try {
     const summary = await buildGallery(source, {
-      db: opts.db, model: opts.model, detector: opts.detector, minScore: opts.minScore, metric: opts.metric, flip: opts.flip,
+      db: opts.db, subject: opts.subject, model: opts.model, detector: opts.detector, minScore: opts.minScore, metric: opts.metric, flip: opts.flip,
       allFaces: opts.allFaces, prune: opts.prune, index: opts.index, antiSpoof: opts.antiSpoof, engine,
       signal: interrupt.signal, onProgress: bar.update, onWarn: warn,
     });

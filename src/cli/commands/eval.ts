@@ -5,12 +5,13 @@
  */
 import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, evaluate, farText, pct, plotFormat, rocPlot, writePlot, type DetectorId, type EvalReport, type Metric, type RecognizerId } from '../../index.js';
+import { DEFAULT_METRIC, DEFAULT_RECOGNIZER, METRICS, evaluate, farText, pct, plotFormat, rocPlot, writePlot, type DetectorId, type EvalReport, type Metric, type RecognizerId, type Subject } from '../../index.js';
 import { action } from '../exit.js';
 import { addCacheOptions, addDetectOptions, addEngineOptions, addFormatOptions, addModelOption, cacheOf, engineFor, MODEL_CHOICES, parseMetric, parseNumber, wantsTable, type CommonOptions, type FormatOptions } from '../options.js';
 import { plainTable, progressBar, warn } from '../output.js';
 
 interface EvalOptions extends CommonOptions, FormatOptions {
+  subject?: Subject;
   images?: string;
   model: RecognizerId;
   metric: Metric;
@@ -59,7 +60,7 @@ Exit code: 0, or 2 on bad input (a missing image is fatal; a bad line is reporte
     const bar = progressBar();
     try {
       const e = await evaluate(input, {
-        images: opts.images, model: opts.model, metric: opts.metric, skipDetect: opts.skipDetect, detector: opts.detector, minScore: opts.minScore,
+        images: opts.images, subject: opts.subject, model: opts.model, metric: opts.metric, skipDetect: opts.skipDetect, detector: opts.detector, minScore: opts.minScore,
         flip: opts.flip, folds: opts.folds, maxPairs: opts.maxPairs, seed: opts.seed, cache: cacheOf(opts.cache), engine,
         onWarn: warn, onProgress: bar.update,
       });

@@ -1,6 +1,6 @@
 /** `facekit normalize`: the model's input tensor of each aligned face, as .npy. */
 import type { Command } from 'commander';
-import { DEFAULT_NORM_DIR, RECOGNIZERS, SCHEMES, isSchemeId, type SchemeId } from '../../index.js';
+import { DEFAULT_NORM_DIR, RECOGNIZERS, SCHEMES, SUBJECT_DEFAULTS, isSchemeId, type SchemeId } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { action } from '../exit.js';
 import { detectChoice } from '../options.js';
@@ -30,7 +30,7 @@ Examples:
   $ facekit detect photo.jpg | facekit align - | facekit normalize -
   $ facekit normalize photo.jpg --scheme facenet --preview preview/`);
   cmd.action(action(async (args: string[], opts: NormalizeOptions) => {
-    const model = RECOGNIZERS[opts.model];
+    const model = RECOGNIZERS[opts.model ?? SUBJECT_DEFAULTS[opts.subject ?? 'face'].model];
     let scheme: SchemeId = model.scheme;
     if (opts.scheme !== undefined) {
       if (!isSchemeId(opts.scheme)) throw new FacekitError('usage', `--scheme must be one of ${Object.keys(SCHEMES).join(', ')}; got "${opts.scheme}"`);

@@ -10,12 +10,14 @@ import { writeFileAtomic } from '../../core/files.js';
 import {
   DEFAULT_METRIC, DEFAULT_RECOGNIZER, EXACT_LIMIT, METRICS, MIN_ITERATIONS, plotFormat, project, scatterPlot, writePlot,
   type DetectorId, type Metric, type RecognizerId, type TsneAlgorithm,
+  type Subject,
 } from '../../index.js';
 import { action } from '../exit.js';
 import { addCacheOptions, addDetectOptions, addEngineOptions, cacheOf, engineFor, parseMetric, parseModel, parseNumber, type CommonOptions } from '../options.js';
 import { Progress, warn } from '../output.js';
 
 interface TsneCommandOptions extends CommonOptions {
+  subject?: Subject;
   query?: string[];
   out?: string;
   coords?: string;
@@ -75,7 +77,7 @@ Put --query after the source (it takes every name up to the next option).`);
     try {
       const p = await project(source, {
         method: opts.method, perplexity: opts.perplexity, iterations: opts.iterations, seed: opts.seed, algorithm: opts.algorithm, metric: opts.metric,
-        query: opts.query, model: opts.model, skipDetect: opts.skipDetect, detector: opts.detector, minScore: opts.minScore, flip: opts.flip,
+        query: opts.query, subject: opts.subject, model: opts.model, skipDetect: opts.skipDetect, detector: opts.detector, minScore: opts.minScore, flip: opts.flip,
         cache: cacheOf(opts.cache), engine, onWarn: warn,
         onProgress: ({ total }) => { if (total !== undefined) (bar ??= new Progress(total, 'images')).tick(); },
         onIteration: () => { iterations ??= new Progress(opts.iterations, 'iterations'); for (let i = 0; i < 10; i++) iterations.tick(); },

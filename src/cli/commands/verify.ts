@@ -1,7 +1,7 @@
 /** `facekit verify`: who is this (against a gallery: Gallery.identifyMany), or are these two the same person (verify). */
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { DEFAULT_GALLERY_PATH, Gallery, folderGallery, type DetectorId, type FaceAnswer, type Metric, type RecognizerId } from '../../index.js';
+import { DEFAULT_GALLERY_PATH, Gallery, folderGallery, type DetectorId, type FaceAnswer, type Metric, type RecognizerId, type Subject } from '../../index.js';
 import { action } from '../exit.js';
 import { isDirectorySync } from '../../core/files.js';
 import { InputStream, readInputs, type ImageInput, type Input } from '../inputs.js';
@@ -9,6 +9,7 @@ import { addDetectOptions, addEngineOptions, addFormatOptions, defaultDb, engine
 import { plainTable, warn } from '../output.js';
 
 interface VerifyOptions extends CommonOptions, FormatOptions {
+  subject?: Subject;
   db?: string;
   threshold?: number;
   metric?: Metric;
@@ -59,7 +60,7 @@ async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<numb
     let db = opts.db ?? defaultDb();
     if (opts.db !== undefined && isDirectorySync(opts.db)) {
       // a folder of people, as deepface's find(img, db_path=folder): its gallery is built in the cache, then searched
-      const { location, summary: s } = await folderGallery(opts.db, { model: opts.model, detector: opts.detector, minScore: opts.minScore, engine, onWarn: warn });
+      const { location, summary: s } = await folderGallery(opts.db, { subject: opts.subject, model: opts.model, detector: opts.detector, minScore: opts.minScore, engine, onWarn: warn });
       const n = (k: number, one: string, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
       warn(`gallery of ${opts.db}: ${n(s.galleryPeople, 'person', 'people')}, ${n(s.galleryFaces, 'face')} (${s.added} new, ${s.pruned} gone; kept in ${s.db})`);
       db = location;

@@ -5,7 +5,7 @@
  */
 import type { RgbImage } from '../../core/image.js';
 import type { Box, Landmarks } from '../../core/records.js';
-import type { DetectorId } from '../catalogue.js';
+import type { FaceDetectorId } from '../catalogue.js';
 
 export interface DetectedFace {
   box: Box;
@@ -23,7 +23,7 @@ export interface DetectorOptions {
 }
 
 export interface Detector {
-  id: DetectorId;
+  id: FaceDetectorId;
   detect(img: RgbImage, opts: DetectorOptions): Promise<DetectedFace[]>;
   /** Load the detector's models now (a cold start loads them while the first image decodes). */
   warm?(): Promise<void>;

@@ -1,5 +1,5 @@
 /** Every detector facekit offers, by the name `--detector` takes. */
-import type { DetectorId } from '../catalogue.js';
+import type { FaceDetectorId } from '../catalogue.js';
 import type { Detector } from './detector.js';
 import { blazeface } from './blazeface.js';
 
@@ -9,5 +9,6 @@ const faceapi = (id: 'ssd' | 'tiny'): Detector => ({
   detect: async (img, opts) => (await import('./faceapi.js'))[id].detect(img, opts),
 });
 
-export const detectors: Record<DetectorId, Detector> = { blazeface, ssd: faceapi('ssd'), tiny: faceapi('tiny') };
+/** The face detectors (`none`, the whole image, needs no model: see stages/detection.ts). */
+export const detectors: Record<FaceDetectorId, Detector> = { blazeface, ssd: faceapi('ssd'), tiny: faceapi('tiny') };
 export type { Detector, DetectedFace, DetectorOptions } from './detector.js';

@@ -9,6 +9,7 @@ const loaders: Record<RecognizerId, (info: RecognizerInfo) => Promise<Recognizer
   faceres: async (info) => (await import('./faceres.js')).loadFaceres(info),
   mobilefacenet: async (info) => (await import('./mobilefacenet.js')).loadMobilefacenet(info),
   faceplugin: async (info) => (await import('./faceplugin.js')).loadFaceplugin(info),
+  mobilenetv2: async (info) => (await import('./mobilenetv2.js')).loadMobilenetv2(info),
 };
 const recognizers = new Map<RecognizerId, Promise<Recognizer>>();
 

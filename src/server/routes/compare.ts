@@ -28,7 +28,7 @@ export function registerCompareRoutes(app: FastifyInstance, ctx: Context): void 
     const settings = model === gallery.meta.model ? gallery.settings() : { model };
     const metric = (body.options.metric as Metric | undefined) ?? DEFAULT_METRIC;
     const v = await withDeadline(ctx, request, reply, (signal) => ctx.facekit.verify(a.bytes, b.bytes, {
-      ...settings, ...detectChoice(ctx, body), metric, threshold: body.options.threshold as number | undefined, names: [a.name, b.name], signal,
+      ...settings, ...detectChoice(ctx, body, model), metric, threshold: body.options.threshold as number | undefined, names: [a.name, b.name], signal,
     })).catch((err: unknown) => {
       // an image's own failure (no face, not an image) names the image, as every route does
       throw err instanceof FacekitError && err.where !== undefined && err.code !== 'usage' ? fromFacekit(err, err.where) : err;

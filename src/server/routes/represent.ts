@@ -20,7 +20,7 @@ export function registerRepresentRoutes(app: FastifyInstance, ctx: Context): voi
     const model = (body.options.model as RecognizerId | undefined) ?? (gallery.meta.model as RecognizerId);
     // embeddings that may be compared with the gallery's are made the way the gallery's were
     const settings = model === gallery.meta.model ? gallery.settings() : { model };
-    const choice = { ...settings, ...detectChoice(ctx, body) };
+    const choice = { ...settings, ...detectChoice(ctx, body, model) };
     const results = await withDeadline(ctx, request, reply, (signal) => all(ctx.facekit.batch('represent', items(uploads), { ...choice, signal })));
     const single = uploads.length === 1 && uploads[0]!.field === 'image';
     if (single) {

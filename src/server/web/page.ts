@@ -6,6 +6,7 @@
  */
 import { CAMERA_CSS, CAMERA_SCRIPT, CAMERA_SECTION, CAMERA_TAB } from './camera.js';
 import { PAGE_SCRIPT } from './script.js';
+import { SIMILAR_CSS, SIMILAR_SCRIPT, SIMILAR_SECTION, SIMILAR_TAB } from './similar.js';
 import { PAGE_CSS } from './style.js';
 
 export const INDEX_HTML = String.raw`<!doctype html>
@@ -15,7 +16,7 @@ export const INDEX_HTML = String.raw`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>facekit</title>
 <link rel="icon" href="data:,">
-<style>${PAGE_CSS}${CAMERA_CSS}</style>
+<style>${PAGE_CSS}${CAMERA_CSS}${SIMILAR_CSS}</style>
 </head>
 <body>
 <header><h1>facekit</h1><span id="status">connecting...</span><a id="docs-link" href="/docs" title="the HTTP API: every endpoint, and a form to try each">API</a>
@@ -25,6 +26,7 @@ export const INDEX_HTML = String.raw`<!doctype html>
   <button role="tab" id="tab-btn-who" data-tab="who" aria-selected="true">Who is this?</button>
   <button role="tab" id="tab-btn-compare" data-tab="compare" aria-selected="false">Compare two photos</button>
   <button role="tab" id="tab-btn-gallery" data-tab="gallery" aria-selected="false">Gallery</button>
+  ${SIMILAR_TAB}
   ${CAMERA_TAB}
 </nav>
 <main>
@@ -68,9 +70,10 @@ export const INDEX_HTML = String.raw`<!doctype html>
     <div id="gallery-summary" class="meta"></div>
     <div class="people" id="people"></div>
   </section>
+${SIMILAR_SECTION}
 ${CAMERA_SECTION}
 </main>
-<script>${PAGE_SCRIPT}${CAMERA_SCRIPT}</script>
+<script>${PAGE_SCRIPT}${SIMILAR_SCRIPT}${CAMERA_SCRIPT}</script>
 </body>
 </html>
 `;
