@@ -18,6 +18,7 @@ import * as tsne from './commands/tsne.js';
 import * as evalCmd from './commands/eval.js';
 import * as serve from './commands/serve.js';
 import * as similar from './commands/similar.js';
+import * as trainCmd from './commands/train.js';
 import type { StartServer } from '../index.js';
 
 /** What the program's entry hands the CLI: the other adapters it may start. */
@@ -45,7 +46,7 @@ Examples:
   program.exitOverride();
   const registrars: ((p: Command) => void)[] = [
     detect.register, align.register, normalize.register, represent.register, analyze.register, buildDb.register, verify.register, similar.register, db.register,
-    models.register, (p) => serve.register(p, adapters.startServer), tsne.register, evalCmd.register,
+    models.register, (p) => serve.register(p, adapters.startServer), tsne.register, evalCmd.register, trainCmd.register,
   ];
   for (const register of registrars) register(program);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());

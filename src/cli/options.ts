@@ -124,7 +124,8 @@ export function addDetectOptions(cmd: Command, o: { maxFaces?: boolean; detector
     const cleared = ['detector', 'flip'];
     const model = action.getOptionValue('model') as RecognizerId | undefined;
     const image = action.getOptionValue('subject') === 'image' || (model !== undefined && action.getOptionValueSource('model') !== 'default' && RECOGNIZERS[model]?.subject === 'image');
-    if (image) cleared.push('model');
+    // a head (--head) was trained on one recognizer's embeddings: that is the model, unless given
+    if (image || action.getOptionValue('head') !== undefined) cleared.push('model');
     for (const name of cleared) {
       if (action.getOptionValueSource(name) === 'default') action.setOptionValueWithSource(name, undefined, 'default');
     }

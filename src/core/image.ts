@@ -215,14 +215,14 @@ export async function encodePng(img: RgbImage): Promise<Buffer> {
 }
 
 /** Scale an image so that its longer side is at most `maxSide`; returns the scale factor applied. */
-export async function downscale(img: RgbImage, maxSide: number): Promise<{ image: RgbImage; scale: number }> {
+export async function downscale(img: RgbImage, maxSide: number, kernel: 'linear' | 'lanczos3' = 'linear'): Promise<{ image: RgbImage; scale: number }> {
   const longer = Math.max(img.width, img.height);
   if (longer <= maxSide) return { image: img, scale: 1 };
   const scale = maxSide / longer;
   const width = Math.max(1, Math.round(img.width * scale));
   const height = Math.max(1, Math.round(img.height * scale));
   const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .resize(width, height, { kernel: 'linear', fit: 'fill' })
+    .resize(width, height, { kernel, fit: 'fill' })
     .raw()
     .toBuffer();
   return { image: { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height }, scale: width / img.width };

@@ -66,6 +66,8 @@ export interface Embedding {
   model: string;
   dim: number;
   vector: number[];
+  /** a projection head (`--head`, facekit train) made this vector from the model's: its kind and weights' sha256 prefix */
+  head?: string;
 }
 
 /** The emotions analyze reports, named as deepface names them. */

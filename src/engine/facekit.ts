@@ -20,7 +20,10 @@ import { prepareDirs } from '../pipeline/run.js';
 import { decideThreshold, parseMetric } from '../recognition/policy.js';
 import { round4 } from '../recognition/identify.js';
 import { similarity, verifyPair } from '../stages/verification.js';
+import { checkHeadModel, headRecognizer, headTag, openHead, projectRecord, requireProjection } from './heads.js';
 import { imageName, type ImageInput } from './images.js';
+import { pairDistance, pairDistanceThreshold, type Head } from '../training/index.js';
+import type { RecognizerId } from '../models/catalogue.js';
 import {
   analyzePlan, detectPlan, extractPlan, imageError, representPlan,
   type AnalyzeOptions, type DetectOptions, type ExtractOptions, type FacekitOptions, type RepresentOptions, type RunOptions, type VerifyOptions, type VerifyResult,
@@ -80,7 +83,19 @@ export class Facekit implements AsyncDisposable {
 
   /** Each face's embedding (the records `facekit represent` prints); [] when there is no face. */
   async represent(image: ImageInput, opts: RepresentOptions & RunOptions = {}): Promise<FaceRecord[]> {
-    return this.one(image, representPlan(opts, this.maxPixels), 'represent', opts);
+    if (opts.head === undefined) return this.one(image, representPlan(opts, this.maxPixels), 'represent', opts);
+    const head = await this.projectionHead(opts.head, opts.model, 'represent');
+    const out = await this.one(image, representPlan({ ...opts, model: head.recognizer as RecognizerId }, this.maxPixels), 'represent', opts);
+    return out.map((r) => projectRecord(r, head));
+  }
+
+  /** A projection head for `use`, checked against the model asked for (none: the head's own). */
+  private async projectionHead(dir: string | Head, model: string | undefined, use: string): Promise<Head> {
+    const head = await openHead(dir);
+    headRecognizer(head);
+    requireProjection(head, use);
+    if (model !== undefined) checkHeadModel(head, model);
+    return head;
   }
 
   /**
@@ -96,11 +111,14 @@ export class Facekit implements AsyncDisposable {
    * calibrated threshold (or `threshold`). Throws `no_face` naming the image that has none.
    */
   async verify(image1: ImageInput, image2: ImageInput, opts: VerifyOptions & RunOptions = {}): Promise<VerifyResult> {
-    const { names, metric: metricChoice, threshold: chosen, ...rest } = opts;
-    const plan = representPlan({ ...rest, largestOnly: true }, this.maxPixels);
+    const { names, metric: metricChoice, threshold: chosen, head: headChoice, ...rest } = opts;
+    const head = headChoice === undefined ? undefined : await openHead(headChoice);
+    if (head && rest.model !== undefined) checkHeadModel(head, rest.model);
+    const plan = representPlan({ ...rest, ...(head ? { model: headRecognizer(head) } : {}), largestOnly: true }, this.maxPixels);
     const metric = parseMetric(metricChoice);
-    const decision = decideThreshold(plan.model, metric, chosen);
-    const warnings = decision.warning ? [decision.warning] : [];
+    // a head decides with its own distance and the threshold chosen when it was trained
+    const decision = head ? { threshold: chosen ?? round4(pairDistanceThreshold(head)) } : decideThreshold(plan.model, metric, chosen);
+    const warnings = 'warning' in decision && decision.warning ? [decision.warning] : [];
     const faces: FaceRecord[] = [];
     const found: number[] = [];
     const items = [image1, image2].map((image, i) => ({ image, ...(names?.[i] !== undefined ? { name: names[i] } : {}) }));
@@ -118,11 +136,15 @@ export class Facekit implements AsyncDisposable {
       found.push(records.filter((r) => r.face !== null && !r.error).length);
     }
     const [a, b] = faces as [FaceRecord, FaceRecord];
-    const v = verifyPair(a.embedding!.vector, b.embedding!.vector, metric, decision.threshold);
+    const v = head
+      ? { distance: pairDistance(head, a.embedding!.vector, b.embedding!.vector), same: false }
+      : verifyPair(a.embedding!.vector, b.embedding!.vector, metric, decision.threshold);
+    if (head) v.same = v.distance <= decision.threshold;
     return {
-      image1: a.image, image2: b.image, verified: v.same, distance: round4(v.distance), threshold: decision.threshold, metric,
+      image1: a.image, image2: b.image, verified: v.same, distance: round4(v.distance), threshold: decision.threshold,
+      metric: head ? (head.kind === 'siamese' ? 'siamese' : 'cosine') : metric,
       model: plan.model, similarity: round4(similarity(a.embedding!.vector, b.embedding!.vector)), faces: [a, b],
-      facesFound: [found[0]!, found[1]!], warnings,
+      facesFound: [found[0]!, found[1]!], warnings, ...(head ? { head: headTag(head) } : {}),
     };
   }
 
@@ -145,7 +167,14 @@ export class Facekit implements AsyncDisposable {
 
   /** Embeddings of many images, or of normalize records, in input order. */
   representEach(items: Iterable<StreamItem> | AsyncIterable<StreamItem>, opts: RepresentOptions & RunOptions = {}): AsyncGenerator<FaceRecord> {
-    return this.flat(this.stream(items, representPlan(opts, this.maxPixels), 'represent', true, opts));
+    if (opts.head === undefined) return this.flat(this.stream(items, representPlan(opts, this.maxPixels), 'represent', true, opts));
+    return this.projectedEach(items, opts.head, opts);
+  }
+
+  private async *projectedEach(items: Iterable<StreamItem> | AsyncIterable<StreamItem>, dir: string | Head, opts: RepresentOptions & RunOptions): AsyncGenerator<FaceRecord> {
+    const head = await this.projectionHead(dir, opts.model, 'represent');
+    const plan = representPlan({ ...opts, model: head.recognizer as RecognizerId }, this.maxPixels);
+    for await (const r of this.flat(this.stream(items, plan, 'represent', true, opts))) yield projectRecord(r, head);
   }
 
   /** Analyses of many images, or of detect records, in input order. */

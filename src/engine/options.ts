@@ -7,6 +7,7 @@ import type { FaceRecord } from '../core/records.js';
 import type { DetectorId, Metric, RecognizerId, SchemeId, Subject } from '../models/catalogue.js';
 import type { AgeGenderModelId, AnalysisAction, EmotionModelId, SpoofModelId } from '../models/analyzers/index.js';
 import type { BackendChoice } from '../models/runtime.js';
+import type { Head } from '../training/index.js';
 import { buildPlan, type PipelinePlan } from '../pipeline/plan.js';
 
 export interface FacekitOptions {
@@ -92,6 +93,12 @@ export interface RepresentOptions extends Omit<DetectOptions, 'mesh' | 'annotate
   anyScheme?: boolean;
   /** with several faces: embed the largest only (the others stay detect records) */
   largestOnly?: boolean;
+  /**
+   * a head from `facekit train` (its folder, or loaded): a projection head turns each embedding
+   * into its projection; verify also takes a siamese head (it scores the pair). The model is then
+   * the head's recognizer.
+   */
+  head?: string | Head;
 }
 
 export interface AnalyzeOptions extends Omit<DetectOptions, 'mesh' | 'annotate' | 'cropsDir' | 'cropMargin'> {
@@ -121,8 +128,11 @@ export interface VerifyResult {
   verified: boolean;
   distance: number;
   threshold: number;
-  metric: Metric;
+  /** with a siamese head: 'siamese' (the distance is 1 - its probability of "same") */
+  metric: Metric | 'siamese';
   model: string;
+  /** the head that decided (`--head`): its kind and weights' sha256 prefix */
+  head?: string;
   /** 1 - cosine distance, clamped to 0..1 */
   similarity: number;
   /** the face compared in each image (the largest) */

@@ -33,6 +33,11 @@ export interface ServerOptions {
    * (routes/compat-workshop.ts) and the Flask face API's (routes/compat-flask.ts).
    */
   compat?: boolean;
+  /**
+   * A head from `facekit train` (its folder): POST /compare decides with it when the request's
+   * model is the head's recognizer (a siamese head trained on signatures, for the signature API).
+   */
+  head?: string;
   /** one line of talk (stderr) */
   log: (line: string) => void;
 }

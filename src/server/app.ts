@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import Fastify, { type FastifyReply, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';
-import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, Facekit, Gallery, storeOf, type ServerHandle } from '../index.js';
+import { DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, Facekit, Gallery, loadHead, storeOf, type ServerHandle } from '../index.js';
 import { FacekitError } from '../core/errors.js';
 import { fromFacekit, HttpError } from './http-errors.js';
 import { tooLarge } from './inputs.js';
@@ -62,7 +62,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const backend = await facekit.startBackend();
     // the models load in every worker before the first request
     await facekit.warmUp(gallery.settings());
-    const ctx: Context = { opts, facekit, gallery, backend, started: Date.now(), stopping: false, inFlight: 0 };
+    // a head that cannot be read refuses the start, not a request
+    const head = opts.head === undefined ? undefined : await loadHead(opts.head);
+    if (head) opts.log(`head ${opts.head}: ${head.kind} on ${head.recognizer} (POST /compare with model ${head.recognizer} decides with it)`);
+    const ctx: Context = { opts, facekit, gallery, backend, started: Date.now(), stopping: false, inFlight: 0, ...(head ? { head } : {}) };
     return await listen(ctx);
   } catch (err) {
     await gallery?.close();

@@ -4,7 +4,7 @@
  * that shape answers the same way on every route.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { assertSameModel, isRecognizerId, RECOGNIZERS, type DetectorId, type Facekit, type FaceRecord, type Gallery, type RecognizerId, type ServerOptions } from '../index.js';
+import { assertSameModel, isRecognizerId, RECOGNIZERS, type DetectorId, type Facekit, type FaceRecord, type Gallery, type Head, type RecognizerId, type ServerOptions } from '../index.js';
 import { fromFacekit, HttpError, badRequest } from './http-errors.js';
 import { readBody, readBodyOf, uploadsOf, type BodySpec, type ParsedBody, type Upload } from './inputs.js';
 
@@ -20,6 +20,8 @@ export interface Context {
   inFlight: number;
   /** serve --compat: other APIs' handlers on facekit's own paths, chosen by a request's fields (see postRoute) */
   shared?: Map<string, SharedRoute>;
+  /** serve --head: /compare decides with it for its recognizer */
+  head?: Head;
 }
 
 /* ---------------------------------------------------------------- paths two APIs share */

@@ -17,6 +17,7 @@ import {
   type Head, type PairMetrics, type TrainReport, type WeightEntry,
 } from './head-file.js';
 import { buildNet, HEAD_UNITS, type Net } from './heads.js';
+import { startingWeights } from './init.js';
 import { checkPairs, checkSamples, HEAD_KINDS, makePairs, rng, shuffle, splitClasses, subSeed, type HeadKind, type LabelledEmbedding, type Pair } from './split.js';
 
 export interface TrainProgress {
@@ -146,6 +147,7 @@ export async function trainHead(samples: LabelledEmbedding[], options: TrainOpti
   let epoch = startEpoch;
   try {
     if (resumed) net.setWeights(resumed.params);
+    else net.setWeights({ ...weightsOf(net), ...startingWeights(o.kind, X, trainSamples, trainPairs, dim, HEAD_UNITS) });
     // Adam's moments are not in the checkpoint: a resumed run starts them afresh (a few batches
     // of larger steps; the weights carry what was learnt).
     const optimizer = t.train.adam(o.learningRate);
@@ -203,6 +205,11 @@ export async function trainHead(samples: LabelledEmbedding[], options: TrainOpti
   } finally {
     net.dispose();
   }
+}
+
+/** Every weight of a network by name (the classifier's too): what setWeights needs besides the start. */
+function weightsOf(net: Net): Record<string, Float32Array> {
+  return Object.fromEntries(net.weights(true).map((w) => [w.name, w.data]));
 }
 
 /* ------------------------------------------------------------------ measuring */

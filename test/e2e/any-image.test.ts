@@ -118,7 +118,7 @@ describe('any-image mode', () => {
     const out = join(root, 'cli.json');
     const built = await cliInProcess(['build-db', sig, '--subject', 'image', '--db', out]);
     expect(built.code).toBe(0);
-    expect(built.stderr).toMatch(/12 faces \(mobilenetv2\)/);
+    expect(built.stderr).toMatch(/4 categories, 12 images \(mobilenetv2\)/);
     const v = await cliInProcess(['verify', edited, '--db', out, '--json']);
     expect(v.code).toBe(0);
     expect(JSON.parse(v.stdout)).toMatchObject({ identity: 'signer-01' });

@@ -1,6 +1,6 @@
 /** `facekit build-db`: a gallery of known people from DIR/<person>/* photos or labelled records (buildGallery). */
 import type { Command } from 'commander';
-import { ANN_MIN_FACES, DEFAULT_RECOGNIZER, buildGallery, type BuildSummary, type DetectorId, type GallerySource, type IndexPolicy, type Metric, type RecognizerId, type Subject } from '../../index.js';
+import { ANN_MIN_FACES, DEFAULT_RECOGNIZER, RECOGNIZERS, buildGallery, isRecognizerId, type BuildSummary, type DetectorId, type GallerySource, type IndexPolicy, type Metric, type RecognizerId, type Subject } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { action } from '../exit.js';
 import { readInputs } from '../inputs.js';
@@ -93,9 +93,12 @@ function report(s: BuildSummary, json: boolean): void {
     process.stdout.write(JSON.stringify(s, null, 2) + '\n');
     return;
   }
+  // an any-image gallery holds pictures of categories, not faces of people
+  const image = isRecognizerId(s.model) && RECOGNIZERS[s.model].subject === 'image';
+  const [who, whom, what] = image ? ['category', 'categories', 'image'] : ['person', 'people', 'face'];
   const lines = [
-    `gallery ${s.db}: ${count(s.galleryPeople, 'person', 'people')}, ${count(s.galleryFaces, 'face')} (${s.model})`,
-    `this run: ${count(s.images, 'photo')} of ${count(s.people, 'person', 'people')} in ${s.seconds}s: ${count(s.added, 'face')} added` +
+    `gallery ${s.db}: ${count(s.galleryPeople, who, whom)}, ${count(s.galleryFaces, what)} (${s.model})`,
+    `this run: ${count(s.images, 'photo')} of ${count(s.people, who, whom)} in ${s.seconds}s: ${count(s.added, what)} added` +
       `${s.skipped ? `, ${s.skipped} already in` : ''}${s.resumed ? `, ${s.resumed} resumed from an interrupted run` : ''}` +
       `${s.pruned ? `, ${s.pruned} pruned` : ''}${s.otherFaces ? `, ${count(s.otherFaces, 'other face')} left out` : ''}`,
   ];

@@ -1,7 +1,7 @@
 /** `facekit verify`: who is this (against a gallery: Gallery.identifyMany), or are these two the same person (verify). */
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { DEFAULT_GALLERY_PATH, Gallery, folderGallery, type DetectorId, type FaceAnswer, type Metric, type RecognizerId, type Subject } from '../../index.js';
+import { DEFAULT_GALLERY_PATH, FacekitError, Gallery, folderGallery, type DetectorId, type FaceAnswer, type Metric, type RecognizerId, type Subject } from '../../index.js';
 import { action } from '../exit.js';
 import { isDirectorySync } from '../../core/files.js';
 import { InputStream, readInputs, type ImageInput, type Input } from '../inputs.js';
@@ -19,6 +19,7 @@ interface VerifyOptions extends CommonOptions, FormatOptions {
   minScore: number;
   skipDetect: boolean;
   antiSpoof: boolean;
+  head?: string;
 }
 
 export function register(program: Command): void {
@@ -30,7 +31,8 @@ export function register(program: Command): void {
     .option('--threshold <t>', 'largest distance that counts as the same person (default: calibrated per model and metric)', parseNumber('--threshold', { min: 0 }))
     .option('--metric <name>', 'cosine | euclidean | euclidean_l2 (default: the gallery\'s)', parseMetric)
     .option('--top-k <k>', 'candidates to list per face', parseNumber('--top-k', { min: 1, integer: true }), 3)
-    .option('--model <name>', '1:1 mode: recognition model (gallery mode uses the gallery\'s)', parseModel);
+    .option('--model <name>', '1:1 mode: recognition model (gallery mode uses the gallery\'s)', parseModel)
+    .option('--head <dir>', '1:1 mode: a head from facekit train decides (siamese: its probability; projection: cosine of the projections), at its trained threshold');
   addDetectOptions(cmd)
     .option('--skip-detect', 'queries are already aligned face crops (ArcFace 112x112 template)', false)
     .option('--anti-spoof', 'refuse faces the anti-spoofing model judges not real (a photo of a photo, a screen): error, exit code 2', false);
@@ -50,6 +52,7 @@ Exit code: 0 when every queried face matched someone, 1 when one did not, 2 on e
     opts.json = !wantsTable(opts);
     const inputs = await readInputs(args);
     const pairMode = opts.db === undefined && inputs.length === 2 && inputs.every((i) => i.kind === 'image');
+    if (!pairMode && opts.head !== undefined) throw new FacekitError('usage', '--head decides 1:1 (verify A.jpg B.jpg --head DIR); a gallery does not take a head yet');
     return pairMode ? verifyPairMode(inputs as ImageInput[], opts) : verifyGallery(inputs, opts);
   }));
 }
@@ -136,7 +139,7 @@ async function verifyPairMode(inputs: ImageInput[], opts: VerifyOptions): Promis
     const result = await engine.verify(a.bytes ?? a.path, b.bytes ?? b.path, {
       model: opts.model, metric: opts.metric, threshold: opts.threshold,
       detector: opts.detector, minScore: opts.minScore, skipDetect: opts.skipDetect, names: [a.path, b.path],
-      antiSpoof: opts.antiSpoof,
+      antiSpoof: opts.antiSpoof, head: opts.head,
     });
     for (const w of result.warnings) warn(w);
     const { faces: _faces, facesFound: _found, warnings: _warnings, ...answer } = result;

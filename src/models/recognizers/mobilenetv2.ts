@@ -35,8 +35,11 @@ export async function loadMobilenetv2(info: RecognizerInfo): Promise<Recognizer>
   // separable blur as two depthwise convolutions, each channel on its own; kept for the process
   const across = t.keep(t.tensor4d(g.flatMap((v) => [v, v, v]), [1, g.length, 3, 1]));
   const down = t.keep(t.tensor4d(g.flatMap((v) => [v, v, v]), [g.length, 1, 3, 1]));
+  const r = (g.length - 1) / 2;
   const forward = (x: TfCore.Tensor4D) => {
-    const soft = t.depthwiseConv2d(t.depthwiseConv2d(x, across, 1, 'same'), down, 1, 'same');
+    // the border repeats mirrored, not zeros: a zero border would darken every picture's edges
+    const padded = t.mirrorPad(x, [[0, 0], [r, r], [r, r], [0, 0]], 'symmetric');
+    const soft = t.depthwiseConv2d(t.depthwiseConv2d(padded, across, 1, 'valid'), down, 1, 'valid');
     return t.sqrt(t.relu(model.predict(soft) as TfCore.Tensor2D));
   };
   return {

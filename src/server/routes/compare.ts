@@ -26,9 +26,12 @@ export function registerCompareRoutes(app: FastifyInstance, ctx: Context): void 
     const b = one(body, 'image2', '"image2" (or "image2_base64")');
     const model = (body.options.model as RecognizerId | undefined) ?? (gallery.meta.model as RecognizerId);
     const settings = model === gallery.meta.model ? gallery.settings() : { model };
+    // serve --head: a head trained on this model's embeddings decides (its own distance and threshold)
+    const head = ctx.head?.recognizer === model ? ctx.head : undefined;
     const metric = (body.options.metric as Metric | undefined) ?? DEFAULT_METRIC;
     const v = await withDeadline(ctx, request, reply, (signal) => ctx.facekit.verify(a.bytes, b.bytes, {
       ...settings, ...detectChoice(ctx, body, model), metric, threshold: body.options.threshold as number | undefined, names: [a.name, b.name], signal,
+      ...(head ? { head } : {}),
     })).catch((err: unknown) => {
       // an image's own failure (no face, not an image) names the image, as every route does
       throw err instanceof FacekitError && err.where !== undefined && err.code !== 'usage' ? fromFacekit(err, err.where) : err;
@@ -39,7 +42,8 @@ export function registerCompareRoutes(app: FastifyInstance, ctx: Context): void 
       verified: v.verified, verdict: v.verified ? 'same' : 'different',
       // similarity (1 - cosine distance) stays for the clients of the API this one replaces;
       // match_score is the number to show a person: 0.5 exactly at the threshold
-      similarity: v.similarity, distance: v.distance, match_score: matchScore(v.distance, v.threshold), threshold: v.threshold, metric, model,
+      similarity: v.similarity, distance: v.distance, match_score: matchScore(v.distance, v.threshold), threshold: v.threshold,
+      metric: head ? v.metric : metric, model, ...(v.head ? { head: v.head } : {}),
       // the signature-comparison API's name for the verdict (it answered similarity, threshold and model too)
       same_signature: v.verified,
       image1: info(v.faces[0], v.facesFound[0]), image2: info(v.faces[1], v.facesFound[1]),

@@ -1,0 +1,57 @@
+/**
+ * `--head DIR`: a head trained by `facekit train`, loaded once per process, checked against the
+ * recognizer it is used with. A projection head turns an embedding into its 256-d projection (a
+ * new embedding: represent's records carry it, tagged with the head); a siamese head scores pairs
+ * (verify A B, /compare). Neither needs tfjs: the weights are applied in plain JavaScript.
+ */
+import { resolve } from 'node:path';
+import { FacekitError } from '../core/errors.js';
+import type { FaceRecord } from '../core/records.js';
+import { isRecognizerId, type RecognizerId } from '../models/catalogue.js';
+import { applyHead, loadHead, type Head } from '../training/index.js';
+
+const heads = new Map<string, Promise<Head>>();
+
+/** The head in folder `dir` (a Head passes through), read once per process. */
+export function openHead(head: string | Head): Promise<Head> {
+  if (typeof head !== 'string') return Promise.resolve(head);
+  const key = resolve(head);
+  let h = heads.get(key);
+  if (!h) {
+    h = loadHead(head);
+    heads.set(key, h);
+    h.catch(() => heads.delete(key));
+  }
+  return h;
+}
+
+/** The recognizer a head was trained on (undefined when this facekit does not have it). */
+export function headRecognizer(head: Head): RecognizerId {
+  if (!isRecognizerId(head.recognizer)) throw new FacekitError('bad_head', `head was trained on "${head.recognizer}" embeddings, a recognizer this facekit does not have`, head.dir);
+  return head.recognizer;
+}
+
+/** A head used with another recognizer's embeddings is one clear line. */
+export function checkHeadModel(head: Head, model: string): void {
+  if (head.recognizer !== model) {
+    throw new FacekitError('bad_head', `head was trained on ${head.recognizer} embeddings, not ${model}: use --model ${head.recognizer} (or leave --model out)`, head.dir);
+  }
+}
+
+/** The name a record's embedding gives the head that made it. */
+export const headTag = (head: Head): string => `${head.kind}:${head.weights.sha256.slice(0, 12)}`;
+
+/** A represent record with a projection head applied to its embedding (others pass through). */
+export function projectRecord(r: FaceRecord, head: Head): FaceRecord {
+  if (!r.embedding || r.error) return r;
+  checkHeadModel(head, r.embedding.model);
+  const v = applyHead(head, r.embedding.vector);
+  return { ...r, embedding: { model: r.embedding.model, dim: v.length, vector: Array.from(v, (x) => Math.round(x * 1e7) / 1e7), head: headTag(head) } };
+}
+
+/** Only a projection head makes embeddings. */
+export function requireProjection(head: Head, use: string): void {
+  if (head.kind !== 'projection') {
+    throw new FacekitError('bad_head', `a siamese head scores pairs (verify A B --head, /compare); ${use} needs embeddings: train one with --head projection`, head.dir);
+  }
+}
