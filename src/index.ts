@@ -39,7 +39,7 @@ export { buildGallery, type BuildOptions, type BuildSummary, type GallerySource 
 export { folderGallery } from './engine/folder-gallery.js';
 export type { GalleryInfo, StoreKind } from './recognition/backend.js';
 export { storeOf } from './recognition/store/open.js';
-export { assertSameModel, DEFAULT_GALLERY_PATH, type GalleryEntry, type GalleryMeta } from './recognition/gallery.js';
+export { assertSameModel, DEFAULT_GALLERY_PATH, type GalleryEntry, type GalleryHead, type GalleryMeta } from './recognition/gallery.js';
 export type { Candidate, FaceAnswer } from './recognition/identify.js';
 export { ANN_MIN_FACES, INDEX_POLICIES, isIndexPolicy, type IndexPolicy } from './recognition/vector-index.js';
 export { decideThreshold, defaultThreshold, parseMetric, type ThresholdDecision, type ThresholdUse } from './recognition/policy.js';

@@ -7,9 +7,11 @@
  */
 import { DEFAULT_METRIC, RECOGNIZERS, isRecognizerId, type RecognizerId, type Subject } from '../models/catalogue.js';
 import { subjectSettings } from '../pipeline/plan.js';
+import type { Head } from '../training/index.js';
+import { checkHeadModel, galleryHeadOf, headOfGallery, headRecognizer, headTag, openHead, requireProjection } from './heads.js';
 import { FacekitError } from '../core/errors.js';
 import type { BuildSink, GalleryBackend } from '../recognition/backend.js';
-import { assertSameModel, DEFAULT_GALLERY_PATH, defaultMetaFor, type GalleryMeta } from '../recognition/gallery.js';
+import { assertSameHead, assertSameModel, DEFAULT_GALLERY_PATH, defaultMetaFor, type GalleryMeta } from '../recognition/gallery.js';
 import { openBackend } from '../recognition/store/open.js';
 import type { BuildOptions, BuildSummary } from './build-types.js';
 import { addPhotos, addRecords, openSource, type GallerySource, type Source } from './gallery-sources.js';
@@ -24,14 +26,18 @@ export async function buildGallery(source: GallerySource, opts: BuildOptions = {
     throw err;
   });
   try {
-    const given = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? (src.kind === 'records' ? src.model : undefined);
+    const head = opts.head !== undefined ? await openHead(opts.head) : existing ? await headOfGallery(existing.meta, existing.location) : undefined;
+    if (head && opts.head !== undefined) requireProjection(head, 'a gallery');
+    if (existing && opts.head !== undefined) assertSameHead(existing.meta, headTag(head!), existing.location);
+    const given = opts.model ?? (existing?.meta.model as RecognizerId | undefined) ?? (src.kind === 'records' ? src.model : undefined) ?? (head ? headRecognizer(head) : undefined);
+    if (head) checkHeadModel(head, given ?? headRecognizer(head));
     if (existing && opts.subject !== undefined) assertSubject(existing.meta, opts.subject, existing.location);
     const s = subjectSettings({ subject: opts.subject, model: given, detector: opts.detector, flip: opts.flip ?? existing?.meta.flip });
-    const meta = existing ? existing.meta : defaultMetaFor(s.model, opts.metric ?? DEFAULT_METRIC, s.flip, s.detector);
-    checkSettings(meta, { model: s.model, flip: s.flip }, existing?.location ?? db);
+    const meta = existing ? existing.meta : defaultMetaFor(s.model, opts.metric ?? DEFAULT_METRIC, s.flip, s.detector, head ? galleryHeadOf(head) : undefined);
+    checkSettings(meta, { model: s.model, flip: s.flip, ...(head ? { dim: head.outputDim } : {}) }, existing?.location ?? db);
     const backend = existing ?? await openBackend(db, { create: meta });
     try {
-      return await buildInto(backend, src, opts);
+      return await buildInto(backend, src, opts, head);
     } finally {
       if (!existing) await backend.close();
     }
@@ -49,14 +55,14 @@ export function assertSubject(meta: GalleryMeta, subject: Subject, where: string
 }
 
 /** An existing gallery fixes the model and the mirror averaging: a build must match both. */
-export function checkSettings(meta: GalleryMeta, want: { model: string; flip: boolean }, where: string): void {
-  const dim = RECOGNIZERS[want.model as RecognizerId]?.dim ?? -1;
+export function checkSettings(meta: GalleryMeta, want: { model: string; flip: boolean; dim?: number }, where: string): void {
+  const dim = want.dim ?? RECOGNIZERS[want.model as RecognizerId]?.dim ?? -1;
   assertSameModel(meta, { model: want.model, dim }, where);
   if (meta.flip !== want.flip) throw new FacekitError('model_mismatch', `gallery was built ${meta.flip ? 'with' : 'without'} --flip; build it the same way`, where);
 }
 
 /** Add a source's faces to an open gallery, as a build (journal or batches), and finish it. */
-export async function buildInto(backend: GalleryBackend, src: Source, opts: BuildOptions): Promise<BuildSummary> {
+export async function buildInto(backend: GalleryBackend, src: Source, opts: BuildOptions, head?: Head): Promise<BuildSummary> {
   const t0 = Date.now();
   const engine = opts.engine ?? sharedEngine();
   const warn = opts.onWarn ?? (() => undefined);
@@ -74,7 +80,7 @@ export async function buildInto(backend: GalleryBackend, src: Source, opts: Buil
   try {
     const stop = () => opts.signal?.aborted === true;
     if (src.kind === 'records') await addRecords(src, sink, summary, { allFaces: opts.allFaces ?? false, antiSpoof: opts.antiSpoof ?? false, fail, stop });
-    else await addPhotos(engine, src, sink, summary, { ...opts, fail, warn, stop });
+    else await addPhotos(engine, src, sink, summary, { ...opts, fail, warn, stop, ...(head ? { projection: head } : {}) });
   } catch (err) {
     // another model's embeddings refuse the whole input: nothing of it stays; any other failure
     // keeps what is finished for the next run

@@ -10,6 +10,8 @@ export interface BuildOptions extends RunOptions {
   /** recognition model (default: the gallery's; for a new one fed records, theirs; else mobilefacenet) */
   /** `image`: whole images (folders are categories; an image recognizer, no detector) */
   subject?: Subject;
+  /** a projection head from facekit train (its folder): the gallery holds its projections and records it */
+  head?: string;
   model?: RecognizerId;
   detector?: DetectorId;
   minScore?: number;

@@ -190,8 +190,15 @@ export class Facekit implements AsyncDisposable {
   batch(verb: 'represent', items: StreamItem[] | AsyncIterable<StreamItem>, opts?: RepresentOptions & RunOptions): AsyncGenerator<FaceRecord[]>;
   batch(verb: 'analyze', items: StreamItem[] | AsyncIterable<StreamItem>, opts?: AnalyzeOptions & RunOptions): AsyncGenerator<FaceRecord[]>;
   batch(verb: 'detect' | 'represent' | 'analyze', items: StreamItem[] | AsyncIterable<StreamItem>, opts: (DetectOptions & RepresentOptions & AnalyzeOptions & RunOptions) = {}): AsyncGenerator<FaceRecord[]> {
+    if (verb === 'represent' && opts.head !== undefined) return this.projectedBatch(items, opts.head, opts);
     const plan = verb === 'detect' ? detectPlan(opts, this.maxPixels) : verb === 'represent' ? representPlan(opts, this.maxPixels) : analyzePlan(opts, this.maxPixels);
     return this.stream(items, plan, verb === 'represent' ? 'represent' : 'detect', verb !== 'detect', opts);
+  }
+
+  private async *projectedBatch(items: StreamItem[] | AsyncIterable<StreamItem>, dir: string | Head, opts: RepresentOptions & RunOptions): AsyncGenerator<FaceRecord[]> {
+    const head = await this.projectionHead(dir, opts.model, 'represent');
+    const plan = representPlan({ ...opts, model: head.recognizer as RecognizerId }, this.maxPixels);
+    for await (const records of this.stream(items, plan, 'represent', true, opts)) yield records.map((r) => projectRecord(r, head));
   }
 
   /* ---------------------------------------------------------------- the engine itself */

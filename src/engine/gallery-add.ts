@@ -11,6 +11,8 @@ import { ensureDir, writeFileAtomic } from '../core/files.js';
 import { imageFormat } from '../core/image.js';
 import { isDetectorId, RECOGNIZERS, type DetectorId, type RecognizerId } from '../models/catalogue.js';
 import { embedPhotos } from '../pipeline/photos.js';
+import type { Head } from '../training/index.js';
+import { projectRecord } from './heads.js';
 import type { GalleryBackend, GalleryItem } from '../recognition/backend.js';
 import { assertSameModel } from '../recognition/gallery.js';
 import type { Facekit } from './facekit.js';
@@ -48,7 +50,7 @@ export function imageExtension(b: Uint8Array): string {
 type Kept = GalleryItem & { name: string; bytes?: Uint8Array };
 
 export async function addToGallery(backend: GalleryBackend, engine: Facekit, label: string, inputs: ImageInput[],
-  opts: AddOptions & { photos?: string | undefined }): Promise<AddResult> {
+  opts: AddOptions & { photos?: string | undefined; projection?: Head }): Promise<AddResult> {
   if (label.trim() === '') throw new FacekitError('usage', 'a person needs a non-empty name');
   const meta = backend.meta;
   if (opts.model !== undefined) assertSameModel(meta, { model: opts.model, dim: RECOGNIZERS[opts.model].dim }, backend.location);
@@ -75,7 +77,8 @@ export async function addToGallery(backend: GalleryBackend, engine: Facekit, lab
       },
       unreadable: (p, err) => result.failed.push({ image: p.image, code: err.code, message: err.message }),
       onProgress: (done, total) => opts.onProgress?.({ done, total }),
-      done: (p, hash, records) => {
+      done: (p, hash, embedded) => {
+        const records = opts.projection ? embedded.map((r) => projectRecord(r, opts.projection!)) : embedded;
         const face = records.find((r) => r.embedding && !r.error);
         if (!face) {
           const err = records.find((r) => r.error)?.error ?? { code: 'no_face' as const, message: 'no face found' };

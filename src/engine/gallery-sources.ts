@@ -13,7 +13,9 @@ import { spoofRefusal, type FaceRecord } from '../core/records.js';
 import { isDetectorId, isRecognizerId, type RecognizerId } from '../models/catalogue.js';
 import { embedPhotos, type Photo } from '../pipeline/photos.js';
 import type { BuildSink } from '../recognition/backend.js';
-import { assertSameModel } from '../recognition/gallery.js';
+import { assertSameHead, assertSameModel } from '../recognition/gallery.js';
+import type { Head } from '../training/index.js';
+import { projectRecord } from './heads.js';
 import type { BuildOptions, BuildSummary } from './build-types.js';
 import type { Facekit } from './facekit.js';
 import { toPhoto } from './images.js';
@@ -98,7 +100,9 @@ async function peekModel(lines: AsyncIterable<RecordLine>, where: string): Promi
   return { kind: 'records', lines: replay(), where, ...(model !== undefined && isRecognizerId(model) ? { model } : {}) };
 }
 
-interface PhotoContext extends BuildOptions {
+interface PhotoContext extends Omit<BuildOptions, 'head'> {
+  /** the gallery's projection head: each embedding goes in as its projection */
+  projection?: Head;
   fail(image: string, code: string, message: string): void;
   warn(line: string): void;
   stop(): boolean;
@@ -140,7 +144,8 @@ export async function addPhotos(engine: Facekit, src: Extract<Source, { kind: 'p
         c.fail(p.image, 'unreadable', err.message);
       },
       onProgress: (done, total) => c.onProgress?.({ done, total }),
-      done: async (p, hash, records) => {
+      done: async (p, hash, embedded) => {
+        const records = c.projection ? embedded.map((r) => projectRecord(r, c.projection!)) : embedded;
         const faces = records.filter((r) => r.embedding);
         const others = records.filter((r) => !r.embedding && !r.error && r.face !== null);
         const error = records.find((r) => r.error);
@@ -198,6 +203,7 @@ export async function addRecords(src: Extract<Source, { kind: 'records' }>, sink
     }
     // Another model's vectors would not compare with the gallery's: refuse the whole input.
     assertSameModel(sink.meta, { model: r.embedding.model, dim: r.embedding.dim }, where);
+    assertSameHead(sink.meta, r.embedding.head, where);
     if (!r.label) {
       c.fail(where, 'missing_key', 'record has no "label" (represent a DIR/<person>/ tree, or add "label")');
       continue;

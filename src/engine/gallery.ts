@@ -13,7 +13,7 @@ import { SCHEMA_VERSION, spoofRefusal, type Box, type FaceRecord } from '../core
 import { DEFAULT_METRIC, isDetectorId, isRecognizerId, RECOGNIZERS, type DetectorId, type Metric, type RecognizerId, type Subject } from '../models/catalogue.js';
 import { subjectSettings } from '../pipeline/plan.js';
 import type { GalleryBackend, GalleryInfo, StoreKind } from '../recognition/backend.js';
-import { assertSameModel, DEFAULT_GALLERY_PATH, defaultMetaFor, type GalleryEntry, type GalleryMeta } from '../recognition/gallery.js';
+import { assertSameHead, assertSameModel, DEFAULT_GALLERY_PATH, defaultMetaFor, type GalleryEntry, type GalleryMeta } from '../recognition/gallery.js';
 import { identifyAsync, type FaceAnswer } from '../recognition/identify.js';
 import { nearestEntries } from '../recognition/nearest.js';
 import { decideThreshold, parseMetric } from '../recognition/policy.js';
@@ -26,6 +26,8 @@ import { openSource, type GallerySource } from './gallery-sources.js';
 import { imageName, type ImageInput } from './images.js';
 import type { RepresentOptions, RunOptions } from './options.js';
 import { sharedEngine } from './shared.js';
+import { headOfGallery } from './heads.js';
+import type { Head } from '../training/index.js';
 import { done, isFaceRecord, type StreamItem } from './stream.js';
 
 export type { AddOptions, AddResult } from './gallery-add.js';
@@ -94,7 +96,11 @@ export interface IdentifyOptions extends RunOptions {
 export type EmbeddingInput = Float32Array | number[];
 
 export class Gallery {
-  private constructor(private readonly backend: GalleryBackend, private readonly engine: Facekit, private readonly photos: string | undefined) {}
+  private constructor(
+    private readonly backend: GalleryBackend, private readonly engine: Facekit, private readonly photos: string | undefined,
+    /** the projection head the gallery was built with (build-db --head): queries are projected by it */
+    private readonly head: Head | undefined,
+  ) {}
 
   /**
    * The gallery at `location`: a file (default db/gallery.json), `pglite:DIR?gallery=NAME`,
@@ -105,7 +111,12 @@ export class Gallery {
     const s = c ? subjectSettings(c) : undefined;
     const create = c && s ? defaultMetaFor(s.model, c.metric ?? DEFAULT_METRIC, s.flip, s.detector) : undefined;
     const backend = await openBackend(location, create ? { create } : {});
-    return new Gallery(backend, opts.engine ?? sharedEngine(), opts.photos);
+    try {
+      return new Gallery(backend, opts.engine ?? sharedEngine(), opts.photos, await headOfGallery(backend.meta, backend.location));
+    } catch (err) {
+      await backend.close();
+      throw err;
+    }
   }
 
   /** where the gallery is (a database URL without its password) */
@@ -239,7 +250,7 @@ export class Gallery {
    * or in one transaction (a database).
    */
   add(label: string, photos: ImageInput | ImageInput[], opts: AddOptions = {}): Promise<AddResult> {
-    return addToGallery(this.backend, this.engine, label, Array.isArray(photos) ? photos : [photos], { ...opts, photos: this.photos });
+    return addToGallery(this.backend, this.engine, label, Array.isArray(photos) ? photos : [photos], { ...opts, photos: this.photos, ...(this.head ? { projection: this.head } : {}) });
   }
 
   /** Add a face by its embedding (made with the gallery's model). */
@@ -307,6 +318,11 @@ export class Gallery {
       assertSameModel(this.meta, { model: opts.model, dim: RECOGNIZERS[opts.model].dim }, this.location);
     }
     const metric = parseMetric(opts.metric, this.meta.metric);
+    if (this.head) {
+      // the head's threshold is a cosine distance between unit vectors: l2 = sqrt(2 cosine)
+      const t = this.head.threshold;
+      return { metric, threshold: opts.threshold ?? (metric === 'cosine' ? t : Math.round(Math.sqrt(2 * Math.max(0, t)) * 1e4) / 1e4), topK: opts.topK ?? 3 };
+    }
     const decision = decideThreshold(this.meta.model, metric, opts.threshold, 'gallery');
     if (decision.warning) opts.onWarn?.(decision.warning);
     return { metric, threshold: decision.threshold, topK: opts.topK ?? 3 };
@@ -322,7 +338,10 @@ export class Gallery {
     const m = this.meta;
     if (!isRecognizerId(m.model)) throw new FacekitError('model_mismatch', `gallery was built with "${m.model}", a model this facekit does not have`, this.location);
     const detector = opts.detector ?? (isDetectorId(m.detector) ? m.detector : undefined);
-    return { model: m.model, flip: m.flip, detector, minScore: opts.minScore, maxFaces: opts.maxFaces, skipDetect: opts.skipDetect, antiSpoof: opts.antiSpoof };
+    return {
+      model: m.model, flip: m.flip, detector, minScore: opts.minScore, maxFaces: opts.maxFaces, skipDetect: opts.skipDetect, antiSpoof: opts.antiSpoof,
+      ...(this.head ? { head: this.head } : {}),
+    };
   }
 
   /** A record query, checked: its model must be the gallery's; one without an embedding is an error answer. */
@@ -330,6 +349,7 @@ export class Gallery {
     if (r.error) return r;
     if (!r.embedding) return { ...r, error: { code: 'missing_key', message: 'record has no "embedding" (run `facekit represent` first)' } };
     assertSameModel(this.meta, { model: r.embedding.model, dim: r.embedding.dim }, `${r.image} face ${r.face}`);
+    assertSameHead(this.meta, r.embedding.head, `${r.image} face ${r.face}`);
     const refusal = opts.antiSpoof ? spoofRefusal(r) : undefined;
     return refusal ? { ...r, error: refusal } : r;
   }

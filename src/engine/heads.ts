@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { FacekitError } from '../core/errors.js';
 import type { FaceRecord } from '../core/records.js';
 import { isRecognizerId, type RecognizerId } from '../models/catalogue.js';
+import type { GalleryMeta } from '../recognition/gallery.js';
 import { applyHead, loadHead, type Head } from '../training/index.js';
 
 const heads = new Map<string, Promise<Head>>();
@@ -44,9 +45,35 @@ export const headTag = (head: Head): string => `${head.kind}:${head.weights.sha2
 /** A represent record with a projection head applied to its embedding (others pass through). */
 export function projectRecord(r: FaceRecord, head: Head): FaceRecord {
   if (!r.embedding || r.error) return r;
+  // a record projected already (a query that went through represent --head) passes as it is
+  if (r.embedding.head !== undefined) {
+    if (r.embedding.head !== headTag(head)) throw new FacekitError('model_mismatch', `embedding was projected by ${r.embedding.head}, not by ${headTag(head)}`, `${r.image} face ${r.face}`);
+    return r;
+  }
   checkHeadModel(head, r.embedding.model);
   const v = applyHead(head, r.embedding.vector);
   return { ...r, embedding: { model: r.embedding.model, dim: v.length, vector: Array.from(v, (x) => Math.round(x * 1e7) / 1e7), head: headTag(head) } };
+}
+
+/** What a gallery records of the head it is built with. */
+export function galleryHeadOf(head: Head): { path: string; tag: string; dim: number } {
+  return { path: resolve(head.dir), tag: headTag(head), dim: head.outputDim };
+}
+
+/** The head a gallery was built with, read from its folder; a changed or missing head is one line. */
+export async function headOfGallery(meta: GalleryMeta, where: string): Promise<Head | undefined> {
+  if (!meta.head) return undefined;
+  let head: Head;
+  try {
+    head = await openHead(meta.head.path);
+  } catch (err) {
+    if (!(err instanceof FacekitError)) throw err;
+    throw new FacekitError('bad_head', `gallery was built with the head at ${meta.head.path}, which cannot be read (${err.message})`, where);
+  }
+  if (headTag(head) !== meta.head.tag) {
+    throw new FacekitError('bad_head', `the head at ${meta.head.path} is ${headTag(head)}, not the ${meta.head.tag} this gallery was built with (retrained?): build the gallery again`, where);
+  }
+  return head;
 }
 
 /** Only a projection head makes embeddings. */

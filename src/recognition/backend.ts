@@ -24,7 +24,9 @@ export interface GalleryInfo {
   metric: Metric;
   flip: boolean;
   detector: string;
-  /** the gallery (1:N) threshold of the model and metric, when facekit has one */
+  /** the projection head the gallery was built with (build-db --head) */
+  head?: { path: string; tag: string };
+  /** the gallery (1:N) threshold of the model and metric, when facekit has one (a head's gallery: null, the head has its own) */
   threshold: number | null;
   people: number;
   faces: number;

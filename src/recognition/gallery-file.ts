@@ -100,7 +100,10 @@ export async function readGalleryHeader(dbPath: string): Promise<GalleryHeader> 
   if (typeof json.model !== 'string' || typeof json.dim !== 'number' || !Number.isInteger(json.dim) || json.dim <= 0) throw bad('gallery lacks its model or dimension');
   if (typeof json.metric !== 'string' || !isMetric(json.metric)) throw bad(`gallery metric "${String(json.metric)}" is unknown`);
   if (!isRecognizerId(json.model)) throw bad(`gallery was built with model "${json.model}", which this facekit does not have (it has ${Object.keys(RECOGNIZERS).join(', ')})`);
-  if (RECOGNIZERS[json.model].dim !== json.dim) throw bad(`gallery says ${json.dim}-d ${json.model} embeddings, but ${json.model} makes ${RECOGNIZERS[json.model].dim}-d ones`);
+  const head = json.head;
+  if (head !== undefined && (typeof head !== 'object' || head === null || typeof head.path !== 'string' || typeof head.tag !== 'string')) throw bad('gallery\'s "head" must be {path, tag}');
+  // a head's projections have the head's dimension, not the model's
+  if (!head && RECOGNIZERS[json.model].dim !== json.dim) throw bad(`gallery says ${json.dim}-d ${json.model} embeddings, but ${json.model} makes ${RECOGNIZERS[json.model].dim}-d ones`);
   const v = json.vectors;
   if (!v || typeof v.file !== 'string' || typeof v.count !== 'number' || typeof v.sha256 !== 'string') throw bad('gallery has no "vectors" description');
   const e = json.entries;
@@ -111,6 +114,7 @@ export async function readGalleryHeader(dbPath: string): Promise<GalleryHeader> 
   } else if (e.count !== v.count) throw bad(`gallery lists ${e.count} entries but ${v.count} vectors`);
   return {
     model: json.model, dim: json.dim, metric: json.metric, flip: json.flip ?? true, detector: json.detector ?? 'unknown',
+    ...(head ? { head: { path: head.path, tag: head.tag } } : {}),
     schema: json.schema, created: json.created ?? new Date().toISOString(), updated: json.updated, facekitVersion: json.facekitVersion,
     count: v.count, people: typeof json.people === 'number' ? json.people : undefined, file: json as GalleryFile,
   };
@@ -201,7 +205,7 @@ export async function loadGallery(dbPath: string, opts: { graph?: boolean } = {}
     : await readEntries(join(dir, basename(e.file)), e.count, e.sha256);
   const v = h.file.vectors;
   const vectors = readVectors(join(dir, basename(v.file)), v.count, h.dim, v.sha256);
-  const meta: GalleryMeta = { model: h.model, dim: h.dim, metric: h.metric, flip: h.flip, detector: h.detector };
+  const meta: GalleryMeta = { model: h.model, dim: h.dim, metric: h.metric, flip: h.flip, detector: h.detector, ...(h.head ? { head: h.head } : {}) };
   const g = new InMemoryGallery(meta, entries, vectors, h.created);
   const index = h.file.index;
   if (index && isIndexPolicy(index.policy)) g.indexPolicy = index.policy;

@@ -41,6 +41,17 @@ export interface GalleryMeta {
   /** whether embeddings are the average with the mirrored face (represent --flip) */
   flip: boolean;
   detector: string;
+  /**
+   * A projection head from `facekit train` (build-db --head): the vectors are its projections of
+   * the model's embeddings; queries are projected the same way. `path` is the head's folder,
+   * `tag` its kind and weights' sha256 prefix (a retrained head at the same path is refused).
+   */
+  head?: GalleryHead;
+}
+
+export interface GalleryHead {
+  path: string;
+  tag: string;
 }
 
 export interface GalleryFile extends GalleryMeta {
@@ -313,7 +324,16 @@ export function assertSameModel(g: GalleryMeta, other: Pick<GalleryMeta, 'model'
   }
 }
 
-export function defaultMetaFor(model: string, metric: Metric, flip: boolean, detector: string): GalleryMeta {
+export function defaultMetaFor(model: string, metric: Metric, flip: boolean, detector: string, head?: GalleryHead & { dim: number }): GalleryMeta {
   if (!isRecognizerId(model)) throw new FacekitError('usage', `unknown model ${model}`);
+  if (head) return { model, dim: head.dim, metric, flip, detector, head: { path: head.path, tag: head.tag } };
   return { model, dim: RECOGNIZERS[model].dim, metric, flip, detector };
+}
+
+/** A gallery built with a head takes only that head's projections (and one without, none). */
+export function assertSameHead(g: GalleryMeta, tag: string | undefined, where: string): void {
+  if (g.head?.tag === tag) return;
+  throw new FacekitError('model_mismatch', g.head
+    ? `gallery was built with the head at ${g.head.path} (${g.head.tag}), not ${tag === undefined ? 'without a head' : `with ${tag}`}`
+    : `gallery was built without a head; these embeddings were projected by ${tag}`, where);
 }

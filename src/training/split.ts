@@ -5,6 +5,7 @@
  * and seed give the same split and pairs, which a resumed run relies on.
  */
 import { FacekitError } from '../core/errors.js';
+import { seededRandom } from '../evaluation/projection/random.js';
 
 export type HeadKind = 'siamese' | 'projection';
 export const HEAD_KINDS: readonly HeadKind[] = ['siamese', 'projection'];
@@ -32,16 +33,13 @@ export interface Split {
 
 /* ------------------------------------------------------------------ seeded randomness */
 
-/** mulberry32: small, fast, and the same on every platform (Math.random cannot be seeded). */
+/**
+ * mulberry32 (the projections' generator), started at `seed` itself: small, fast, and the same on
+ * every platform (Math.random cannot be seeded).
+ */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  // seededRandom mixes its seed with this constant first; undone here, the state starts at `seed`
+  return seededRandom(((seed >>> 0) ^ 0x9e3779b9) >>> 0);
 }
 
 /** A seed for one purpose (split, train pairs, epoch 7's order) derived from the run's seed. */

@@ -131,6 +131,38 @@ describe('--head', () => {
     expect(refused.stderr).toMatch(/a siamese head scores pairs/);
   });
 
+  it('build-db --head: the gallery holds the projections and records its head; verify, similar and serve\'s /verify project queries the same way', async () => {
+    const db = join(root, 'projected.json');
+    const built = await cliInProcess(['build-db', sig, '--head', projectionHead, '--db', db]);
+    expect(built.code).toBe(0);
+    expect(built.stderr).toMatch(/10 categories, 40 images \(mobilenetv2\)/);
+    const g = await facekit.Gallery.open(db, { engine: engine() });
+    try {
+      expect(g.meta).toMatchObject({ model: 'mobilenetv2', dim: 256, head: { tag: expect.stringMatching(/^projection:/) } });
+      const [who] = await g.identify(sample(4, 2));
+      expect(who).toMatchObject({ identity: 'signer-04', distance: 0 });
+      expect((await g.similar(sample(4, 2), { top: 1 })).matches[0]!.label).toBe('signer-04');
+    } finally {
+      await g.close();
+    }
+    const server = await serveInProcess({ db });
+    const res = await inject(server, 'POST', '/verify', { form: { image: `@${sample(4, 2)}` } });
+    expect(res.status).toBe(200);
+    expect((JSON.parse(res.text) as { faces: { identity: string }[] }).faces[0]!.identity).toBe('signer-04');
+    // another head, a siamese head, a head for a database gallery: one line each, exit 2
+    for (const [args, message] of [
+      [['build-db', sig, '--db', db, '--head', siameseHead], /a siamese head scores pairs/],
+      [['build-db', sig, '--db', db, '--subject', 'image'], /^$/],
+    ] as const) {
+      const r = await cliInProcess([...args]);
+      if (message.source === '^$') expect(r.code).toBe(0); // the gallery's own head is used: nothing new, nothing refused
+      else {
+        expect(r.code).toBe(2);
+        expect(r.stderr).toMatch(message);
+      }
+    }
+  });
+
   it('serve --head: POST /compare with the head\'s recognizer decides with the head; other models as before', async () => {
     const server = await serveInProcess({ db: 'memory:', head: siameseHead });
     const res = await inject(server, 'POST', '/compare', { form: { image1: `@${sample(9, 1)}`, image2: `@${sample(9, 3)}`, model: 'MobileNetV2' } });

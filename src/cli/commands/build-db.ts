@@ -9,6 +9,7 @@ import { onInterrupt, progressBar, warn } from '../output.js';
 
 export interface BuildOptions extends CommonOptions {
   subject?: Subject;
+  head?: string;
   db: string;
   model?: RecognizerId;
   detector: DetectorId;
@@ -34,6 +35,7 @@ export function register(program: Command): void {
   addDetectOptions(cmd)
     .option('--metric <name>', 'distance the gallery is searched with: cosine | euclidean | euclidean_l2 (new galleries)', parseMetric)
     .option('--no-flip', 'embed faces without their mirror image (faster, slightly less accurate)')
+    .option('--head <dir>', 'a projection head from facekit train: the gallery holds its 256-d projections and records the head (file galleries)')
     .option('--all-faces', 'add every face of a photo, not only the largest', false)
     .option('--prune', 'drop entries whose image files are gone', false)
     .option('--index <how>', `how the gallery is searched: auto (an HNSW graph from ${thousands(ANN_MIN_FACES)} faces) | exact | hnsw (default: the gallery's, or auto)`, parseIndexPolicy)
@@ -61,7 +63,7 @@ export async function buildDb(input: string, opts: BuildOptions): Promise<number
   const bar = progressBar();
   try {
     const summary = await buildGallery(source, {
-      db: opts.db, subject: opts.subject, model: opts.model, detector: opts.detector, minScore: opts.minScore, metric: opts.metric, flip: opts.flip,
+      db: opts.db, subject: opts.subject, head: opts.head, model: opts.model, detector: opts.detector, minScore: opts.minScore, metric: opts.metric, flip: opts.flip,
       allFaces: opts.allFaces, prune: opts.prune, index: opts.index, antiSpoof: opts.antiSpoof, engine,
       signal: interrupt.signal, onProgress: bar.update, onWarn: warn,
     });

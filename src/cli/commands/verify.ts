@@ -1,7 +1,7 @@
 /** `facekit verify`: who is this (against a gallery: Gallery.identifyMany), or are these two the same person (verify). */
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { DEFAULT_GALLERY_PATH, FacekitError, Gallery, folderGallery, type DetectorId, type FaceAnswer, type Metric, type RecognizerId, type Subject } from '../../index.js';
+import { DEFAULT_GALLERY_PATH, FacekitError, Gallery, RECOGNIZERS, isRecognizerId, folderGallery, type DetectorId, type FaceAnswer, type Metric, type RecognizerId, type Subject } from '../../index.js';
 import { action } from '../exit.js';
 import { isDirectorySync } from '../../core/files.js';
 import { InputStream, readInputs, type ImageInput, type Input } from '../inputs.js';
@@ -132,6 +132,9 @@ class AnswerPrinter {
   }
 }
 
+/** Whole pictures (signatures, products) are not people. */
+const isImageModel = (model: string): boolean => isRecognizerId(model) && RECOGNIZERS[model].subject === 'image';
+
 async function verifyPairMode(inputs: ImageInput[], opts: VerifyOptions): Promise<number> {
   const engine = engineFor(opts);
   const [a, b] = inputs as [ImageInput, ImageInput];
@@ -146,7 +149,7 @@ async function verifyPairMode(inputs: ImageInput[], opts: VerifyOptions): Promis
     if (opts.json) process.stdout.write(JSON.stringify(answer) + '\n');
     else {
       const t = plainTable(['image 1', 'image 2', 'distance', 'threshold', 'verdict']);
-      t.push([answer.image1, answer.image2, answer.distance.toFixed(4), `${answer.threshold} (${answer.metric})`, answer.verified ? 'same person' : 'different people']);
+      t.push([answer.image1, answer.image2, answer.distance.toFixed(4), `${answer.threshold} (${answer.metric})`, answer.verified ? (isImageModel(answer.model) ? 'same' : 'same person') : (isImageModel(answer.model) ? 'different' : 'different people')]);
       process.stdout.write(t.toString() + '\n');
     }
     return answer.verified ? 0 : 1;

@@ -37,7 +37,7 @@ export class FileBackend extends MemoryBackend {
   static async open(path: string, opts: { create?: GalleryMeta } = {}): Promise<FileBackend> {
     if (!existsSync(path) && opts.create) return new FileBackend(path, { ...opts.create }, undefined);
     const header = await readGalleryHeader(path);
-    const meta: GalleryMeta = { model: header.model, dim: header.dim, metric: header.metric, flip: header.flip, detector: header.detector };
+    const meta: GalleryMeta = { model: header.model, dim: header.dim, metric: header.metric, flip: header.flip, detector: header.detector, ...(header.head ? { head: header.head } : {}) };
     return new FileBackend(path, meta, header);
   }
 

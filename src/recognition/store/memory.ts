@@ -226,11 +226,12 @@ function describeIndex(g: InMemoryGallery): string {
 
 /** `db info` of any store. */
 export function infoOf(db: string, m: GalleryMeta, o: { people: number; faces: number; created: string; search: string }): GalleryInfo {
-  let threshold: number | null;
+  let threshold: number | null = null;
   try {
-    threshold = defaultThreshold(m.model, m.metric, 'gallery');
+    // a head's gallery decides at the head's own threshold (head.json), not the model's
+    if (!m.head) threshold = defaultThreshold(m.model, m.metric, 'gallery');
   } catch {
     threshold = null;
   }
-  return { db, model: m.model, dim: m.dim, metric: m.metric, flip: m.flip, detector: m.detector, threshold, people: o.people, faces: o.faces, created: o.created, search: o.search };
+  return { db, model: m.model, dim: m.dim, metric: m.metric, flip: m.flip, detector: m.detector, ...(m.head ? { head: m.head } : {}), threshold, people: o.people, faces: o.faces, created: o.created, search: o.search };
 }

@@ -122,6 +122,7 @@ export class PgGallery {
 
   private static async createIfAbsent(client: SqlClient, name: string, meta: GalleryMeta, mode: 'create' | 'openOrCreate', deferIndex: boolean): Promise<void> {
     checkGalleryName(name, client.where);
+    if (meta.head) throw new FacekitError('usage', 'a gallery with a head (build-db --head) is a file gallery for now: give --db FILE.json', client.where);
     if (!Number.isInteger(meta.dim) || meta.dim < 1 || meta.dim > 16000) throw new FacekitError('usage', `a gallery's dimension must be 1..16000, not ${meta.dim}`, client.where);
     if (!METRICS.includes(meta.metric)) throw new FacekitError('usage', `unknown metric ${meta.metric}`, client.where);
     await client.transaction(async (tx) => {
