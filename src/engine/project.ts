@@ -11,7 +11,7 @@ import { listImages } from '../core/image.js';
 import { personOf } from '../core/people.js';
 import { parseRecord } from '../core/records.js';
 import { l2normalize } from '../core/vector.js';
-import { DEFAULT_DETECTOR, DEFAULT_METRIC, isDetectorId, isRecognizerId, type DetectorId, type Metric, type RecognizerId, type Subject } from '../models/catalogue.js';
+import { DEFAULT_DETECTOR, DEFAULT_METRIC, isDetectorId, isRecognizerId, RECOGNIZERS, type DetectorId, type Metric, type RecognizerId, type Subject } from '../models/catalogue.js';
 import { subjectSettings } from '../pipeline/plan.js';
 import { defaultCacheDir, embedImages, type EmbedSettings } from '../pipeline/embeddings-cache.js';
 import { isDbUrl, isMemoryLocation, openBackend } from '../recognition/store/open.js';
@@ -130,7 +130,10 @@ export function scatterPlot(p: Projection, o: { title?: string; labels?: boolean
   const UNLABELLED = '(no label)';
   const people = new Set(p.points.filter((it) => !it.query).map((it) => it.label)).size;
   const queries = p.points.length - p.sourceCount;
-  const title = o.title ?? `${p.method === 'pca' ? 'PCA' : 't-SNE'} of ${p.sourceCount} faces of ${people} ${people === 1 ? 'person' : 'people'}` +
+  // whole pictures (an image recognizer) are of categories, not faces of people
+  const image = isRecognizerId(p.model) && RECOGNIZERS[p.model].subject === 'image';
+  const [what, one, many] = image ? ['pictures', 'category', 'categories'] : ['faces', 'person', 'people'];
+  const title = o.title ?? `${p.method === 'pca' ? 'PCA' : 't-SNE'} of ${p.sourceCount} ${what} of ${people} ${people === 1 ? one : many}` +
     (queries ? ` and ${queries} unknown` : '');
   const scatter: ScatterPoint[] = p.points.map((it) => ({
     x: it.x, y: it.y, group: it.query ? null : (it.label ?? UNLABELLED),
@@ -138,7 +141,8 @@ export function scatterPlot(p: Projection, o: { title?: string; labels?: boolean
   }));
   return scatterSvg(scatter, {
     title, subtitle: `${p.model} embeddings, ${p.metric} · ${p.projection}`,
-    xLabel: p.axes[0], yLabel: p.axes[1], labels: o.labels ?? false, unknownLabel: o.unknownLabel ?? 'unknown',
+    xLabel: image ? p.axes[0].replace('faces the model', 'pictures the model') : p.axes[0], yLabel: p.axes[1], labels: o.labels ?? false,
+    unknownLabel: o.unknownLabel ?? 'unknown', groupsName: many,
   });
 }
 

@@ -4,6 +4,7 @@
  * two adapters never import each other.
  */
 import type { BackendChoice } from '../models/runtime.js';
+import type { Subject } from '../models/catalogue.js';
 
 export interface ServerOptions {
   db: string;
@@ -38,6 +39,8 @@ export interface ServerOptions {
    * model is the head's recognizer (a siamese head trained on signatures, for the signature API).
    */
   head?: string;
+  /** a gallery made on the first write holds faces (default) or whole images (`image`: mobilenetv2) */
+  subject?: Subject;
   /** one line of talk (stderr) */
   log: (line: string) => void;
 }

@@ -314,7 +314,7 @@ function document(o: DocumentOptions): Schema {
         Health: obj({
           status: { type: 'string', enum: ['ok', 'stopping'] }, version: str, backend: str, workers: int,
           models: { ...arr(str), description: 'models the workers have loaded' },
-          gallery: obj({ model: str, metric: metricOption, people: int, faces: int }),
+          gallery: obj({ model: str, metric: metricOption, subject: { type: 'string', enum: ['face', 'image'], description: 'faces of people, or whole pictures of categories (people and faces then count categories and pictures)' }, people: int, faces: int }),
           queue: ref('QueueStats'), uptime: { ...int, description: 'seconds' },
         }),
         ModelList: obj({

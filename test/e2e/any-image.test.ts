@@ -150,6 +150,16 @@ describe('any image over HTTP', () => {
     expect(faces.text).toMatch(/no_face/);
   });
 
+  it('serve --subject image: a new gallery holds whole pictures; POST /gallery adds them, /verify finds their category', async () => {
+    const server = await serveInProcess({ db: 'memory:', subject: 'image' });
+    const add = await inject(server, 'POST', '/gallery', { form: { label: 'signer-02', images: [`@${sample(2, 1)}`, `@${sample(2, 2)}`] } });
+    expect(add.status).toBe(201);
+    const health = JSON.parse((await inject(server, 'GET', '/health')).text) as { gallery: { model: string; subject: string; faces: number } };
+    expect(health.gallery).toMatchObject({ model: 'mobilenetv2', subject: 'image', faces: 2 });
+    const who = await inject(server, 'POST', '/verify', { form: { image: `@${sample(2, 1)}` } });
+    expect((JSON.parse(who.text) as { faces: { identity: string }[] }).faces[0]!.identity).toBe('signer-02');
+  });
+
   it('POST /similar answers the nearest photos with a link to each (never the server\'s path); the page has the view', async () => {
     const server = await serveInProcess({ db });
     const res = await inject(server, 'POST', '/similar', { form: { image: `@${edited}`, top: '3' } });

@@ -4,16 +4,17 @@
  * hands this command a function that starts it.
  */
 import type { Command } from 'commander';
-import type { StartServer } from '../../index.js';
+import type { StartServer, Subject } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { SERVER_MAX_PIXELS } from '../../core/image.js';
 import { action } from '../exit.js';
-import { addDbOption, addEngineOptions, parseNumber, type CommonOptions } from '../options.js';
+import { addDbOption, addEngineOptions, parseNumber, parseSubject, type CommonOptions } from '../options.js';
 import { warn } from '../output.js';
 
 interface ServeOptions extends CommonOptions {
   db: string;
   head?: string;
+  subject?: Subject;
   host: string;
   port: number;
   bodyLimit: number;
@@ -38,6 +39,7 @@ export function register(program: Command, startServer?: StartServer): void {
     .option('--max-batch <n>', 'most images in one request', parseNumber('--max-batch', { min: 1, integer: true }), 16)
     .option('--api-key <key>', 'require this key on every route but /, /docs and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY); default: $FACEKIT_API_KEY, if set')
     .option('--cors <origins>', 'let web pages of these origins call the API: ORIGIN[,ORIGIN...] or * (off by default)', (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
+    .option('--subject <kind>', 'a gallery made by the first POST /gallery holds faces (default) or whole images (image: mobilenetv2); an existing gallery keeps its own', parseSubject)
     .option('--head <dir>', 'a head from facekit train: POST /compare decides with it when the request\'s model is the head\'s recognizer (e.g. a siamese head on signatures)')
     .option('--compat', 'also serve the APIs facekit replaces, under their own paths: the workshop\'s (/status, /echo, /detect-face, /recognize-face, also under /deteccao-facial-api) and the Flask face API\'s (/api/...)');
   addEngineOptions(cmd, SERVER_MAX_PIXELS, 'worker threads that run the models, each loads them once');
@@ -63,7 +65,7 @@ async function serve(opts: ServeOptions, startServer: StartServer): Promise<numb
   const server = await startServer({
     db: opts.db, host: opts.host, port: opts.port, workers: opts.workers, backend: opts.backend, maxPixels: opts.maxPixels,
     bodyLimit: Math.round(opts.bodyLimit * 1e6), timeoutMs: Math.round(opts.timeout * 1000), queue: opts.queue, maxBatch: opts.maxBatch,
-    debug: opts.debug, apiKey: opts.apiKey, cors: opts.cors, compat: opts.compat === true, ...(opts.head !== undefined ? { head: opts.head } : {}), log: (line) => warn(`serve: ${line}`),
+    debug: opts.debug, apiKey: opts.apiKey, cors: opts.cors, compat: opts.compat === true, ...(opts.head !== undefined ? { head: opts.head } : {}), ...(opts.subject !== undefined ? { subject: opts.subject } : {}), log: (line) => warn(`serve: ${line}`),
   });
   const g = server.gallery;
   const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;

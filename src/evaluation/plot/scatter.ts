@@ -31,6 +31,8 @@ export interface ScatterOptions {
   height?: number;
   /** most people with their own colour in the legend; the rest are grey "other" (default 20) */
   maxLegend?: number;
+  /** what the groups are, plural, for the legend (default "people"; "categories" for pictures) */
+  groupsName?: string;
 }
 
 /** Names from folders read better with spaces, and capitals when they have none: "bob_dylan" -> "Bob Dylan". */
@@ -89,7 +91,7 @@ function drawScatter(points: ScatterPoint[], opts: ScatterOptions, minLegendW: n
   const legendItems: { label: string; colour: string; shape: Shape }[] = groups.map((g) => ({
     label: `${displayName(g)} (${counts.get(g)})`, ...style.get(g)!,
   }));
-  if (others > 0) legendItems.push({ label: `${others} other people (${otherPoints})`, colour: OTHER, shape: 'circle' });
+  if (others > 0) legendItems.push({ label: `${others} other ${opts.groupsName ?? 'people'} (${otherPoints})`, colour: OTHER, shape: 'circle' });
   if (queries > 0) legendItems.push({ label: `${opts.unknownLabel}${queries > 1 ? ` (${queries})` : ''}`, colour: '#111', shape: 'star' });
   const legendW = Math.min(LEGEND_MAX_W, Math.max(140, minLegendW, ...legendItems.map((l) => textWidth(l.label, legendFont) + 44)));
   const top = opts.subtitle ? 84 : 64, bottom = 64, left = 72, right = legendW + 36;
@@ -242,7 +244,7 @@ function drawScatter(points: ScatterPoint[], opts: ScatterOptions, minLegendW: n
   const rows = legendItems.length + numbered.length;
   const rowH = Math.max(12, Math.min(rows > 30 ? 16 : 22, (height - ly - 40) / Math.max(1, rows)));
   out.push(`<g font-size="${legendFont}" fill="#222">`);
-  out.push(text(lx, ly + 4, queries > 0 && groups.length + others === 0 ? '' : 'people', 'font-size="15" font-weight="bold"'));
+  out.push(text(lx, ly + 4, queries > 0 && groups.length + others === 0 ? '' : (opts.groupsName ?? 'people'), 'font-size="15" font-weight="bold"'));
   legendItems.forEach((l, i) => {
     const y = ly + 26 + i * rowH;
     out.push(marker(l.shape, lx + 8, y - 5, l.shape === 'star' ? 9 : 6, l.colour));

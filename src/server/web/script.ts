@@ -103,7 +103,8 @@ document.querySelectorAll("nav button").forEach(function (b) {
 /* ---------- status line */
 function loadHealth() {
   api("GET", "/health").then(function (s) {
-    $("#status").textContent = "gallery: " + s.gallery.people + " people, " + s.gallery.faces + " faces (" + s.gallery.model + ", " +
+    var pictures = s.gallery.subject === "image";
+    $("#status").textContent = "gallery: " + s.gallery.people + (pictures ? " categories, " : " people, ") + s.gallery.faces + (pictures ? " pictures (" : " faces (") + s.gallery.model + ", " +
       s.gallery.metric + ") \u00b7 " + s.backend + " backend \u00b7 " + s.workers + (s.workers === 1 ? " worker" : " workers");
   }).catch(function (e) {
     $("#status").textContent = e.code === "unauthorized" ? "this server needs an API key" : "server not reachable: " + e.message;
