@@ -17,7 +17,7 @@ import { assertSameHead, assertSameModel, DEFAULT_GALLERY_PATH, defaultMetaFor, 
 import { identifyAsync, type FaceAnswer } from '../recognition/identify.js';
 import { nearestEntries } from '../recognition/nearest.js';
 import { decideThreshold, parseMetric } from '../recognition/policy.js';
-import { isMemoryLocation, openBackend } from '../recognition/store/open.js';
+import { isMemoryLocation, openBackend, withEfSearch } from '../recognition/store/open.js';
 import type { IndexPolicy } from '../recognition/vector-index.js';
 import { buildInto, type BuildOptions, type BuildSummary } from './build-gallery.js';
 import type { Facekit } from './facekit.js';
@@ -39,6 +39,8 @@ export interface GalleryOpenOptions {
   create?: { subject?: Subject; model?: RecognizerId; metric?: Metric; flip?: boolean; detector?: DetectorId } | boolean;
   /** where photos added as bytes are kept (their entries point there; removing a person deletes theirs) */
   photos?: string;
+  /** a database gallery: pgvector's HNSW candidate list (1..1000; more: closer to exact search, slower); the URL's ?ef_search=N */
+  efSearch?: number;
 }
 
 /** Gallery.similar: how many photos, under which metric and threshold (IdentifyOptions' meaning). */
@@ -107,6 +109,7 @@ export class Gallery {
    * `postgres://user@host/db?gallery=NAME`, or `memory:` (always new, created).
    */
   static async open(location: string = DEFAULT_GALLERY_PATH, opts: GalleryOpenOptions = {}): Promise<Gallery> {
+    if (opts.efSearch !== undefined) location = withEfSearch(location, opts.efSearch);
     const c = opts.create === true || (opts.create === undefined && isMemoryLocation(location)) ? {} : opts.create || undefined;
     const s = c ? subjectSettings(c) : undefined;
     const create = c && s ? defaultMetaFor(s.model, c.metric ?? DEFAULT_METRIC, s.flip, s.detector) : undefined;

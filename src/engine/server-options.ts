@@ -39,6 +39,8 @@ export interface ServerOptions {
    * model is the head's recognizer (a siamese head trained on signatures, for the signature API).
    */
   head?: string;
+  /** a database gallery: pgvector's HNSW candidate list (serve --ef-search) */
+  efSearch?: number;
   /** a gallery made on the first write holds faces (default) or whole images (`image`: mobilenetv2) */
   subject?: Subject;
   /** one line of talk (stderr) */

@@ -52,7 +52,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   let gallery: Gallery | undefined;
   try {
-    gallery = await Gallery.open(opts.db, { engine: facekit, photos, create: opts.subject === 'image' ? { subject: 'image', metric: DEFAULT_METRIC } : { model: DEFAULT_RECOGNIZER, metric: DEFAULT_METRIC, detector: DEFAULT_DETECTOR } });
+    gallery = await Gallery.open(opts.db, { engine: facekit, photos, ...(opts.efSearch !== undefined ? { efSearch: opts.efSearch } : {}), create: opts.subject === 'image' ? { subject: 'image', metric: DEFAULT_METRIC } : { model: DEFAULT_RECOGNIZER, metric: DEFAULT_METRIC, detector: DEFAULT_DETECTOR } });
     // A file gallery opens on its header alone (a cold verify reads the rest when it searches);
     // a server reads all of it now, so that a damaged sidecar refuses the start, not a request.
     await gallery.refresh();

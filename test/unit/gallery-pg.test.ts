@@ -1,6 +1,7 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { InMemoryGallery, type GalleryEntry, type GalleryMeta } from '../../src/recognition/gallery.js';
 import { PgGallery, parseVector, vectorLiteral } from '../../src/recognition/store/pg.js';
+import { withEfSearch } from '../../src/recognition/store/open.js';
 import {
   connectPostgres, isDbUrl, mapDbError, openPglite, parseDbUrl, pgliteClient, redactUrl, type SqlClient,
 } from '../../src/recognition/store/sql-client.js';
@@ -45,6 +46,14 @@ describe('database URLs', () => {
     for (const bad of ['0', '1001', '2.5', 'many', '']) {
       expect(() => parseDbUrl(`postgres://u@h/db?ef_search=${bad}`)).toThrow(`ef_search must be an integer from 1 to 1000, got "${bad}"`);
     }
+  });
+
+  it('--ef-search (serve, verify, similar; Gallery.open\'s efSearch) sets the URL\'s ef_search, replacing one it has; a file gallery refuses it', () => {
+    expect(withEfSearch('postgres://u@h/db?gallery=a&ef_search=5', 100)).toBe('postgres://u@h/db?gallery=a&ef_search=100');
+    expect(withEfSearch('pglite:/tmp/x', 7)).toBe('pglite:/tmp/x?ef_search=7');
+    expect(parseDbUrl(withEfSearch('postgres://u@h/db?gallery=staff', 1000))).toMatchObject({ gallery: 'staff', efSearch: 1000 });
+    expect(() => withEfSearch('db/gallery.json', 100)).toThrow(/it is for a database gallery \(postgres:\/\/\.\.\. or pglite:DIR\), not a file gallery/);
+    expect(() => withEfSearch('postgres://u@h/db', 0)).toThrow(/ef_search must be an integer from 1 to 1000/);
   });
 
   it('maps driver errors to one-line FacekitErrors', () => {

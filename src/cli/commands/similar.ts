@@ -11,6 +11,7 @@ interface SimilarCliOptions extends CommonOptions, FormatOptions {
   top: number;
   metric?: Metric;
   threshold?: number;
+  efSearch?: number;
 }
 
 export function register(program: Command): void {
@@ -20,6 +21,7 @@ export function register(program: Command): void {
     .argument('<query...>', 'image file(s), or - for an image on stdin')
     .option('--db <file|url>', 'the gallery (default $FACEKIT_DB or db/gallery.json)', defaultDb())
     .option('--top <k>', 'photos to list', parseNumber('--top', { min: 1, max: 1000, integer: true }), 5)
+    .option('--ef-search <n>', 'a database gallery: pgvector\'s HNSW candidate list, 1..1000 (default 400; more: closer to exact search, slower)', parseNumber('--ef-search', { min: 1, max: 1000, integer: true }))
     .option('--metric <name>', 'cosine | euclidean | euclidean_l2 (default: the gallery\'s)', parseMetric)
     .option('--threshold <t>', 'largest distance counted as similar (default: calibrated for the gallery\'s model)', parseNumber('--threshold', { min: 0 }));
   addFormatOptions(cmd, 'JSON: one object per query');
@@ -37,7 +39,7 @@ Exit code: 0 when the nearest photo is within the threshold, 1 when none is, 2 o
     const engine = engineFor(opts);
     let worst = 0;
     try {
-      const gallery = await Gallery.open(opts.db, { engine });
+      const gallery = await Gallery.open(opts.db, { engine, ...(opts.efSearch !== undefined ? { efSearch: opts.efSearch } : {}) });
       try {
         for (const input of inputs) {
           if (input.kind !== 'image') throw new FacekitError('usage', 'similar takes images (a record file is not a query here)', input.source);

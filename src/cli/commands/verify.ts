@@ -20,6 +20,7 @@ interface VerifyOptions extends CommonOptions, FormatOptions {
   skipDetect: boolean;
   antiSpoof: boolean;
   head?: string;
+  efSearch?: number;
 }
 
 export function register(program: Command): void {
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--db <file|dir|url>', `the gallery (default $FACEKIT_DB or ${DEFAULT_GALLERY_PATH}; postgres://…?gallery=NAME for a database), or a folder of people (DIR/<person>/*.jpg) whose gallery is built and cached; giving it forces gallery mode`)
     .option('--threshold <t>', 'largest distance that counts as the same person (default: calibrated per model and metric)', parseNumber('--threshold', { min: 0 }))
     .option('--metric <name>', 'cosine | euclidean | euclidean_l2 (default: the gallery\'s)', parseMetric)
+    .option('--ef-search <n>', 'a database gallery: pgvector\'s HNSW candidate list, 1..1000 (default 400; more: closer to exact search, slower)', parseNumber('--ef-search', { min: 1, max: 1000, integer: true }))
     .option('--top-k <k>', 'candidates to list per face', parseNumber('--top-k', { min: 1, integer: true }), 3)
     .option('--model <name>', '1:1 mode: recognition model (gallery mode uses the gallery\'s)', parseModel)
     .option('--head <dir>', '1:1 mode: a head from facekit train decides (siamese: its probability; projection: cosine of the projections), at its trained threshold');
@@ -68,7 +70,7 @@ async function verifyGallery(inputs: Input[], opts: VerifyOptions): Promise<numb
       warn(`gallery of ${opts.db}: ${n(s.galleryPeople, 'person', 'people')}, ${n(s.galleryFaces, 'face')} (${s.added} new, ${s.pruned} gone; kept in ${s.db})`);
       db = location;
     }
-    const gallery = await Gallery.open(db, { engine });
+    const gallery = await Gallery.open(db, { engine, ...(opts.efSearch !== undefined ? { efSearch: opts.efSearch } : {}) });
     try {
       const stream = new InputStream(inputs);
       const out = new AnswerPrinter(opts.json, stream.told);

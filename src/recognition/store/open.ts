@@ -9,7 +9,7 @@ import type { GalleryMeta } from '../gallery.js';
 import { DatabaseBackend } from './database.js';
 import { FileBackend } from './file.js';
 import { MemoryBackend } from './memory.js';
-import { isDbUrl } from './sql-client.js';
+import { EF_SEARCH_MAX, isDbUrl } from './sql-client.js';
 
 export { isDbUrl, redactUrl } from './sql-client.js';
 
@@ -21,6 +21,23 @@ export function storeOf(location: string): StoreKind {
   if (isMemoryLocation(location)) return 'memory';
   if (isDbUrl(location)) return /^pglite:/i.test(location) ? 'pglite' : 'postgres';
   return 'file';
+}
+
+/**
+ * `location` with pgvector's HNSW candidate list set (`?ef_search=N`, replacing one it has): only a
+ * database gallery searches through pgvector, so any other location is a usage error.
+ */
+export function withEfSearch(location: string, efSearch: number): string {
+  const kind = storeOf(location);
+  if (kind !== 'postgres' && kind !== 'pglite') {
+    throw new FacekitError('usage', `--ef-search sets pgvector's HNSW search: it is for a database gallery (postgres://... or pglite:DIR), not a ${kind} gallery`, location);
+  }
+  if (!Number.isInteger(efSearch) || efSearch < 1 || efSearch > EF_SEARCH_MAX) {
+    throw new FacekitError('usage', `ef_search must be an integer from 1 to ${EF_SEARCH_MAX}, got ${efSearch}`, location);
+  }
+  const [base, query = ''] = location.split(/\?(.*)/s, 2) as [string, string?];
+  const kept = query.split('&').filter((p) => p !== '' && !/^ef_search=/i.test(p));
+  return `${base}?${[...kept, `ef_search=${efSearch}`].join('&')}`;
 }
 
 /**
