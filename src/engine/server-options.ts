@@ -39,6 +39,12 @@ export interface ServerOptions {
    * model is the head's recognizer (a siamese head trained on signatures, for the signature API).
    */
   head?: string;
+  /**
+   * Where photos added over HTTP are kept, named by their sha256 (serve --photos): give instances
+   * that serve one database gallery the same shared folder, and each shows the photos the others
+   * added. Default: `photos/` beside a gallery file, `db/photos` for a database gallery.
+   */
+  photos?: string;
   /** a database gallery: pgvector's HNSW candidate list (serve --ef-search) */
   efSearch?: number;
   /** a gallery made on the first write holds faces (default) or whole images (`image`: mobilenetv2) */

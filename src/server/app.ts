@@ -7,7 +7,7 @@
  * workers) in context.ts. With --compat, routes/compat-*.ts also serve the APIs facekit replaces.
  */
 import type { IncomingMessage } from 'node:http';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import Fastify, { type FastifyReply, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';
@@ -43,8 +43,11 @@ export interface RunningServer extends ServerHandle {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   // the key and the origins are checked before the slow start-up: a typo fails at once
   const opts: ServerOptions = { ...options, apiKey: resolveApiKey(options.apiKey), cors: parseOrigins(options.cors) };
-  // Photos added over HTTP are kept beside a gallery file; a database gallery's in db/photos.
-  const photos = storeOf(opts.db) === 'file' ? join(dirname(opts.db), 'photos') : 'db/photos';
+  // Photos added over HTTP are kept beside a gallery file, a database gallery's in db/photos, or
+  // in the store --photos names (shared by the instances of one database gallery); the path is
+  // absolute so that entries name it whatever folder a reader runs in.
+  const photos = resolve(opts.photos ?? (storeOf(opts.db) === 'file' ? join(dirname(opts.db), 'photos') : 'db/photos'));
+  opts.photos = photos;
   // The warm engine: every image runs in its worker threads, behind a bounded queue.
   const facekit = new Facekit({
     backend: opts.backend, workers: opts.workers, maxPixels: opts.maxPixels, warm: true, queue: opts.queue,

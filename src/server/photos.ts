@@ -4,6 +4,7 @@
  * ever reaches the file system.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { sharp } from '../core/sharp.js';
 import { sha256 } from '../core/files.js';
 import type { GalleryEntry } from '../index.js';
@@ -49,8 +50,29 @@ export interface PhotoRequest {
   face?: number;
 }
 
-/** A gallery photo: `entries` are the gallery's entries of the photo named by `req.hash`. */
-export async function galleryPhoto(entries: GalleryEntry[], req: PhotoRequest): Promise<Photo> {
+/** Where a photo's bytes may be: the path its entry records, then the content-addressed store (`<store>/<sha256><ext>`). */
+async function photoBytes(path: string, hash: string, store: string | undefined): Promise<Buffer | undefined> {
+  const candidates = [path];
+  // another instance added it to the shared store (serve --photos), under its own mount point
+  if (store) for (const ext of ['.jpg', '.png', '.webp', '.gif', '.tif', '.avif', '.heif', '']) candidates.push(join(store, `${hash}${ext}`));
+  for (const p of candidates) {
+    try {
+      const s = await stat(p);
+      if (!s.isFile() || s.size > MAX_PHOTO_BYTES) continue;
+      const bytes = await readFile(p);
+      if (sha256(bytes) === hash) return bytes;
+    } catch {
+      // not here: the next place
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A gallery photo: `entries` are the gallery's entries of the photo named by `req.hash`; `store`
+ * is the server's content-addressed photo store, where a photo another instance added is found.
+ */
+export async function galleryPhoto(entries: GalleryEntry[], req: PhotoRequest, store?: string): Promise<Photo> {
   if (!/^[0-9a-f]{64}$/.test(req.hash)) throw new HttpError(404, 'not_found', 'no such photo in the gallery (photos are named by their sha256)');
   if (entries.length === 0) throw new HttpError(404, 'not_found', 'no such photo in the gallery');
   const entry = entries.find((e) => e.face === req.face) ?? entries[0]!;
@@ -59,16 +81,8 @@ export async function galleryPhoto(entries: GalleryEntry[], req: PhotoRequest): 
   if (hit) return hit;
 
   const gone = () => new HttpError(404, 'not_found', `the photo of this entry (${entry.label}) is no longer on disk as it was added`);
-  let bytes: Buffer;
-  try {
-    const s = await stat(entry.image);
-    if (!s.isFile() || s.size > MAX_PHOTO_BYTES) throw gone();
-    bytes = await readFile(entry.image);
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    throw gone();
-  }
-  if (sha256(bytes) !== req.hash) throw gone();
+  const bytes = await photoBytes(entry.image, req.hash, store);
+  if (!bytes) throw gone();
   if (req.size === undefined && req.face === undefined) return { bytes, type: mimeOf(bytes) };
 
   try {

@@ -171,3 +171,41 @@ describe.skipIf(!SERVER)('PgGallery on a PostgreSQL server (FACEKIT_TEST_PG)', (
 describe.skipIf(!!SERVER)('PgGallery on a PostgreSQL server', () => {
   it.skip('skipped: set FACEKIT_TEST_PG=postgres://user@host:port/db (a server with pgvector) to run these', () => {});
 });
+
+describe.skipIf(!SERVER)('two serve instances over one PostgreSQL gallery (FACEKIT_TEST_PG)', () => {
+  it('what one adds, the other identifies at once, and shows its photo from the shared --photos store', async () => {
+    const { serveInProcess } = await import('../helpers/app.js');
+    const { inject } = await import('../helpers/serve.js');
+    const { DEMO, tempDir } = await import('../helpers/cli.js');
+    const { join } = await import('node:path');
+    const name = `t_two_${suffix}`;
+    const url = variant(undefined, undefined).replace(/\/?$/, '') + `?gallery=${name}`;
+    const { renameSync } = await import('node:fs');
+    // one shared store, mounted at another path on B's machine (here: moved after A wrote to it)
+    const store = join(tempDir('facekit-photos-'), 'on-a');
+    const elsewhere = join(tempDir('facekit-photos-'), 'on-b');
+    const a = await serveInProcess({ db: url, photos: store });
+    const b = await serveInProcess({ db: url, photos: elsewhere });
+    const client = await connectPostgres(SERVER!);
+    try {
+      const added = await inject(a, 'POST', '/gallery', { form: { label: 'ada', image: `@${join(DEMO, 'sample1.jpg')}` } });
+      expect(added.status).toBe(201);
+      const t0 = Date.now();
+      const who = await inject(b, 'POST', '/verify', { form: { image: `@${join(DEMO, 'sample1.jpg')}` } });
+      const seconds = (Date.now() - t0) / 1000;
+      expect(who.status).toBe(200);
+      const answer = JSON.parse(who.text) as { faces: { identity: string | null; candidates: { photo?: string }[] }[] };
+      expect(answer.faces[0]!.identity).toBe('ada');
+      expect(seconds).toBeLessThan(1);
+      // the photo was stored by A; B finds it by its hash in the shared store, at B's own path
+      renameSync(store, elsewhere);
+      const photo = await inject(b, 'GET', `${answer.faces[0]!.candidates[0]!.photo}?size=64`);
+      expect(photo.status).toBe(200);
+    } finally {
+      await a.stop({ force: true }).catch(() => undefined);
+      await b.stop({ force: true }).catch(() => undefined);
+      await (await PgGallery.open(client, name))?.drop();
+      await client.close();
+    }
+  }, 180_000);
+});

@@ -16,6 +16,7 @@ interface ServeOptions extends CommonOptions {
   head?: string;
   subject?: Subject;
   efSearch?: number;
+  photos?: string;
   host: string;
   port: number;
   bodyLimit: number;
@@ -41,6 +42,7 @@ export function register(program: Command, startServer?: StartServer): void {
     .option('--api-key <key>', 'require this key on every route but /, /docs and /openapi.json (Authorization: Bearer KEY, or X-API-Key: KEY); default: $FACEKIT_API_KEY, if set')
     .option('--cors <origins>', 'let web pages of these origins call the API: ORIGIN[,ORIGIN...] or * (off by default)', (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
     .option('--subject <kind>', 'a gallery made by the first POST /gallery holds faces (default) or whole images (image: mobilenetv2); an existing gallery keeps its own', parseSubject)
+    .option('--photos <dir>', 'where photos added over HTTP are kept, named by their sha256: one shared folder for every instance of a database gallery (default photos/ beside a gallery file, db/photos for a database)')
     .option('--ef-search <n>', 'a database gallery: pgvector\'s HNSW candidate list, 1..1000 (default 400; more: closer to exact search, slower)', parseNumber('--ef-search', { min: 1, max: 1000, integer: true }))
     .option('--head <dir>', 'a head from facekit train: POST /compare decides with it when the request\'s model is the head\'s recognizer (e.g. a siamese head on signatures)')
     .option('--compat', 'also serve the APIs facekit replaces, under their own paths: the workshop\'s (/status, /echo, /detect-face, /recognize-face, also under /deteccao-facial-api) and the Flask face API\'s (/api/...)');
@@ -68,7 +70,7 @@ async function serve(opts: ServeOptions, startServer: StartServer): Promise<numb
     db: opts.db, host: opts.host, port: opts.port, workers: opts.workers, backend: opts.backend, maxPixels: opts.maxPixels,
     bodyLimit: Math.round(opts.bodyLimit * 1e6), timeoutMs: Math.round(opts.timeout * 1000), queue: opts.queue, maxBatch: opts.maxBatch,
     debug: opts.debug, apiKey: opts.apiKey, cors: opts.cors, compat: opts.compat === true, ...(opts.head !== undefined ? { head: opts.head } : {}), ...(opts.subject !== undefined ? { subject: opts.subject } : {}),
-    ...(opts.efSearch !== undefined ? { efSearch: opts.efSearch } : {}), log: (line) => warn(`serve: ${line}`),
+    ...(opts.efSearch !== undefined ? { efSearch: opts.efSearch } : {}), ...(opts.photos !== undefined ? { photos: opts.photos } : {}), log: (line) => warn(`serve: ${line}`),
   });
   const g = server.gallery;
   const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;

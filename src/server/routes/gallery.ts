@@ -80,7 +80,7 @@ export function registerGalleryRoutes(app: FastifyInstance, ctx: Context): void 
     };
     const hash = request.params.hash;
     const entries = /^[0-9a-f]{64}$/.test(hash) ? await gallery.entriesOf(hash) : [];
-    const photo = await galleryPhoto(entries, { hash, size: num('size', 16, 2048), face: num('face', 0, 1000) });
+    const photo = await galleryPhoto(entries, { hash, size: num('size', 16, 2048), face: num('face', 0, 1000) }, ctx.opts.photos);
     return reply.type(photo.type).header('Cache-Control', 'private, max-age=300').send(photo.bytes);
   });
 }
