@@ -5,6 +5,8 @@
  * src/training does the rest: the split by class, the head, the checkpoints, and the report beside
  * the untrained embedding's. The head is then a folder that `--head` loads.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { FacekitError } from '../core/errors.js';
 import { listImages } from '../core/image.js';
 import { readPeople } from '../core/people.js';
@@ -66,6 +68,10 @@ export async function train(source: TrainSource, opts: TrainOptions): Promise<Tr
   const triplets = typeof source !== 'string';
   const kind: HeadKind = opts.head ?? 'siamese';
   if (triplets && kind !== 'siamese') throw new FacekitError('usage', 'a projection head learns classes: give a folder of classes (DIR/<class>/*), not anchor/positive/negative');
+  // said before minutes of embedding, not after
+  if (opts.resume && !existsSync(join(opts.out, 'checkpoint', 'checkpoint.json'))) {
+    throw new FacekitError('not_found', 'no checkpoint to resume from: train once without --resume', join(opts.out, 'checkpoint'));
+  }
   const photos = triplets ? await tripletPhotos(source) : await classPhotos(source);
   const engine = opts.engine ?? sharedEngine();
   const items: PhotoInput[] = photos.map((p) => ({ image: p.image, label: p.label }));

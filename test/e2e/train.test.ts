@@ -91,6 +91,7 @@ describe('train', () => {
       [['train', one, '--subject', 'image', '--out', join(root, 'y')], /only one class/],
       [['train', sig, '--subject', 'image'], /--out <dir> is needed/],
       [['train', sig, '--subject', 'image', '--out', join(root, 'z'), '--head', 'triplet'], /--head must be one of siamese, projection/],
+      [['train', sig, '--subject', 'image', '--out', join(root, 'fresh'), '--resume'], /no checkpoint to resume from/],
     ] as const) {
       const res = await cliInProcess([...args]);
       expect(res.code, args.join(' ')).toBe(2);
