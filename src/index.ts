@@ -48,10 +48,13 @@ export { decideThreshold, defaultThreshold, parseMetric, type ThresholdDecision,
 export { evaluate, rocPlot, pct, farText, type EvalKind, type EvalReport, type EvaluateOptions, type Evaluation } from './engine/evaluate.js';
 export { train, type TrainOptions, type TrainSource, type TrainSummary } from './engine/train.js';
 export type { TrainResult } from './training/index.js';
+// the light half of training: reading and applying a head (no tfjs); train() loads the rest when called
 export {
-  HEAD_KINDS, applyHead, loadHead, pairDistance, pairDistanceThreshold, pairScore,
-  type Head, type HeadFile, type HeadKind, type PairMetrics, type TrainProgress, type TrainReport, type WeightEntry,
-} from './training/index.js';
+  applyHead, loadHead, pairDistance, pairDistanceThreshold, pairScore,
+  type Head, type HeadFile, type PairMetrics, type TrainReport, type WeightEntry,
+} from './training/head-file.js';
+export { HEAD_KINDS, type HeadKind } from './training/split.js';
+export type { TrainProgress } from './training/train.js';
 export { project, scatterPlot, type EmbeddingPoint, type PlacedPoint, type Projection, type ProjectOptions } from './engine/project.js';
 export { EXACT_LIMIT, MIN_ITERATIONS, plotFormat, svgToPng, writePlot, type PlotFormat, type TsneAlgorithm } from './evaluation/index.js';
 

@@ -22,7 +22,7 @@ import { round4 } from '../recognition/identify.js';
 import { similarity, verifyPair } from '../stages/verification.js';
 import { checkHeadModel, headRecognizer, headTag, openHead, projectRecord, requireProjection } from './heads.js';
 import { imageName, type ImageInput } from './images.js';
-import { pairDistance, pairDistanceThreshold, type Head } from '../training/index.js';
+import { pairDistance, pairDistanceThreshold, type Head } from '../training/head-file.js';
 import type { RecognizerId } from '../models/catalogue.js';
 import {
   analyzePlan, detectPlan, extractPlan, imageError, representPlan,

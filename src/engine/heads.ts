@@ -9,7 +9,7 @@ import { FacekitError } from '../core/errors.js';
 import type { FaceRecord } from '../core/records.js';
 import { isRecognizerId, type RecognizerId } from '../models/catalogue.js';
 import type { GalleryMeta } from '../recognition/gallery.js';
-import { applyHead, loadHead, type Head } from '../training/index.js';
+import { applyHead, loadHead, type Head } from '../training/head-file.js';
 
 const heads = new Map<string, Promise<Head>>();
 

@@ -12,7 +12,7 @@ import { listImages } from '../core/image.js';
 import { readPeople } from '../core/people.js';
 import type { DetectorId, RecognizerId, Subject } from '../models/catalogue.js';
 import { subjectSettings } from '../pipeline/plan.js';
-import { trainHead, type HeadKind, type LabelledEmbedding, type Pair, type TrainProgress, type TrainResult } from '../training/index.js';
+import type { HeadKind, LabelledEmbedding, Pair, TrainProgress, TrainResult } from '../training/index.js';
 import type { Facekit } from './facekit.js';
 import type { RunOptions } from './options.js';
 import { sharedEngine } from './shared.js';
@@ -99,6 +99,8 @@ export async function train(source: TrainSource, opts: TrainOptions): Promise<Tr
     samples.push({ label: p.label, vector: v, image: p.image });
   }
   const pairs = triplets ? tripletPairs(photos, index) : undefined;
+  // the training code (and tfjs-layers) loads only when a command trains
+  const { trainHead } = await import('../training/train.js');
   const result = await trainHead(samples, {
     kind, recognizer: s.model, outDir: opts.out, epochs: opts.epochs, checkpointEvery: opts.checkpointEvery, resume: opts.resume,
     seed: opts.seed, maxPairs: opts.maxPairs, learningRate: opts.learningRate, baselineMetric: opts.baselineMetric, signal: opts.signal, onProgress: opts.onEpoch,
