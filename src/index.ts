@@ -68,7 +68,7 @@ export { FacekitError, type ErrorCode, type ErrorInfo } from './core/errors.js';
 export { VERSION } from './core/version.js';
 export {
   DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_RECOGNIZER, DETECTORS, METRICS, RECOGNIZERS, RECOGNIZER_ALIASES, SUBJECTS, SUBJECT_DEFAULTS,
-  isDetectorId, isMetric, isRecognizerId, isSubject, recognizerIdOf,
+  isDetectorId, isMetric, isRecognizerId, isSubject, recognizerIdOf, subjectOf,
   type DetectorId, type DetectorInfo, type FaceDetectorId, type Metric, type RecognizerId, type RecognizerInfo, type SchemeId, type Subject,
 } from './models/catalogue.js';
 export {

@@ -4,7 +4,7 @@ import { FacekitError } from '../core/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../core/image.js';
 import {
   BACKENDS, DEFAULT_DETECTOR, DEFAULT_GALLERY_PATH, DETECTORS, Facekit, INDEX_POLICIES, METRICS, RECOGNIZERS, SUBJECTS, defaultWorkers, isDetectorId,
-  isIndexPolicy, isMetric, isSubject, recognizerIdOf, type BackendChoice, type DetectorId, type IndexPolicy, type Metric, type RecognizerId, type Subject,
+  isIndexPolicy, isMetric, isSubject, recognizerIdOf, subjectOf, type BackendChoice, type DetectorId, type IndexPolicy, type Metric, type RecognizerId, type Subject,
 } from '../index.js';
 
 /* ---------------------------------------------------------------- option parsing */
@@ -123,7 +123,7 @@ export function addDetectOptions(cmd: Command, o: { maxFaces?: boolean; detector
     // a detector or mirror averaging not given is the library's to choose: a gallery's own, else the subject's
     const cleared = ['detector', 'flip'];
     const model = action.getOptionValue('model') as RecognizerId | undefined;
-    const image = action.getOptionValue('subject') === 'image' || (model !== undefined && action.getOptionValueSource('model') !== 'default' && RECOGNIZERS[model]?.subject === 'image');
+    const image = action.getOptionValue('subject') === 'image' || (model !== undefined && action.getOptionValueSource('model') !== 'default' && subjectOf(model) === 'image');
     // a head (--head) was trained on one recognizer's embeddings: that is the model, unless given
     if (image || action.getOptionValue('head') !== undefined) cleared.push('model');
     for (const name of cleared) {
@@ -141,6 +141,12 @@ export function addModelOption(cmd: Command, help: string, fallback?: Recognizer
 /** --db: the gallery (a file, or a database URL). */
 export function addDbOption(cmd: Command, help = 'the gallery (a file, or postgres://…?gallery=NAME; default $FACEKIT_DB or db/gallery.json)', flags = '--db <file|url>'): Command {
   return cmd.option(flags, help, defaultDb());
+}
+
+/** --ef-search N: pgvector's HNSW candidate list for a database gallery (verify, similar, serve). */
+export function addEfSearchOption(cmd: Command): Command {
+  return cmd.option('--ef-search <n>', 'a database gallery: pgvector\'s HNSW candidate list, 1..1000 (default 400; more: closer to exact search, slower)',
+    parseNumber('--ef-search', { min: 1, max: 1000, integer: true }));
 }
 
 /** --cache DIR / --no-cache: the embedding cache of eval and tsne. */

@@ -5,7 +5,7 @@
  * galleries), committed in batches (databases). `facekit build-db` and `facekit db import` are
  * this verb; so is `verify --db DIR`.
  */
-import { DEFAULT_METRIC, RECOGNIZERS, isRecognizerId, type RecognizerId, type Subject } from '../models/catalogue.js';
+import { DEFAULT_METRIC, RECOGNIZERS, subjectOf, type RecognizerId, type Subject } from '../models/catalogue.js';
 import { subjectSettings } from '../pipeline/plan.js';
 import type { Head } from '../training/index.js';
 import { checkHeadModel, galleryHeadOf, headOfGallery, headRecognizer, headTag, openHead, requireProjection } from './heads.js';
@@ -48,7 +48,7 @@ export async function buildGallery(source: GallerySource, opts: BuildOptions = {
 
 /** A gallery holds faces or whole images (its model says which): one clear line when they would mix. */
 export function assertSubject(meta: GalleryMeta, subject: Subject, where: string): void {
-  const holds = isRecognizerId(meta.model) ? RECOGNIZERS[meta.model].subject : undefined;
+  const holds = subjectOf(meta.model);
   if (holds && holds !== subject) {
     throw new FacekitError('model_mismatch', `gallery holds ${holds === 'face' ? 'faces' : 'whole images'} (${meta.model}), not ${subject === 'face' ? 'faces' : 'whole images'}: give another gallery (--db) for them`, where);
   }

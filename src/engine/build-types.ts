@@ -7,11 +7,11 @@ import type { RunOptions } from './options.js';
 export interface BuildOptions extends RunOptions {
   /** the gallery: a file, `pglite:DIR?gallery=NAME`, `postgres://…?gallery=NAME` or `memory:` (default db/gallery.json) */
   db?: string;
-  /** recognition model (default: the gallery's; for a new one fed records, theirs; else mobilefacenet) */
   /** `image`: whole images (folders are categories; an image recognizer, no detector) */
   subject?: Subject;
   /** a projection head from facekit train (its folder): the gallery holds its projections and records it */
   head?: string;
+  /** recognition model (default: the gallery's; for a new one fed records, theirs; else the subject's) */
   model?: RecognizerId;
   detector?: DetectorId;
   minScore?: number;

@@ -23,7 +23,6 @@ import { similarity, verifyPair } from '../stages/verification.js';
 import { checkHeadModel, headRecognizer, headTag, openHead, projectRecord, requireProjection } from './heads.js';
 import { imageName, type ImageInput } from './images.js';
 import { pairDistance, pairDistanceThreshold, type Head } from '../training/head-file.js';
-import type { RecognizerId } from '../models/catalogue.js';
 import {
   analyzePlan, detectPlan, extractPlan, imageError, representPlan,
   type AnalyzeOptions, type DetectOptions, type ExtractOptions, type FacekitOptions, type RepresentOptions, type RunOptions, type VerifyOptions, type VerifyResult,
@@ -84,18 +83,20 @@ export class Facekit implements AsyncDisposable {
   /** Each face's embedding (the records `facekit represent` prints); [] when there is no face. */
   async represent(image: ImageInput, opts: RepresentOptions & RunOptions = {}): Promise<FaceRecord[]> {
     if (opts.head === undefined) return this.one(image, representPlan(opts, this.maxPixels), 'represent', opts);
-    const head = await this.projectionHead(opts.head, opts.model, 'represent');
-    const out = await this.one(image, representPlan({ ...opts, model: head.recognizer as RecognizerId }, this.maxPixels), 'represent', opts);
-    return out.map((r) => projectRecord(r, head));
+    const { plan, head } = await this.projectionPlan(opts.head, opts);
+    return (await this.one(image, plan, 'represent', opts)).map((r) => projectRecord(r, head));
   }
 
-  /** A projection head for `use`, checked against the model asked for (none: the head's own). */
-  private async projectionHead(dir: string | Head, model: string | undefined, use: string): Promise<Head> {
+  /**
+   * `--head` on represent: a projection head, checked against the model asked for (none: the
+   * head's own), and the plan that embeds with the head's recognizer.
+   */
+  private async projectionPlan(dir: string | Head, opts: RepresentOptions): Promise<{ plan: PipelinePlan; head: Head }> {
     const head = await openHead(dir);
-    headRecognizer(head);
-    requireProjection(head, use);
-    if (model !== undefined) checkHeadModel(head, model);
-    return head;
+    const model = headRecognizer(head);
+    requireProjection(head, 'represent');
+    if (opts.model !== undefined) checkHeadModel(head, opts.model);
+    return { plan: representPlan({ ...opts, model }, this.maxPixels), head };
   }
 
   /**
@@ -136,10 +137,8 @@ export class Facekit implements AsyncDisposable {
       found.push(records.filter((r) => r.face !== null && !r.error).length);
     }
     const [a, b] = faces as [FaceRecord, FaceRecord];
-    const v = head
-      ? { distance: pairDistance(head, a.embedding!.vector, b.embedding!.vector), same: false }
-      : verifyPair(a.embedding!.vector, b.embedding!.vector, metric, decision.threshold);
-    if (head) v.same = v.distance <= decision.threshold;
+    const d = head ? pairDistance(head, a.embedding!.vector, b.embedding!.vector) : undefined;
+    const v = d !== undefined ? { distance: d, same: d <= decision.threshold } : verifyPair(a.embedding!.vector, b.embedding!.vector, metric, decision.threshold);
     return {
       image1: a.image, image2: b.image, verified: v.same, distance: round4(v.distance), threshold: decision.threshold,
       metric: head ? (head.kind === 'siamese' ? 'siamese' : 'cosine') : metric,
@@ -168,13 +167,7 @@ export class Facekit implements AsyncDisposable {
   /** Embeddings of many images, or of normalize records, in input order. */
   representEach(items: Iterable<StreamItem> | AsyncIterable<StreamItem>, opts: RepresentOptions & RunOptions = {}): AsyncGenerator<FaceRecord> {
     if (opts.head === undefined) return this.flat(this.stream(items, representPlan(opts, this.maxPixels), 'represent', true, opts));
-    return this.projectedEach(items, opts.head, opts);
-  }
-
-  private async *projectedEach(items: Iterable<StreamItem> | AsyncIterable<StreamItem>, dir: string | Head, opts: RepresentOptions & RunOptions): AsyncGenerator<FaceRecord> {
-    const head = await this.projectionHead(dir, opts.model, 'represent');
-    const plan = representPlan({ ...opts, model: head.recognizer as RecognizerId }, this.maxPixels);
-    for await (const r of this.flat(this.stream(items, plan, 'represent', true, opts))) yield projectRecord(r, head);
+    return this.flat(this.projectedBatch(items, opts.head, opts));
   }
 
   /** Analyses of many images, or of detect records, in input order. */
@@ -195,9 +188,9 @@ export class Facekit implements AsyncDisposable {
     return this.stream(items, plan, verb === 'represent' ? 'represent' : 'detect', verb !== 'detect', opts);
   }
 
-  private async *projectedBatch(items: StreamItem[] | AsyncIterable<StreamItem>, dir: string | Head, opts: RepresentOptions & RunOptions): AsyncGenerator<FaceRecord[]> {
-    const head = await this.projectionHead(dir, opts.model, 'represent');
-    const plan = representPlan({ ...opts, model: head.recognizer as RecognizerId }, this.maxPixels);
+  /** Each image's records, their embeddings projected by a projection head. */
+  private async *projectedBatch(items: Iterable<StreamItem> | AsyncIterable<StreamItem>, dir: string | Head, opts: RepresentOptions & RunOptions): AsyncGenerator<FaceRecord[]> {
+    const { plan, head } = await this.projectionPlan(dir, opts);
     for await (const records of this.stream(items, plan, 'represent', true, opts)) yield records.map((r) => projectRecord(r, head));
   }
 

@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { defaultCacheDir } from '../core/cache-dir.js';
 import { FacekitError, fsError } from '../core/errors.js';
 import { readPeople } from '../core/people.js';
-import { RECOGNIZERS } from '../models/catalogue.js';
+import { subjectOf } from '../models/catalogue.js';
 import { galleryFileIn } from '../recognition/gallery-file.js';
 import { buildGallery, type BuildOptions, type BuildSummary } from './build-gallery.js';
 
@@ -23,7 +23,7 @@ export async function folderGallery(dir: string, opts: Omit<BuildOptions, 'db' |
     throw fsError(err, dir);
   }
   // faces and whole images of one folder are two galleries (a face gallery keeps its old name)
-  const image = opts.subject === 'image' || (opts.model !== undefined && RECOGNIZERS[opts.model].subject === 'image');
+  const image = opts.subject === 'image' || (opts.model !== undefined && subjectOf(opts.model) === 'image');
   const id = createHash('sha1').update(image ? `${real}#image` : real).digest('hex').slice(0, 16);
   const db = join(opts.cache ?? defaultCacheDir(), 'galleries', id, 'gallery.json');
   // a flat folder of photos, as deepface takes one too: each photo is its own identity (its file name)

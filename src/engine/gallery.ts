@@ -190,16 +190,18 @@ export class Gallery {
   async identify(query: ImageInput | EmbeddingInput | FaceRecord, opts: IdentifyOptions = {}): Promise<FaceAnswer[]> {
     const ask = this.asking(opts);
     await this.notEmpty();
-    let faces: FaceRecord[];
+    return identifyAsync(this.backend, await this.queryFaces(query, opts, false), ask);
+  }
+
+  /** A query's faces: an embedding or a record as one face, a photo's faces (`largestOnly`: its largest) embedded as the gallery's were. */
+  private async queryFaces(query: ImageInput | EmbeddingInput | FaceRecord, opts: IdentifyOptions, largestOnly: boolean): Promise<FaceRecord[]> {
     if (isEmbedding(query)) {
-      faces = [{ schema: SCHEMA_VERSION, image: opts.name ?? '<embedding>', face: 0, embedding: { model: this.meta.model, dim: query.length, vector: Array.from(query) } }];
-    } else if (isFaceRecord(query)) {
-      faces = [this.checked(query, opts)];
-    } else {
-      faces = await this.engine.represent(query, { ...this.embedding(opts), name: opts.name, signal: opts.signal });
-      if (faces.length === 0) throw new FacekitError('no_face', 'no face found', imageName(query, opts.name));
+      return [{ schema: SCHEMA_VERSION, image: opts.name ?? '<embedding>', face: 0, embedding: { model: this.meta.model, dim: query.length, vector: Array.from(query) } }];
     }
-    return identifyAsync(this.backend, faces, ask);
+    if (isFaceRecord(query)) return [this.checked(query, opts)];
+    const faces = await this.engine.represent(query, { ...this.embedding(opts), name: opts.name, signal: opts.signal, largestOnly });
+    if (faces.length === 0) throw new FacekitError('no_face', 'no face found', imageName(query, opts.name));
+    return faces;
   }
 
   /**
@@ -213,15 +215,8 @@ export class Gallery {
     await this.notEmpty();
     const top = opts.top ?? 5;
     if (!Number.isInteger(top) || top < 1 || top > 1000) throw new FacekitError('usage', `top must be an integer from 1 to 1000, got ${top}`);
-    let face: FaceRecord;
-    if (isEmbedding(query)) {
-      face = { schema: SCHEMA_VERSION, image: opts.name ?? '<embedding>', face: 0, embedding: { model: this.meta.model, dim: query.length, vector: Array.from(query) } };
-    } else if (isFaceRecord(query)) {
-      face = this.checked(query, opts);
-    } else {
-      const faces = await this.engine.represent(query, { ...this.embedding(opts), name: opts.name, signal: opts.signal, largestOnly: true });
-      face = faces.find((f) => f.embedding) ?? faces[0] ?? { schema: SCHEMA_VERSION, image: imageName(query, opts.name), face: null };
-    }
+    const faces = await this.queryFaces(query, opts, true);
+    const face = faces.find((f) => f.embedding) ?? faces[0]!;
     if (face.error || !face.embedding) {
       throw new FacekitError(face.error?.code ?? 'no_face', face.error?.message ?? 'no face found', face.image);
     }

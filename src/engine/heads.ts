@@ -26,7 +26,7 @@ export function openHead(head: string | Head): Promise<Head> {
   return h;
 }
 
-/** The recognizer a head was trained on (undefined when this facekit does not have it). */
+/** The recognizer a head was trained on; one this facekit does not have is a `bad_head` line. */
 export function headRecognizer(head: Head): RecognizerId {
   if (!isRecognizerId(head.recognizer)) throw new FacekitError('bad_head', `head was trained on "${head.recognizer}" embeddings, a recognizer this facekit does not have`, head.dir);
   return head.recognizer;

@@ -11,7 +11,7 @@ import { listImages } from '../core/image.js';
 import { personOf } from '../core/people.js';
 import { parseRecord } from '../core/records.js';
 import { l2normalize } from '../core/vector.js';
-import { DEFAULT_DETECTOR, DEFAULT_METRIC, isDetectorId, isRecognizerId, RECOGNIZERS, type DetectorId, type Metric, type RecognizerId, type Subject } from '../models/catalogue.js';
+import { DEFAULT_DETECTOR, DEFAULT_METRIC, isDetectorId, isRecognizerId, subjectOf, type DetectorId, type Metric, type RecognizerId, type Subject } from '../models/catalogue.js';
 import { subjectSettings } from '../pipeline/plan.js';
 import { defaultCacheDir, embedImages, type EmbedSettings } from '../pipeline/embeddings-cache.js';
 import { isDbUrl, isMemoryLocation, openBackend } from '../recognition/store/open.js';
@@ -41,8 +41,7 @@ export interface ProjectOptions extends RunOptions {
   metric?: Metric;
   /** photos to place among the points, marked as unknown (their largest face) */
   query?: string[];
-  /** a folder source: how its photos are embedded */
-  /** `image`: whole images (an image recognizer, no detector) */
+  /** a folder source: how its photos are embedded (`subject: 'image'`: whole images, an image recognizer, no detector) */
   subject?: Subject;
   model?: RecognizerId;
   skipDetect?: boolean;
@@ -131,7 +130,7 @@ export function scatterPlot(p: Projection, o: { title?: string; labels?: boolean
   const people = new Set(p.points.filter((it) => !it.query).map((it) => it.label)).size;
   const queries = p.points.length - p.sourceCount;
   // whole pictures (an image recognizer) are of categories, not faces of people
-  const image = isRecognizerId(p.model) && RECOGNIZERS[p.model].subject === 'image';
+  const image = subjectOf(p.model) === 'image';
   const [what, one, many] = image ? ['pictures', 'category', 'categories'] : ['faces', 'person', 'people'];
   const title = o.title ?? `${p.method === 'pca' ? 'PCA' : 't-SNE'} of ${p.sourceCount} ${what} of ${people} ${people === 1 ? one : many}` +
     (queries ? ` and ${queries} unknown` : '');

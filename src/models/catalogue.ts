@@ -195,15 +195,19 @@ export const RECOGNIZERS: Record<RecognizerId, RecognizerInfo> = {
 export const RECOGNIZER_ALIASES: Readonly<Record<string, RecognizerId>> = {
   mobilenet_v2: 'mobilenetv2', 'mobilenet-v2': 'mobilenetv2', mobilenet: 'mobilenetv2',
 };
-/** The recognizer and detector each subject uses unless told otherwise. */
-export const SUBJECT_DEFAULTS: Readonly<Record<Subject, { model: RecognizerId; detector: DetectorId }>> = {
-  face: { model: 'mobilefacenet', detector: 'blazeface' },
-  image: { model: 'mobilenetv2', detector: 'none' },
-};
 
 export const DEFAULT_DETECTOR: DetectorId = 'blazeface';
 export const DEFAULT_RECOGNIZER: RecognizerId = 'mobilefacenet';
 export const DEFAULT_METRIC: Metric = 'euclidean_l2';
+
+/**
+ * What each subject uses unless told otherwise: its recognizer and detector, and whether an
+ * embedding averages the mirror image (a face yes; a mirrored signature or product is another one).
+ */
+export const SUBJECT_DEFAULTS: Readonly<Record<Subject, { model: RecognizerId; detector: DetectorId; flip: boolean }>> = {
+  face: { model: DEFAULT_RECOGNIZER, detector: DEFAULT_DETECTOR, flip: true },
+  image: { model: 'mobilenetv2', detector: 'none', flip: false },
+};
 
 export function isDetectorId(s: string): s is DetectorId {
   return Object.hasOwn(DETECTORS, s);
@@ -216,6 +220,10 @@ export function recognizerIdOf(name: string): RecognizerId | undefined {
   const lower = name.toLowerCase();
   if (isRecognizerId(lower)) return lower;
   return Object.hasOwn(RECOGNIZER_ALIASES, lower) ? RECOGNIZER_ALIASES[lower] : undefined;
+}
+/** What a model embeds (faces or whole images); undefined for a model this facekit does not have. */
+export function subjectOf(model: string): Subject | undefined {
+  return isRecognizerId(model) ? RECOGNIZERS[model].subject : undefined;
 }
 export function isSubject(s: string): s is Subject {
   return (SUBJECTS as readonly string[]).includes(s);

@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { runInNewContext } from 'node:vm';
 import { dirname, join, sep } from 'node:path';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
@@ -188,7 +189,7 @@ export function loadGraphModel(pkg: string, file: string): Promise<GraphModel> {
 export function loadUmdLayersModel(pkg: string, topologyFile: string, weightsFile: string, output: string): Promise<LayersModel> {
   return once(`${pkg}/${topologyFile}#${output}`, async () => {
     const t = await backend();
-    const [{ runInNewContext }, layers] = [await import('node:vm'), require('@tensorflow/tfjs-layers') as typeof import('@tensorflow/tfjs-layers')];
+    const layers = require('@tensorflow/tfjs-layers') as typeof import('@tensorflow/tfjs-layers');
     const run = (file: string): unknown => {
       const path = modelPath(pkg, file);
       const module = { exports: {} as unknown };

@@ -105,9 +105,9 @@ export function buildPlan(choice: PlanChoice = {}): PipelinePlan {
   const scheme = choice.scheme ?? info.scheme;
   if (!isSchemeId(scheme)) throw new FacekitError('usage', `unknown scheme "${scheme}" (one of ${Object.keys(SCHEMES).join(', ')})`);
   const { analysis: analysisChoice, ...rest } = choice;
-  // a whole image has no landmarks to rotate to, and a mirrored signature or product is another one
-  const imageDefaults = subject === 'image' ? { rotate: false, flip: false } : {};
-  const plan: PipelinePlan = { ...DEFAULT_PLAN, ...imageDefaults, ...stripUndefined(rest), subject, detector, model, scheme: scheme as SchemeId };
+  // a whole image has no landmarks to rotate to
+  const subjectDefaults = { flip: SUBJECT_DEFAULTS[subject].flip, ...(subject === 'image' ? { rotate: false } : {}) };
+  const plan: PipelinePlan = { ...DEFAULT_PLAN, ...subjectDefaults, ...stripUndefined(rest), subject, detector, model, scheme: scheme as SchemeId };
   if (subject === 'image' && (plan.analysis !== undefined || analysisChoice || plan.skipDetect)) {
     throw new FacekitError('usage', `--subject image takes whole images: ${plan.skipDetect ? '--skip-detect' : 'face analysis'} is for faces`);
   }
@@ -142,13 +142,13 @@ export function subjectChoice(choice: { subject?: string; model?: string; detect
     if (!model) throw new FacekitError('usage', `unknown model "${choice.model}" (one of ${Object.keys(RECOGNIZERS).join(', ')})`);
   }
   const subject: Subject = (choice.subject as Subject | undefined) ?? (model ? RECOGNIZERS[model].subject : 'face');
-  model ??= subject === 'face' ? DEFAULT_PLAN.model : SUBJECT_DEFAULTS[subject].model;
+  model ??= SUBJECT_DEFAULTS[subject].model;
   if (RECOGNIZERS[model].subject !== subject) {
     throw new FacekitError('usage', subject === 'image'
       ? `${model} is a face recognizer: --subject image needs an image recognizer (${imageModels()})`
       : `${model} embeds whole images: use it with --subject image (face recognizers: ${faceModels()})`);
   }
-  const detector = choice.detector ?? (subject === 'face' ? DEFAULT_PLAN.detector : SUBJECT_DEFAULTS[subject].detector);
+  const detector = choice.detector ?? SUBJECT_DEFAULTS[subject].detector;
   if (!isDetectorId(detector)) throw new FacekitError('usage', `unknown detector "${detector}" (one of ${Object.keys(DETECTORS).join(', ')})`);
   if (subject === 'image' && detector !== 'none') throw new FacekitError('usage', `--subject image takes the whole image: detector "${detector}" finds faces (leave --detector out)`);
   if (subject === 'face' && detector === 'none') throw new FacekitError('usage', 'detector "none" takes the whole image: it is for --subject image');
@@ -157,7 +157,7 @@ export function subjectChoice(choice: { subject?: string; model?: string; detect
 /** subjectChoice, with the mirror-image averaging each subject takes by default (faces yes, images no). */
 export function subjectSettings(choice: { subject?: string; model?: string; detector?: string; flip?: boolean }): { subject: Subject; model: RecognizerId; detector: DetectorId; flip: boolean } {
   const s = subjectChoice(choice);
-  return { ...s, flip: choice.flip ?? s.subject === 'face' };
+  return { ...s, flip: choice.flip ?? SUBJECT_DEFAULTS[s.subject].flip };
 }
 const modelsOf = (subject: Subject) => Object.values(RECOGNIZERS).filter((r) => r.subject === subject).map((r) => r.id).join(', ');
 const imageModels = () => modelsOf('image');

@@ -101,16 +101,11 @@ async function continueRecords(records: FaceRecord[], img: RgbImage | undefined,
       if (from === 'align') {
         if (!img) throw new Error('align needs pixels');
         const [sx, sy] = decodeScale(img);
-        let a;
-        if (template.fitSets.length === 0) {
-          // a whole image (no points): sharp shrinks it to the template's size first, filtered; the
-          // warp's bilinear sampling alone would alias a large picture (crop and rotate edits of one
-          // photo then found their original 33 and 36 times of 40, instead of 37 and 39)
-          const { image: small, scale } = await downscale(img, Math.max(...template.size), 'lanczos3');
-          a = alignFace(small, scaleRecord({ box: r.box }, scale / sx, scale / sy), template, false);
-        } else {
-          a = alignFace(img, scaleRecord({ landmarks: r.landmarks, box: r.box }, 1 / sx, 1 / sy), template, plan.rotate);
-        }
+        // a whole image (a template without points): sharp shrinks it to the template's size
+        // first, filtered; the warp's bilinear sampling alone would alias a large picture
+        const whole = template.fitSets.length === 0;
+        const { image: source, scale } = whole ? await downscale(img, Math.max(...template.size), 'lanczos3') : { image: img, scale: 1 };
+        const a = alignFace(source, scaleRecord({ landmarks: whole ? undefined : r.landmarks, box: r.box }, scale / sx, scale / sy), template, plan.rotate);
         crop = a.crop;
         r = { ...r };
         if (plan.alignDir) {

@@ -4,7 +4,7 @@
  * that shape answers the same way on every route.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { assertSameModel, isRecognizerId, RECOGNIZERS, type DetectorId, type Facekit, type FaceRecord, type Gallery, type Head, type RecognizerId, type ServerOptions } from '../index.js';
+import { assertSameModel, RECOGNIZERS, subjectOf, type DetectorId, type Facekit, type FaceRecord, type Gallery, type Head, type RecognizerId, type ServerOptions } from '../index.js';
 import { fromFacekit, HttpError, badRequest } from './http-errors.js';
 import { readBody, readBodyOf, uploadsOf, type BodySpec, type ParsedBody, type Upload } from './inputs.js';
 
@@ -148,7 +148,8 @@ export function detectChoice(ctx: Context, body: ParsedBody, model?: RecognizerI
   const o = body.options;
   // the gallery's detector finds what its model embeds: a model of the other subject (whole images
   // against a face gallery, or faces against an image gallery) takes its own
-  const sameSubject = model === undefined || !isRecognizerId(ctx.gallery.meta.model) || RECOGNIZERS[model].subject === RECOGNIZERS[ctx.gallery.meta.model].subject;
+  const holds = subjectOf(ctx.gallery.meta.model);
+  const sameSubject = model === undefined || holds === undefined || subjectOf(model) === holds;
   const galleryDetector = sameSubject ? ctx.gallery.settings().detector : undefined;
   return {
     ...(o.detector !== undefined ? { detector: o.detector as DetectorId } : galleryDetector !== undefined ? { detector: galleryDetector } : {}),

@@ -11,24 +11,15 @@ import {
   applyHead, loadHead, makePairs, pairDistance, pairScore, splitClasses, tfjsHead, trainHead,
   type HeadKind, type LabelledEmbedding, type TrainResult,
 } from '../../dist/training/index.js';
+// the seeded generator the training itself uses (the same numbers for a seed on every platform)
+import { rng } from '../../dist/training/split.js';
 
 const root = mkdtempSync(join(tmpdir(), 'facekit-training-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `classes` classes of `per` embeddings: identity in the first `signal` dims (spread 0.3), noise of sd 3 in the rest. */
 function synthetic(classes: number, per: number, dim: number, seed = 3, signal = 8): LabelledEmbedding[] {
-  const r = random(seed);
+  const r = rng(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
   const out: LabelledEmbedding[] = [];
   for (let c = 0; c < classes; c++) {

@@ -1,6 +1,6 @@
 /** `facekit build-db`: a gallery of known people from DIR/<person>/* photos or labelled records (buildGallery). */
 import type { Command } from 'commander';
-import { ANN_MIN_FACES, DEFAULT_RECOGNIZER, RECOGNIZERS, buildGallery, isRecognizerId, type BuildSummary, type DetectorId, type GallerySource, type IndexPolicy, type Metric, type RecognizerId, type Subject } from '../../index.js';
+import { ANN_MIN_FACES, DEFAULT_RECOGNIZER, buildGallery, subjectOf, type BuildSummary, type DetectorId, type GallerySource, type IndexPolicy, type Metric, type RecognizerId, type Subject } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { action } from '../exit.js';
 import { readInputs } from '../inputs.js';
@@ -96,7 +96,7 @@ function report(s: BuildSummary, json: boolean): void {
     return;
   }
   // an any-image gallery holds pictures of categories, not faces of people
-  const image = isRecognizerId(s.model) && RECOGNIZERS[s.model].subject === 'image';
+  const image = subjectOf(s.model) === 'image';
   const [who, whom, what] = image ? ['category', 'categories', 'image'] : ['person', 'people', 'face'];
   const lines = [
     `gallery ${s.db}: ${count(s.galleryPeople, who, whom)}, ${count(s.galleryFaces, what)} (${s.model})`,

@@ -8,7 +8,7 @@ import type { StartServer, Subject } from '../../index.js';
 import { FacekitError } from '../../core/errors.js';
 import { SERVER_MAX_PIXELS } from '../../core/image.js';
 import { action } from '../exit.js';
-import { addDbOption, addEngineOptions, parseNumber, parseSubject, type CommonOptions } from '../options.js';
+import { addDbOption, addEfSearchOption, addEngineOptions, parseNumber, parseSubject, type CommonOptions } from '../options.js';
 import { warn } from '../output.js';
 
 interface ServeOptions extends CommonOptions {
@@ -43,9 +43,9 @@ export function register(program: Command, startServer?: StartServer): void {
     .option('--cors <origins>', 'let web pages of these origins call the API: ORIGIN[,ORIGIN...] or * (off by default)', (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
     .option('--subject <kind>', 'a gallery made by the first POST /gallery holds faces (default) or whole images (image: mobilenetv2); an existing gallery keeps its own', parseSubject)
     .option('--photos <dir>', 'where photos added over HTTP are kept, named by their sha256: one shared folder for every instance of a database gallery (default photos/ beside a gallery file, db/photos for a database)')
-    .option('--ef-search <n>', 'a database gallery: pgvector\'s HNSW candidate list, 1..1000 (default 400; more: closer to exact search, slower)', parseNumber('--ef-search', { min: 1, max: 1000, integer: true }))
     .option('--head <dir>', 'a head from facekit train: POST /compare decides with it when the request\'s model is the head\'s recognizer (e.g. a siamese head on signatures)')
     .option('--compat', 'also serve the APIs facekit replaces, under their own paths: the workshop\'s (/status, /echo, /detect-face, /recognize-face, also under /deteccao-facial-api) and the Flask face API\'s (/api/...)');
+  addEfSearchOption(cmd);
   addEngineOptions(cmd, SERVER_MAX_PIXELS, 'worker threads that run the models, each loads them once');
   cmd.addHelpText('after', `
 Examples:

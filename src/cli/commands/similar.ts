@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Gallery, FacekitError, type Metric, type SimilarAnswer } from '../../index.js';
 import { action } from '../exit.js';
 import { readInputs } from '../inputs.js';
-import { addEngineOptions, addFormatOptions, defaultDb, engineFor, parseMetric, parseNumber, wantsTable, type CommonOptions, type FormatOptions } from '../options.js';
+import { addEfSearchOption, addEngineOptions, addFormatOptions, defaultDb, engineFor, parseMetric, parseNumber, wantsTable, type CommonOptions, type FormatOptions } from '../options.js';
 import { plainTable, warn } from '../output.js';
 
 interface SimilarCliOptions extends CommonOptions, FormatOptions {
@@ -21,9 +21,9 @@ export function register(program: Command): void {
     .argument('<query...>', 'image file(s), or - for an image on stdin')
     .option('--db <file|url>', 'the gallery (default $FACEKIT_DB or db/gallery.json)', defaultDb())
     .option('--top <k>', 'photos to list', parseNumber('--top', { min: 1, max: 1000, integer: true }), 5)
-    .option('--ef-search <n>', 'a database gallery: pgvector\'s HNSW candidate list, 1..1000 (default 400; more: closer to exact search, slower)', parseNumber('--ef-search', { min: 1, max: 1000, integer: true }))
     .option('--metric <name>', 'cosine | euclidean | euclidean_l2 (default: the gallery\'s)', parseMetric)
     .option('--threshold <t>', 'largest distance counted as similar (default: calibrated for the gallery\'s model)', parseNumber('--threshold', { min: 0 }));
+  addEfSearchOption(cmd);
   addFormatOptions(cmd, 'JSON: one object per query');
   addEngineOptions(cmd);
   cmd.addHelpText('after', `

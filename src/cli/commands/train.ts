@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .description('train a small head (siamese or projection) on a recognizer\'s embeddings of labelled classes, and report it beside the untrained embedding')
     .argument('[dir]', 'a folder of classes: DIR/<class>/*.jpg (people, signers, categories)')
     .option('--out <dir>', 'the head\'s folder (head.json, weights.bin, checkpoint/)')
-    .option('--head <kind>', 'siamese (L1 distance + sigmoid, on pairs) | projection (a 256-d embedding trained on the classes); default projection for a folder, siamese for --anchor', parseHead)
+    .option('--head <kind>', 'siamese (L1 distance + sigmoid, on pairs) | projection (a 256-d embedding trained on the classes); default siamese', parseHead)
     .option('--anchor <dir>', 'the seed\'s layout: anchor/ (with --positive and --negative; the i-th file of each make a triplet)')
     .option('--positive <dir>', 'the same class as the anchor of the same rank')
     .option('--negative <dir>', 'another class than the anchor of the same rank')
@@ -51,8 +51,8 @@ export function register(program: Command): void {
   addEngineOptions(cmd);
   cmd.addHelpText('after', `
 Examples:
-  $ facekit train ./signatures --subject image --out sig-head           a projection head, by signer
-  $ facekit train ./artists --head siamese --out artists-siamese        on face embeddings
+  $ facekit train ./signatures --subject image --out sig-head           a siamese head, by signer
+  $ facekit train ./artists --head projection --out artists-projection  on face embeddings
   $ facekit train --anchor anchor --positive positive --negative negative --subject image --out seed-head
   $ facekit train ./signatures --subject image --out sig-head --epochs 60 --resume   (go on)
 

@@ -1,11 +1,11 @@
 /** `facekit verify`: who is this (against a gallery: Gallery.identifyMany), or are these two the same person (verify). */
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { DEFAULT_GALLERY_PATH, FacekitError, Gallery, RECOGNIZERS, isRecognizerId, folderGallery, type DetectorId, type FaceAnswer, type Metric, type RecognizerId, type Subject } from '../../index.js';
+import { DEFAULT_GALLERY_PATH, FacekitError, Gallery, subjectOf, folderGallery, type DetectorId, type FaceAnswer, type Metric, type RecognizerId, type Subject } from '../../index.js';
 import { action } from '../exit.js';
 import { isDirectorySync } from '../../core/files.js';
 import { InputStream, readInputs, type ImageInput, type Input } from '../inputs.js';
-import { addDetectOptions, addEngineOptions, addFormatOptions, defaultDb, engineFor, parseMetric, parseModel, parseNumber, wantsTable, type CommonOptions, type FormatOptions } from '../options.js';
+import { addDetectOptions, addEfSearchOption, addEngineOptions, addFormatOptions, defaultDb, engineFor, parseMetric, parseModel, parseNumber, wantsTable, type CommonOptions, type FormatOptions } from '../options.js';
 import { plainTable, warn } from '../output.js';
 
 interface VerifyOptions extends CommonOptions, FormatOptions {
@@ -31,10 +31,10 @@ export function register(program: Command): void {
     .option('--db <file|dir|url>', `the gallery (default $FACEKIT_DB or ${DEFAULT_GALLERY_PATH}; postgres://…?gallery=NAME for a database), or a folder of people (DIR/<person>/*.jpg) whose gallery is built and cached; giving it forces gallery mode`)
     .option('--threshold <t>', 'largest distance that counts as the same person (default: calibrated per model and metric)', parseNumber('--threshold', { min: 0 }))
     .option('--metric <name>', 'cosine | euclidean | euclidean_l2 (default: the gallery\'s)', parseMetric)
-    .option('--ef-search <n>', 'a database gallery: pgvector\'s HNSW candidate list, 1..1000 (default 400; more: closer to exact search, slower)', parseNumber('--ef-search', { min: 1, max: 1000, integer: true }))
     .option('--top-k <k>', 'candidates to list per face', parseNumber('--top-k', { min: 1, integer: true }), 3)
     .option('--model <name>', '1:1 mode: recognition model (gallery mode uses the gallery\'s)', parseModel)
     .option('--head <dir>', '1:1 mode: a head from facekit train decides (siamese: its probability; projection: cosine of the projections), at its trained threshold');
+  addEfSearchOption(cmd);
   addDetectOptions(cmd)
     .option('--skip-detect', 'queries are already aligned face crops (ArcFace 112x112 template)', false)
     .option('--anti-spoof', 'refuse faces the anti-spoofing model judges not real (a photo of a photo, a screen): error, exit code 2', false);
@@ -135,7 +135,7 @@ class AnswerPrinter {
 }
 
 /** Whole pictures (signatures, products) are not people. */
-const isImageModel = (model: string): boolean => isRecognizerId(model) && RECOGNIZERS[model].subject === 'image';
+const isImageModel = (model: string): boolean => subjectOf(model) === 'image';
 
 async function verifyPairMode(inputs: ImageInput[], opts: VerifyOptions): Promise<number> {
   const engine = engineFor(opts);

@@ -3,7 +3,7 @@
  * document, `/health` (status, backend, loaded models, gallery size, queue) and `/models`.
  */
 import type { FastifyInstance } from 'fastify';
-import { isRecognizerId, listModels, RECOGNIZERS, type ModelRow } from '../../index.js';
+import { listModels, subjectOf, type ModelRow } from '../../index.js';
 import { VERSION } from '../../core/version.js';
 import type { Context } from '../context.js';
 import { openApiDocument } from '../openapi.js';
@@ -30,7 +30,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: Context): void {
       gallery: {
         model: gallery.meta.model, metric: gallery.meta.metric,
         // what the gallery holds: faces of people, or whole pictures of categories
-        subject: isRecognizerId(gallery.meta.model) ? RECOGNIZERS[gallery.meta.model].subject : 'face', ...gallery.counts(),
+        subject: subjectOf(gallery.meta.model) ?? 'face', ...gallery.counts(),
       },
       queue,
       uptime: Math.round((Date.now() - ctx.started) / 1000),
