@@ -139,11 +139,16 @@ describe('the library API', () => {
       const pool = new WorkerPool(1, 'auto');
       const plan = buildPlan({ upTo: 'represent', model: 'faceplugin' });
       await pool.run({ image: ${JSON.stringify(P1)}, plan });
+      // The cancels are spread over one warm job's own duration, so they land inside it however
+      // fast or loaded the machine is (fixed delays let a fast machine finish most jobs first).
+      const t0 = performance.now();
+      await pool.run({ image: ${JSON.stringify(P1)}, plan });
+      const took = performance.now() - t0;
       let cancelled = 0;
-      for (let ms = 60; ms < 700; ms += 40) {
+      for (let i = 1; i <= 12; i++) {
         const job = { image: ${JSON.stringify(P1)}, plan };
         const running = pool.run(job).catch((e) => { if (/cancelled/.test(e.message)) cancelled++; });
-        await new Promise((r) => setTimeout(r, ms));
+        await new Promise((r) => setTimeout(r, (took * i) / 16));
         pool.abort(job);
         await running;
       }
@@ -156,7 +161,7 @@ describe('the library API', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^alive \d+$/m);
-    expect(Number(/^alive (\d+)$/m.exec(r.stdout)![1])).toBeGreaterThanOrEqual(8);
+    expect(Number(/^alive (\d+)$/m.exec(r.stdout)![1])).toBeGreaterThanOrEqual(6);
   });
 
   it('has no side effects on import: no process handlers, fetch untouched, nothing keeps the process up', () => {
