@@ -7,7 +7,7 @@
 // dropped afterwards) and are searched there.
 // --keep DIR keeps the galleries, and reuses one that is there.
 //   node bench/gallery-scale.mjs [--sizes 100000,1000000] [--queries 500] [--keep DIR] [--pg postgres://…]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -41,6 +41,21 @@ function build(n, db) {
   });
 }
 
+/** `facekit verify - --db` of one query record, cold, three times: median wall time and peak memory, beside `node -e 0`. */
+function coldVerify(db, vector) {
+  const record = JSON.stringify({ schema: 1, image: 'query.jpg', face: 0, embedding: { model: 'resnet34', dim: vector.length, vector } });
+  const run = (cmd, input) => {
+    const t = performance.now();
+    const r = spawnSync('bash', ['-c', `/usr/bin/time -f FACEKIT_MAXRSS_KB=%M ${cmd}`], { cwd: root, input, encoding: 'utf8' });
+    if (r.status !== 0 && r.status !== 1) throw new Error(`${cmd} failed (${r.status}): ${r.stderr}`);
+    return { secs: (performance.now() - t) / 1000, rssMiB: Number(/FACEKIT_MAXRSS_KB=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024 };
+  };
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const runs = [0, 1, 2].map(() => run(`node bin/facekit.js verify - --db ${db} --json`, record));
+  const node = median([0, 1, 2].map(() => run('node -e 0', '').secs));
+  return { secs: median(runs.map((r) => r.secs)), rssMiB: median(runs.map((r) => r.rssMiB)), node };
+}
+
 /** Fresh faces of people in the gallery (another noise seed), as vectors. */
 function queries(n, people) {
   return new Promise((done) => {
@@ -59,9 +74,10 @@ for (const n of sizes) {
   const b = args.includes('--keep') && existsSync(db) ? { secs: NaN, rssMiB: NaN } : await build(n, db);
   const bytes = readdirSync(dir).filter((f) => f.startsWith(`g${n}.`)).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
   const t0 = performance.now();
-  const g = await loadGallery(db);
+  const g = await loadGallery(db, { readOnly: true }); // as verify and serve read it: the graph memory-mapped
   const load = performance.now() - t0;
   const qs = await queries(nQueries, n / 10);
+  const cold = coldVerify(db, qs[0]);
   const times = [];
   const answers = qs.map((q) => {
     const t = performance.now();
@@ -83,6 +99,7 @@ for (const n of sizes) {
     `files ${fmt(bytes / 2 ** 20)} MiB; load ${fmt(load, 0)} ms (${g.ann ? 'with its HNSW graph' : 'exact search, no graph'})`);
   console.log(`  search: p50 ${fmt(pct(times, 0.5), 2)} ms, p99 ${fmt(pct(times, 0.99), 2)} ms per query; ` +
     `exact scan: p50 ${fmt(pct(exactTimes, 0.5), 2)} ms, p99 ${fmt(pct(exactTimes, 0.99), 2)} ms; same top-1 identity as exact: ${same}/${qs.length} (${fmt((100 * same) / qs.length, 1)}%)`);
+  console.log(`  cold \`facekit verify - --db\` of one query record (a process: start-up, load, search): median ${fmt(cold.secs, 2)} s of 3, peak ${fmt(cold.rssMiB, 0)} MiB; bare \`node -e 0\` ${fmt(cold.node, 2)} s`);
   if (pg) await inPostgres(n, qs, exact);
   if (!args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
 }

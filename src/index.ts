@@ -37,7 +37,7 @@ export type { Done, PhotoInput, StreamItem } from './engine/stream.js';
 export { Gallery, type EmbeddingInput, type GalleryOpenOptions, type IdentifyOptions, type SimilarAnswer, type SimilarMatch, type SimilarOptions, type AddOptions, type AddResult } from './engine/gallery.js';
 export { buildGallery, type BuildOptions, type BuildSummary, type GallerySource } from './engine/build-gallery.js';
 export { folderGallery } from './engine/folder-gallery.js';
-export type { GalleryInfo, StoreKind } from './recognition/backend.js';
+export type { GalleryCheck, GalleryInfo, StoreKind } from './recognition/backend.js';
 export { storeOf } from './recognition/store/open.js';
 export { assertSameModel, DEFAULT_GALLERY_PATH, type GalleryEntry, type GalleryHead, type GalleryMeta } from './recognition/gallery.js';
 export type { Candidate, FaceAnswer } from './recognition/identify.js';

@@ -3,7 +3,7 @@
  * a temporary file in the same folder and a rename, so a reader never sees half a file.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, openSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, fsyncSync, openSync, readSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { FacekitError, fsError } from './errors.js';
 
@@ -93,5 +93,46 @@ export function isDirectorySync(path: string): boolean {
     return statSync(path).isDirectory();
   } catch {
     return false;
+  }
+}
+
+/** Files up to this size are checked against their full sha256 on every load (about 40 ms); larger ones by sampleDigest. */
+export const FULL_CHECK_BYTES = 64 * 2 ** 20;
+
+/** Blocks a sample digest reads, and their size: 256 KiB of any file. */
+const SAMPLE_BLOCKS = 64;
+const SAMPLE_BLOCK = 4096;
+
+/**
+ * A cheap fingerprint of large data: sha256 of its length and of 64 blocks of 4 KiB spread evenly
+ * from its first byte to its last. It tells a truncated or padded file, or another file of the
+ * same size, from the one it was made for; a byte changed between two blocks needs the full sha256.
+ * `read(pos, len)` gives bytes of the data.
+ */
+export function sampleDigest(size: number, read: (pos: number, len: number) => Uint8Array): string {
+  const hash = createHash('sha256').update(`${size}\n`);
+  if (size <= SAMPLE_BLOCKS * SAMPLE_BLOCK) return hash.update(read(0, size)).digest('hex');
+  const step = (size - SAMPLE_BLOCK) / (SAMPLE_BLOCKS - 1);
+  for (let i = 0; i < SAMPLE_BLOCKS; i++) hash.update(read(Math.round(i * step), SAMPLE_BLOCK));
+  return hash.digest('hex');
+}
+
+/** sampleDigest of bytes in memory. */
+export const bytesSampleDigest = (bytes: Uint8Array): string => sampleDigest(bytes.length, (pos, len) => bytes.subarray(pos, pos + len));
+
+/** sampleDigest of a file, by positioned reads (256 KiB of it, whatever its size). */
+export function fileSampleDigest(path: string): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const file = fd;
+    return sampleDigest(fstatSync(file).size, (pos, len) => {
+      const b = Buffer.alloc(len);
+      return b.subarray(0, readSync(file, b, 0, len, pos));
+    });
+  } catch (err) {
+    throw fsError(err, path);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

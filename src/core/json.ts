@@ -42,6 +42,9 @@ export function jsonDepth(text: string, limit = MAX_JSON_DEPTH): number {
 export function parseJson(text: string, code: 'bad_record' | 'usage' = 'bad_record', where?: string): unknown {
   if (jsonDepth(text) > MAX_JSON_DEPTH) throw new FacekitError(code, `JSON nested more than ${MAX_JSON_DEPTH} levels deep`, where);
   try {
+    // A reviver costs a call per value (a record's 128-512 numbers: most of a build's time from
+    // records); only text that could spell the key, plainly or escaped, is parsed with one.
+    if (!text.includes('proto') && !text.includes('\\u')) return JSON.parse(text);
     return JSON.parse(text, (k, v: unknown) => {
       if (k === '__proto__') throw new ProtoKey();
       return v;

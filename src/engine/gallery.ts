@@ -12,7 +12,7 @@ import { FacekitError } from '../core/errors.js';
 import { SCHEMA_VERSION, spoofRefusal, type Box, type FaceRecord } from '../core/records.js';
 import { DEFAULT_METRIC, isDetectorId, isRecognizerId, RECOGNIZERS, type DetectorId, type Metric, type RecognizerId, type Subject } from '../models/catalogue.js';
 import { subjectSettings } from '../pipeline/plan.js';
-import type { GalleryBackend, GalleryInfo, StoreKind } from '../recognition/backend.js';
+import type { GalleryBackend, GalleryCheck, GalleryInfo, StoreKind } from '../recognition/backend.js';
 import { assertSameHead, assertSameModel, DEFAULT_GALLERY_PATH, defaultMetaFor, type GalleryEntry, type GalleryMeta } from '../recognition/gallery.js';
 import { identifyAsync, type FaceAnswer } from '../recognition/identify.js';
 import { nearestEntries } from '../recognition/nearest.js';
@@ -180,6 +180,11 @@ export class Gallery {
 
   info(): Promise<GalleryInfo> {
     return this.backend.info();
+  }
+
+  /** Read the whole gallery against its checksums (a file: every byte, which a load checks only in part above 64 MiB); damage rejects with `bad_gallery`. */
+  check(): Promise<GalleryCheck> {
+    return this.backend.check();
   }
 
   /**

@@ -35,6 +35,14 @@ export interface GalleryInfo {
   search: string;
 }
 
+/** What `facekit db check` found: the gallery's counts, and what was checked, a line per part. */
+export interface GalleryCheck {
+  db: string;
+  faces: number;
+  people: number;
+  checked: string[];
+}
+
 /** A batch of faces in gallery order, with their vectors (row i is vectors[i*dim, (i+1)*dim)). */
 export interface GalleryRows {
   entries: GalleryEntry[];
@@ -103,6 +111,8 @@ export interface GalleryBackend {
   /** Rebuild the search index (or change how the gallery is searched); returns what was done, in words. */
   reindex(policy?: IndexPolicy): Promise<string>;
   info(): Promise<GalleryInfo>;
+  /** Read the whole gallery against its checksums (`facekit db check`); damage is `bad_gallery`. */
+  check(): Promise<GalleryCheck>;
   /** Start a bulk build (build-db, db import): holds the gallery's lock until finish() or keep(). */
   build(opts: BuildSinkOptions): Promise<BuildSink>;
   /** Resolves once the writes under way are stored. */

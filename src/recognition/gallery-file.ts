@@ -1,13 +1,14 @@
 /**
- * The gallery on disk, three files side by side:
+ * The gallery on disk, three files side by side (four with its search graph):
  *   gallery.json                 a small header: model, dimension, metric, counts, checksums
- *   gallery.<hash>.entries.jsonl one entry per line (label, image, content hash, face, box)
+ *   gallery.<hash>.entries.bin   the entries as columns (entry-columns.ts): label, photo, hash, face, box
  *   gallery.<hash>.f32           the vectors, little-endian float32, one row per entry
  * The sidecars' names carry their content hash: a save writes new sidecars, then swaps the header
  * in one rename, then deletes the old sidecars, so a crash leaves the old gallery or the new one.
- * The entries are written and read line by line: a gallery of millions of faces never becomes one
- * giant string, and its header (`facekit db info`) is read without the entries or the vectors.
- * Schema 1 galleries (entries inline in the header) are still read.
+ * Loading checks every file's size, and its sha256 up to 64 MiB; a larger vector or entries file
+ * is checked by a sample digest (core/files.ts: truncated, padded or foreign files are caught in
+ * milliseconds), and `facekit db check` (checkGallery) reads every byte against its sha256.
+ * Schema 2 galleries (entries as JSON Lines) and schema 1 (entries inline in the header) are still read.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
@@ -16,7 +17,9 @@ import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { isMetric, isRecognizerId, RECOGNIZERS } from '../models/catalogue.js';
 import { FacekitError, fsError } from '../core/errors.js';
-import { assertRegularFileSync, readRegularFile, syncFile, writeFileAtomic } from '../core/files.js';
+import { assertRegularFileSync, bytesSampleDigest, fileSampleDigest, FULL_CHECK_BYTES, readRegularFile, syncFile, writeFileAtomic } from '../core/files.js';
+import { EntryColumns } from './entry-columns.js';
+import type { GalleryCheck } from './backend.js';
 import { AnnIndex, isIndexPolicy } from './vector-index.js';
 import { InMemoryGallery, GALLERY_SCHEMA, type GalleryEntry, type GalleryFile, type GalleryMeta } from './gallery.js';
 
@@ -27,7 +30,15 @@ export function sidecarName(dbPath: string, hash: string): string {
 }
 
 function entriesName(dbPath: string, hash: string): string {
-  return `${stem(dbPath)}.${hash.slice(0, 12)}.entries.jsonl`;
+  return `${stem(dbPath)}.${hash.slice(0, 12)}.entries.bin`;
+}
+
+export { FULL_CHECK_BYTES };
+
+/** Whether bytes loaded are the ones the header describes: sha256, or above FULL_CHECK_BYTES its sample digest. */
+function matches(bytes: Uint8Array, want: { sha256: string; sample?: string }, full: boolean): boolean {
+  if (!full && want.sample !== undefined && bytes.length > FULL_CHECK_BYTES) return bytesSampleDigest(bytes) === want.sample;
+  return createHash('sha256').update(bytes).digest('hex') === want.sha256;
 }
 
 function isDirectory(path: string): boolean {
@@ -109,7 +120,7 @@ export async function readGalleryHeader(dbPath: string): Promise<GalleryHeader> 
   const e = json.entries;
   if (Array.isArray(e)) {
     if (v.count !== e.length) throw bad(`gallery lists ${e.length} entries but ${v.count} vectors`);
-  } else if (!e || typeof e !== 'object' || typeof e.file !== 'string' || typeof e.count !== 'number' || typeof e.sha256 !== 'string') {
+  } else if (!e || typeof e !== 'object' || typeof e.file !== 'string' || typeof e.count !== 'number' || typeof e.sha256 !== 'string' || (e.format !== 'jsonl' && e.format !== 'columns')) {
     throw bad('gallery has no "entries" list');
   } else if (e.count !== v.count) throw bad(`gallery lists ${e.count} entries but ${v.count} vectors`);
   return {
@@ -160,8 +171,40 @@ function parseEntry(line: string, i: number, where: string): GalleryEntry {
   }
 }
 
+/** A whole file into its own ArrayBuffer (typed views of it start 8-aligned), or `bad_gallery`. */
+function readWhole(path: string, what: string): Buffer {
+  let fd: number;
+  try {
+    assertRegularFileSync(path, `the gallery's ${what}`);
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new FacekitError('bad_gallery', `the gallery's ${what} is missing or unreadable (${fsError(err, path).message})`, path);
+  }
+  try {
+    const actual = fstatSync(fd).size;
+    const bytes = Buffer.from(new ArrayBuffer(actual));
+    for (let off = 0; off < actual;) {
+      const n = readSync(fd, bytes, off, Math.min(1 << 26, actual - off), off);
+      if (n <= 0) throw new FacekitError('bad_gallery', `${what} ended early`, path);
+      off += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The entries of a schema 3 gallery: columns, checked against the header. */
+function readColumns(path: string, want: { count: number; sha256: string; sample?: string }, full: boolean): EntryColumns {
+  const bytes = readWhole(path, 'entries file');
+  if (!matches(bytes, want, full)) throw new FacekitError('bad_gallery', 'entries file does not match the gallery (checksum differs); it is damaged or from another gallery', path);
+  const cols = EntryColumns.decode(bytes, path);
+  if (cols.count !== want.count) throw new FacekitError('bad_gallery', `entries file holds ${cols.count} entries, the gallery needs ${want.count}; it is from another gallery`, path);
+  return cols;
+}
+
 /** The vectors, read straight into the array that keeps them (no second copy of a large file). */
-function readVectors(path: string, count: number, dim: number, sha: string): Float32Array {
+function readVectors(path: string, count: number, dim: number, want: { sha256: string; sample?: string }, full: boolean): Float32Array {
   const vectors = new Float32Array(count * dim);
   if (count === 0) return vectors;
   const bytes = Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength);
@@ -185,8 +228,11 @@ function readVectors(path: string, count: number, dim: number, sha: string): Flo
   } finally {
     closeSync(fd);
   }
-  if (createHash('sha256').update(bytes).digest('hex') !== sha) throw new FacekitError('bad_gallery', 'vector file does not match the gallery (checksum differs)', path);
-  for (let i = 0; i < vectors.length; i++) {
+  if (!matches(bytes, want, full)) throw new FacekitError('bad_gallery', 'vector file does not match the gallery (checksum differs)', path);
+  // every number finite: on every load up to FULL_CHECK_BYTES, above it in `db check` (a pass over
+  // a million faces' numbers is about a tenth of a second)
+  const every = full || bytes.length <= FULL_CHECK_BYTES;
+  for (let i = 0; every && i < vectors.length; i++) {
     if (!Number.isFinite(vectors[i]!)) throw new FacekitError('bad_gallery', `vector file holds a number that is not finite (row ${Math.floor(i / dim)}); the gallery is damaged`, path);
   }
   return vectors;
@@ -194,17 +240,22 @@ function readVectors(path: string, count: number, dim: number, sha: string): Flo
 
 /**
  * Read and check a whole gallery (header, entries, vectors, and its search graph unless `graph`
- * is false: `db reindex` replaces a damaged one).
+ * is false: `db reindex` replaces a damaged one). `full`: check every byte against its sha256,
+ * whatever the size (`db check`). `readOnly`: the gallery is only searched (its graph is
+ * memory-mapped; changing it throws).
  */
-export async function loadGallery(dbPath: string, opts: { graph?: boolean } = {}): Promise<InMemoryGallery> {
+export async function loadGallery(dbPath: string, opts: { graph?: boolean; full?: boolean; readOnly?: boolean } = {}): Promise<InMemoryGallery> {
   const h = await readGalleryHeader(dbPath);
   const dir = dirname(dbPath);
+  const full = opts.full === true;
   const e = h.file.entries;
   const entries = Array.isArray(e)
     ? e.map((x, i) => checkEntry(x, i, dbPath))
-    : await readEntries(join(dir, basename(e.file)), e.count, e.sha256);
+    : e.format === 'columns'
+      ? readColumns(join(dir, basename(e.file)), e, full)
+      : await readEntries(join(dir, basename(e.file)), e.count, e.sha256);
   const v = h.file.vectors;
-  const vectors = readVectors(join(dir, basename(v.file)), v.count, h.dim, v.sha256);
+  const vectors = readVectors(join(dir, basename(v.file)), v.count, h.dim, v, full);
   const meta: GalleryMeta = { model: h.model, dim: h.dim, metric: h.metric, flip: h.flip, detector: h.detector, ...(h.head ? { head: h.head } : {}) };
   const g = new InMemoryGallery(meta, entries, vectors, h.created);
   const index = h.file.index;
@@ -213,9 +264,35 @@ export async function loadGallery(dbPath: string, opts: { graph?: boolean } = {}
   // never wrong) until the next save builds it: a verify never spends minutes building a graph.
   if (index?.graph && g.wantsGraph() && opts.graph !== false) {
     if (index.graph.count !== g.size) throw new FacekitError('bad_gallery', `the gallery's search index holds ${index.graph.count} faces, the gallery ${g.size}; rebuild it with \`facekit db reindex\``, dbPath);
-    g.ann = await AnnIndex.load(join(dir, basename(index.graph.file)), index.graph, h.dim, v.sha256);
+    g.ann = await AnnIndex.load(join(dir, basename(index.graph.file)), index.graph, h.dim, v.sha256, { full, view: opts.readOnly });
   }
   return g;
+}
+
+const mib = (bytes: number): string => (bytes < 2 ** 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
+
+/**
+ * Read every byte of a gallery against the checksums in its header (vectors, entries, and its
+ * search graph), however large: what a load checks only in part above FULL_CHECK_BYTES. Damage is
+ * `bad_gallery`, naming the file.
+ */
+export async function checkGallery(dbPath: string): Promise<GalleryCheck> {
+  const h = await readGalleryHeader(dbPath);
+  const g = await loadGallery(dbPath, { full: true, graph: false });
+  const dir = dirname(dbPath);
+  const size = (f: string): number => statSync(join(dir, basename(f))).size;
+  const checked = [`${basename(dbPath)}: schema ${h.schema}, ${h.model} ${h.dim}-d, ${g.size} faces`];
+  const v = h.file.vectors;
+  checked.push(`${v.file}: ${mib(size(v.file))} of vectors, sha256 matches, every number finite`);
+  const e = h.file.entries;
+  checked.push(Array.isArray(e) ? 'entries: inline in the header (schema 1), each one whole' : `${e.file}: ${mib(size(e.file))} of entries, sha256 matches`);
+  const graph = h.file.index?.graph;
+  if (graph) {
+    if (graph.count !== g.size) throw new FacekitError('bad_gallery', `the gallery's search index holds ${graph.count} faces, the gallery ${g.size}; rebuild it with \`facekit db reindex\``, dbPath);
+    await AnnIndex.load(join(dir, basename(graph.file)), graph, h.dim, v.sha256, { full: true, view: true });
+    checked.push(`${graph.file}: ${mib(graph.bytes)} HNSW graph of ${graph.count} faces, sha256 matches, built for these vectors`);
+  }
+  return { db: dbPath, faces: g.size, people: g.labels().size, checked };
 }
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -234,25 +311,24 @@ function isOrphanTemp(file: string, galleryStem: string): boolean {
   }
 }
 
-/** Write the entries as JSON Lines to a temporary file; returns its path and checksum. */
-async function writeEntries(dir: string, entries: GalleryEntry[]): Promise<{ tmp: string; sha256: string }> {
+/** Write the entries as columns to a temporary file; returns its path, sha256 and sample digest. */
+async function writeEntries(dir: string, cols: EntryColumns): Promise<{ tmp: string; sha256: string; sample: string }> {
   const tmp = join(dir, `.entries.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   const out = createWriteStream(tmp);
   const hash: Hash = createHash('sha256');
   const failed = new Promise<never>((_, reject) => out.once('error', reject));
   failed.catch(() => undefined);
   try {
-    for (let i = 0; i < entries.length; i += 10_000) {
-      const text = entries.slice(i, i + 10_000).map((x) => JSON.stringify(x)).join('\n') + '\n';
-      hash.update(text);
-      if (!out.write(text)) await Promise.race([once(out, 'drain'), failed]);
+    for (const piece of cols.encode()) {
+      hash.update(piece);
+      if (!out.write(piece)) await Promise.race([once(out, 'drain'), failed]);
     }
     await Promise.race([new Promise<void>((resolve) => out.end(resolve)), failed]);
+    return { tmp, sha256: hash.digest('hex'), sample: fileSampleDigest(tmp) };
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw fsError(err, tmp);
   }
-  return { tmp, sha256: hash.digest('hex') };
 }
 
 /**
@@ -265,7 +341,7 @@ export async function saveGallery(g: InMemoryGallery, dbPath: string, facekitVer
   const vHash = createHash('sha256').update(raw).digest('hex');
   const vFile = sidecarName(dbPath, vHash);
   await writeFileAtomic(join(dir, vFile), raw, { durable: true });
-  const { tmp, sha256: eHash } = await writeEntries(dir, g.entries);
+  const { tmp, sha256: eHash, sample: eSample } = await writeEntries(dir, g.entryColumns());
   g.syncIndex();
   const graph = g.ann ? await g.ann.saveOnce(dir, stem(dbPath), vHash) : undefined;
   const eFile = entriesName(dbPath, eHash);
@@ -283,15 +359,15 @@ export async function saveGallery(g: InMemoryGallery, dbPath: string, facekitVer
     created: g.created,
     updated: new Date().toISOString(),
     people: g.labels().size,
-    vectors: { file: vFile, dtype: 'float32', count: g.size, sha256: vHash },
-    entries: { file: eFile, format: 'jsonl', count: g.size, sha256: eHash },
+    vectors: { file: vFile, dtype: 'float32', count: g.size, sha256: vHash, sample: bytesSampleDigest(raw) },
+    entries: { file: eFile, format: 'columns', count: g.size, sha256: eHash, sample: eSample },
     index: graph ? { policy: g.indexPolicy, graph } : { policy: g.indexPolicy },
   };
   await writeFileAtomic(dbPath, JSON.stringify(json, null, 1) + '\n', { durable: true });
   // Old sidecars of this gallery are no longer referenced, nor what a killed writer left half-made.
   // Only this gallery's own: `<stem>.<12 hex>.<kind>`, exactly (gallery.v2.json's sidecars, beside
   // gallery.json, start with "gallery." too and are not ours).
-  const ours = new RegExp(`^${escapeRegExp(stem(dbPath))}\\.[0-9a-f]{12}\\.(f32|entries\\.jsonl|hnsw)$`);
+  const ours = new RegExp(`^${escapeRegExp(stem(dbPath))}\\.[0-9a-f]{12}\\.(f32|entries\\.jsonl|entries\\.bin|hnsw)$`);
   for (const f of readdirSync(dir)) {
     if (isOrphanTemp(f, stem(dbPath))) {
       await unlink(join(dir, f)).catch(() => undefined);

@@ -17,10 +17,12 @@ export interface SearchableGallery {
   readonly meta: { model: string; dim: number };
   readonly size: number;
   readonly vectors: Float32Array;
-  readonly entries: readonly { label: string; image: string }[];
+  entryAt(row: number): { label: string; image: string };
   readonly ann: AnnIndex | undefined;
   rowsById(): Int32Array;
   norms(): Float64Array;
+  /** one row's length (from norms() once they are computed) */
+  normOf(row: number): number;
   distances(query: ArrayLike<number>, metric: Metric): Float32Array;
   labelIndex(): { ids: Int32Array; names: string[] };
 }
@@ -59,13 +61,13 @@ function rankCandidates(g: SearchableGallery, rows: number[], query: ArrayLike<n
   const dim = g.meta.dim;
   const q = Float64Array.from(query);
   const qn = queryNorm(q);
-  const norms = metric === 'euclidean' ? undefined : g.norms();
-  const scored = rows.filter((r) => !excludeRow?.(r)).map((r) => ({ r, d: rowDistance(g.vectors, r * dim, dim, q, qn, norms?.[r] ?? 1, metric) }));
+  // the candidates' own lengths: a first search of a million faces does not compute them all
+  const scored = rows.filter((r) => !excludeRow?.(r)).map((r) => ({ r, d: rowDistance(g.vectors, r * dim, dim, q, qn, metric === 'euclidean' ? 1 : g.normOf(r), metric) }));
   scored.sort((a, b) => a.d - b.d);
   const seen = new Set<string>();
   const out: Match[] = [];
   for (const { r, d } of scored) {
-    const e = g.entries[r]!;
+    const e = g.entryAt(r);
     if (seen.has(e.label)) continue;
     seen.add(e.label);
     out.push({ label: e.label, distance: d, image: e.image, row: r });
@@ -99,7 +101,7 @@ function fullScan(g: SearchableGallery, query: ArrayLike<number>, metric: Metric
     top[i] = id;
     if (top.length > k) top.length = k;
   }
-  return top.map((id) => ({ label: names[id]!, distance: best[id]!, image: g.entries[bestRow[id]!]!.image, row: bestRow[id]! }));
+  return top.map((id) => ({ label: names[id]!, distance: best[id]!, image: g.entryAt(bestRow[id]!).image, row: bestRow[id]! }));
 }
 
 export function queryNorm(q: ArrayLike<number>): number {

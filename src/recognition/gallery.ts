@@ -1,16 +1,15 @@
 /**
- * The gallery: known faces with their embeddings, and the search over them. Its file format is in
- * gallery-file.ts, the lock against concurrent writers in gallery-lock.ts, and the journal that
- * resumes an interrupted build in gallery-journal.ts.
- *
- * On disk: `gallery.json` (metadata and entries, readable and diffable) plus a binary sidecar
- * `gallery.<hash>.f32` holding the vectors as little-endian float32, one row per entry, so that a
- * 100 000-face gallery loads in a fraction of a second. The sidecar's name carries its content
- * hash: a new gallery writes a new sidecar, then swaps the JSON in one rename.
+ * The gallery: known faces with their embeddings, and the search over them. Its files are in
+ * gallery-file.ts (a JSON header, the entries as columns, the vectors as float32), the lock
+ * against concurrent writers in gallery-lock.ts, and the journal that resumes an interrupted build
+ * in gallery-journal.ts. In memory the vectors are one Float32Array (row i is entry i's), and the
+ * entries stay columns (entry-columns.ts) until something needs them as objects.
  */
+import { availableParallelism } from 'node:os';
 import { RECOGNIZERS, isRecognizerId, type Metric } from '../models/catalogue.js';
 import { FacekitError } from '../core/errors.js';
-import type { Box } from '../core/records.js';
+import { EntryColumns, EntryColumnsBuilder, type GalleryEntry } from './entry-columns.js';
+import type { VectorRows } from './vector-rows.js';
 import { ANN_MIN_FACES, AnnIndex, type IndexFileInfo, type IndexPolicy } from './vector-index.js';
 import { queryNorm, rowDistance, searchIdentities, type Match } from './gallery-search.js';
 
@@ -19,20 +18,10 @@ export type { Match } from './gallery-search.js';
 /** Where build-db writes, and verify, db, tsne and serve look, when no --db is given. */
 export const DEFAULT_GALLERY_PATH = 'db/gallery.json';
 
-/** 2: entries in a JSON Lines sidecar (1: entries inline in gallery.json, still read). */
-export const GALLERY_SCHEMA = 2;
+/** 3: entries as columns in a binary sidecar (2: as JSON Lines; 1: inline in gallery.json; both still read). */
+export const GALLERY_SCHEMA = 3;
 
-export interface GalleryEntry {
-  label: string;
-  /** the source image, as given when it was added */
-  image: string;
-  /** sha256 of the image file's bytes: finds photos already in, whatever their name */
-  hash: string;
-  face: number;
-  box?: Box;
-  /** stable within the gallery (its search index's key); assigned when the face is added */
-  id?: number;
-}
+export type { GalleryEntry } from './entry-columns.js';
 
 export interface GalleryMeta {
   model: string;
@@ -60,56 +49,22 @@ export interface GalleryFile extends GalleryMeta {
   facekitVersion: string;
   created: string;
   updated: string;
-  vectors: { file: string; dtype: 'float32'; count: number; sha256: string };
+  /** `sample`: the sample digest (core/files.ts) a load checks when the file is too large to hash whole */
+  vectors: { file: string; dtype: 'float32'; count: number; sha256: string; sample?: string };
   /** how the gallery is searched, and its HNSW graph file when it has one */
   index?: { policy: IndexPolicy; graph?: IndexFileInfo };
-  /** schema 2: the entries' JSON Lines sidecar; schema 1: the entries themselves */
-  entries: { file: string; format: 'jsonl'; count: number; sha256: string } | GalleryEntry[];
+  /** schema 3: the entries' columns sidecar; schema 2: their JSON Lines sidecar; schema 1: the entries themselves */
+  entries: { file: string; format: 'columns' | 'jsonl'; count: number; sha256: string; sample?: string } | GalleryEntry[];
 }
 
-/**
- * Vectors collected one by one (a build from a million records) in blocks of 16 384 rows, so that
- * neither one small array per face nor a doubling buffer's spare half sits in memory.
- */
-export class VectorRows {
-  private readonly blocks: Float32Array[] = [];
-  private used = 0;
-  count = 0;
-  private static readonly BLOCK = 16_384;
-
-  constructor(readonly dim: number) {}
-
-  push(v: ArrayLike<number>, where?: string): void {
-    if (v.length !== this.dim) throw new FacekitError('model_mismatch', `a ${v.length}-d embedding cannot join ${this.dim}-d ones`, where);
-    let last = this.blocks[this.blocks.length - 1];
-    if (!last || this.used === VectorRows.BLOCK) {
-      last = new Float32Array(VectorRows.BLOCK * this.dim);
-      this.blocks.push(last);
-      this.used = 0;
-    }
-    last.set(v, this.used * this.dim);
-    this.used++;
-    this.count++;
-  }
-
-  /** Row i (a view, not a copy). */
-  row(i: number): Float32Array {
-    const b = this.blocks[Math.floor(i / VectorRows.BLOCK)]!;
-    const r = i % VectorRows.BLOCK;
-    return b.subarray(r * this.dim, (r + 1) * this.dim);
-  }
-
-  copyInto(target: Float32Array, offset: number): void {
-    this.blocks.forEach((b, i) => {
-      const rows = i === this.blocks.length - 1 ? this.used : VectorRows.BLOCK;
-      target.set(b.subarray(0, rows * this.dim), offset + i * VectorRows.BLOCK * this.dim);
-    });
-  }
-}
+/** From this many faces a whole graph is built on every core. */
+const PARALLEL_GRAPH_FACES = 50_000;
 
 export class InMemoryGallery {
   readonly meta: GalleryMeta;
-  entries: GalleryEntry[];
+  /** the entries as loaded from a file, until something needs them as objects (see `entries`) */
+  private columns: EntryColumns | undefined;
+  private list: GalleryEntry[] = [];
   /** row i is entries[i]'s vector */
   vectors: Float32Array;
   created: string;
@@ -122,14 +77,56 @@ export class InMemoryGallery {
   private labelIds: { ids: Int32Array; names: string[] } | undefined;
   private rowIndex: Int32Array | undefined;
 
-  constructor(meta: GalleryMeta, entries: GalleryEntry[] = [], vectors?: Float32Array, created = new Date().toISOString()) {
+  constructor(meta: GalleryMeta, entries: GalleryEntry[] | EntryColumns = [], vectors?: Float32Array, created = new Date().toISOString()) {
     this.meta = meta;
-    this.entries = entries;
     this.vectors = vectors ?? new Float32Array(0);
     this.created = created;
-    if (this.vectors.length !== entries.length * meta.dim) throw new Error('gallery vectors do not match its entries');
-    for (const e of entries) if (e.id !== undefined && e.id >= this.nextId) this.nextId = e.id + 1;
-    for (const e of entries) if (e.id === undefined) e.id = this.nextId++; // galleries from before ids
+    if (entries instanceof EntryColumns) {
+      this.columns = entries;
+      for (const id of entries.ids) if (id >= this.nextId) this.nextId = id + 1;
+    } else {
+      this.list = entries;
+      for (const e of entries) if (e.id !== undefined && e.id >= this.nextId) this.nextId = e.id + 1;
+      for (const e of entries) if (e.id === undefined) e.id = this.nextId++; // galleries from before ids
+    }
+    if (this.vectors.length !== this.size * meta.dim) throw new Error('gallery vectors do not match its entries');
+  }
+
+  /**
+   * Every entry as an object. A gallery loaded from its file keeps them as columns until this is
+   * first asked for (a change, a listing): a search of a million faces never makes them all.
+   */
+  get entries(): GalleryEntry[] {
+    if (this.columns) {
+      this.list = this.columns.toArray();
+      this.columns = undefined;
+    }
+    return this.list;
+  }
+
+  set entries(list: GalleryEntry[]) {
+    this.columns = undefined;
+    this.list = list;
+  }
+
+  /** The label and photo of row i (without making every entry). */
+  entryAt(i: number): { label: string; image: string } {
+    const c = this.columns;
+    return c ? { label: c.label(i), image: c.image(i) } : this.list[i]!;
+  }
+
+  /** Entries `start` to `end` (an export in batches makes no more of them at once). */
+  entrySlice(start: number, end: number): GalleryEntry[] {
+    const c = this.columns;
+    if (!c) return this.list.slice(start, end);
+    const out: GalleryEntry[] = [];
+    for (let i = start; i < Math.min(end, c.count); i++) out.push(c.at(i));
+    return out;
+  }
+
+  /** The entries as columns, as they are written to the file. */
+  entryColumns(): EntryColumns {
+    return this.columns ?? EntryColumns.fromEntries(this.list);
   }
 
   /** Whether the policy wants a graph at this size. */
@@ -144,8 +141,11 @@ export class InMemoryGallery {
       return;
     }
     if (this.ann) return;
-    const ann = AnnIndex.create(this.meta.dim, this.meta.metric);
-    ann.add(this.entries.map((e) => e.id!), this.vectors);
+    const ann = AnnIndex.create(this.meta.dim, this.meta.metric, this.vectors);
+    // Every core for a large graph (minutes on one); one below, where a build on several threads
+    // is not the same from run to run (it missed the exact nearest face for 1 of 100 queries at 3 000 faces).
+    const threads = this.size >= PARALLEL_GRAPH_FACES ? availableParallelism() : 1;
+    ann.add(this.columns ? this.columns.ids : this.list.map((e) => e.id!), this.vectors, threads);
     this.ann = ann;
   }
 
@@ -153,7 +153,8 @@ export class InMemoryGallery {
   rowsById(): Int32Array {
     if (!this.rowIndex) {
       const r = new Int32Array(this.nextId).fill(-1);
-      this.entries.forEach((e, i) => (r[e.id!] = i));
+      if (this.columns) this.columns.ids.forEach((id, i) => (r[id] = i));
+      else this.list.forEach((e, i) => (r[e.id!] = i));
       this.rowIndex = r;
     }
     return this.rowIndex;
@@ -173,12 +174,15 @@ export class InMemoryGallery {
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.columns ? this.columns.count : this.list.length;
   }
 
   labels(): Map<string, number> {
     const m = new Map<string, number>();
-    for (const e of this.entries) m.set(e.label, (m.get(e.label) ?? 0) + 1);
+    const { ids, names } = this.labelIndex();
+    const counts = new Uint32Array(names.length);
+    for (const id of ids) counts[id]!++;
+    names.forEach((name, i) => m.set(name, counts[i]!));
     return m;
   }
 
@@ -187,7 +191,11 @@ export class InMemoryGallery {
   }
 
   hashes(): Set<string> {
-    return new Set(this.entries.map((e) => e.hash));
+    const c = this.columns;
+    if (!c) return new Set(this.list.map((e) => e.hash));
+    const out = new Set<string>();
+    for (let i = 0; i < c.count; i++) out.add(c.hash(i));
+    return out;
   }
 
   /** Add entries with their vectors (one copy of the vector array for the lot). */
@@ -206,14 +214,31 @@ export class InMemoryGallery {
     this.added(items.map((it) => it.entry), first);
   }
 
-  /** Add entries whose vectors are rows of `rows` (one copy into the gallery, no per-face arrays). */
-  addRows(entries: GalleryEntry[], rows: VectorRows): void {
-    if (rows.count !== entries.length) throw new Error('addRows: one row per entry');
+  /**
+   * Add entries whose vectors are rows of `rows`, which are handed to the gallery (and left empty).
+   * A new gallery takes gathered columns and rows as they are: a million-face build never makes a
+   * million entry objects, nor a second copy of its vectors.
+   */
+  addRows(gathered: GalleryEntry[] | EntryColumnsBuilder, rows: VectorRows): void {
+    if (rows.count !== (Array.isArray(gathered) ? gathered.length : gathered.count)) throw new Error('addRows: one row per entry');
     const first = this.size;
-    const next = new Float32Array(this.vectors.length + rows.count * this.meta.dim);
-    next.set(this.vectors);
-    rows.copyInto(next, this.vectors.length);
-    this.vectors = next;
+    if (first === 0 && !Array.isArray(gathered)) {
+      this.columns = gathered.finish(this.nextId);
+      this.list = [];
+      this.nextId += this.columns.count;
+      this.vectors = rows.take();
+      this.ann?.add(this.columns.ids, this.vectors);
+      this.changed();
+      return;
+    }
+    const entries = Array.isArray(gathered) ? gathered : gathered.finish(0).toArray().map(({ id: _, ...e }) => e);
+    if (first === 0) this.vectors = rows.take(); // a new gallery: its rows become its vectors, uncopied
+    else {
+      const next = new Float32Array(this.vectors.length + rows.count * this.meta.dim);
+      next.set(this.vectors);
+      next.set(rows.take(), this.vectors.length);
+      this.vectors = next;
+    }
     for (const e of entries) this.entries.push(e);
     this.added(entries, first);
   }
@@ -273,6 +298,14 @@ export class InMemoryGallery {
     return this.unit;
   }
 
+  normOf(row: number): number {
+    if (this.unit) return this.unit[row]!;
+    const v = this.vectors;
+    let n = 0;
+    for (let k = row * this.meta.dim; k < (row + 1) * this.meta.dim; k++) n += v[k]! * v[k]!;
+    return Math.sqrt(n) || 1;
+  }
+
   /** Distance from `query` to every entry, under `metric`. */
   distances(query: ArrayLike<number>, metric: Metric): Float32Array {
     const dim = this.meta.dim;
@@ -289,11 +322,13 @@ export class InMemoryGallery {
 
   /** Integer label per row, built once: search compares numbers, not strings. */
   labelIndex(): { ids: Int32Array; names: string[] } {
-    if (!this.labelIds || this.labelIds.ids.length !== this.entries.length) {
+    const c = this.columns;
+    if (c) return { ids: new Int32Array(c.labelOf.buffer, c.labelOf.byteOffset, c.count), names: c.labelNames };
+    if (!this.labelIds || this.labelIds.ids.length !== this.list.length) {
       const names: string[] = [];
       const byName = new Map<string, number>();
       const ids = new Int32Array(this.entries.length);
-      this.entries.forEach((e, r) => {
+      this.list.forEach((e, r) => {
         let id = byName.get(e.label);
         if (id === undefined) {
           id = names.length;

@@ -192,6 +192,23 @@ describe('a gallery searched through an HNSW graph', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.hnsw'))).toHaveLength(0);
   });
 
+  it('`facekit db check` reads every file against its checksum: ok lines and exit 0, or the damaged file in one line and exit 2', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'g.json');
+    await buildGallery(faces, { db, index: 'hnsw' });
+    const ok = await runCli(['db', 'check', '--db', db, '--table']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^ok {2}g\.json: schema 3, resnet34 128-d, 3000 faces\nok {2}g\.[0-9a-f]{12}\.f32: 1\.5 MiB of vectors, sha256 matches, every number finite\nok {2}g\.[0-9a-f]{12}\.entries\.bin: .* of entries, sha256 matches\nok {2}g\.[0-9a-f]{12}\.hnsw: .* HNSW graph of 3000 faces, sha256 matches, built for these vectors\n$/);
+    expect(JSON.parse((await runCli(['db', 'check', '--db', db, '--json'])).stdout)).toMatchObject({ faces: 3000, people: 300 });
+    const graph = join(dir, readdirSync(dir).find((f) => f.endsWith('.hnsw'))!);
+    const bytes = readFileSync(graph);
+    bytes[bytes.length >> 1]! ^= 0x10;
+    writeFileSync(graph, bytes);
+    const bad = await runCli(['db', 'check', '--db', db]);
+    expect(bad.code).toBe(2);
+    expect(oneLine(bad.stderr)).toMatch(/\.hnsw: the gallery's search index does not match its checksum: it is damaged; rebuild it with `facekit db reindex`$/);
+  });
+
   it('keeps a whole gallery through kill -9 at any moment of a build (`facekit build-db -`), and clears what the killed writers left', async () => {
     const dir = tempDir();
     const db = join(dir, 'g.json');

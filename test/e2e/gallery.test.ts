@@ -10,6 +10,8 @@ import type { FaceRecord } from '../../dist/index.js';
 import { ARTISTS, BIN, DEMO, FIXTURES, hasArtists, oneLine, records, runCli, tempDir } from '../helpers/cli.js';
 import { asPrinted, collect, engine, facekit, rejection, using } from '../helpers/engine.js';
 import { galleryEntries, galleryHeader, galleryVectors, ndjson, pgliteDir, syntheticRecords } from '../helpers/group-b.js';
+import { journalFaces } from '../../dist/recognition/gallery-journal.js';
+import type { GalleryMeta } from '../../dist/recognition/gallery.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const { Gallery, buildGallery } = facekit;
@@ -122,8 +124,8 @@ describe.skipIf(!hasArtists)('build-db and verify on the artists gallery', () =>
     const b = await build(dir, { db });
     expect(b).toMatchObject({ galleryPeople: 3, galleryFaces: 12, model: 'mobilefacenet', failures: [] });
     const g = galleryHeader(db);
-    expect(g).toMatchObject({ format: 'facekit-gallery', schema: 2, model: 'mobilefacenet', dim: 192, metric: 'euclidean_l2', people: 3 });
-    expect(g.entries).toMatchObject({ format: 'jsonl', count: 12 });
+    expect(g).toMatchObject({ format: 'facekit-gallery', schema: 3, model: 'mobilefacenet', dim: 192, metric: 'euclidean_l2', people: 3 });
+    expect(g.entries).toMatchObject({ format: 'columns', count: 12 });
     expect(galleryEntries(db)[0]).toEqual(expect.objectContaining({ label: expect.any(String), image: expect.any(String), hash: expect.stringMatching(/^[0-9a-f]{64}$/), face: 0, box: expect.any(Array) }));
     expect(readFileSync(join(dir, 'db', g.vectors.file)).length).toBe(12 * 192 * 4);
 
@@ -312,7 +314,8 @@ describe('the CLI: exit codes, stderr and stdout', () => {
     const before = readFileSync(db, 'utf8');
 
     const interrupt = async (signal: NodeJS.Signals): Promise<number> => {
-      const lines = () => (existsSync(`${db}.partial`) ? readFileSync(`${db}.partial`, 'utf8').split('\n').length - 1 : 0);
+      const meta = JSON.parse(readFileSync(db, 'utf8')) as GalleryMeta;
+      const lines = () => journalFaces(db, meta);
       const start = lines();
       const child = spawn(process.execPath, [BIN, 'build-db', dir, '--db', db, '--workers', '1'], { stdio: 'ignore' });
       const exit = new Promise<number>((r) => child.on('close', (code, sig) => r(code ?? (sig === 'SIGKILL' ? 137 : -1))));

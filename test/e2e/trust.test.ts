@@ -114,7 +114,7 @@ describe('issue 22, data loss', () => {
     await buildGallery(a, { db: v2, index: 'hnsw' });
     const theirs = () => Object.fromEntries(Object.entries(snapshot(dir)).filter(([f]) => f.startsWith('gallery.v2.') && f !== 'gallery.v2.json'));
     const before = theirs();
-    expect(Object.keys(before).map((f) => f.replace(/[0-9a-f]{12}/, 'HASH')).sort()).toEqual(['gallery.v2.HASH.entries.jsonl', 'gallery.v2.HASH.f32', 'gallery.v2.HASH.hnsw']);
+    expect(Object.keys(before).map((f) => f.replace(/[0-9a-f]{12}/, 'HASH')).sort()).toEqual(['gallery.v2.HASH.entries.bin', 'gallery.v2.HASH.f32', 'gallery.v2.HASH.hnsw']);
     // gallery.json made, then saved again (its own old sidecars go)
     await buildGallery(b.slice(0, 150), { db: v1, index: 'hnsw' });
     await buildGallery(b.slice(150), { db: v1, index: 'hnsw' });
@@ -617,8 +617,8 @@ describe('issue 22, what a new user tripped on', () => {
     expect(existsSync(`${db}.lock`)).toBe(false);
   });
 
-  it('.gitignore keeps a gallery\'s sidecars out of git (entries.jsonl, vectors, graph, partial build)', () => {
-    const names = ['db/gallery.json', 'db/gallery.0123456789ab.entries.jsonl', 'db/gallery.0123456789ab.f32', 'db/gallery.0123456789ab.hnsw', 'db/gallery.json.partial', 'db/photos/x.jpg'];
+  it('.gitignore keeps a gallery\'s sidecars out of git (entries, vectors, graph, partial build)', () => {
+    const names = ['db/gallery.json', 'db/gallery.0123456789ab.entries.bin', 'db/gallery.0123456789ab.entries.jsonl', 'db/gallery.0123456789ab.f32', 'db/gallery.0123456789ab.hnsw', 'db/gallery.json.partial', 'db/photos/x.jpg'];
     const r = spawnSync('git', ['check-ignore', '--no-index', ...names], { cwd: ROOT, encoding: 'utf8' });
     expect(r.stdout.trim().split('\n').sort()).toEqual([...names].sort());
   });

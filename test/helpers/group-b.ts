@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FaceRecord } from '../../dist/index.js';
+import { EntryColumns } from '../../dist/recognition/entry-columns.js';
 import { ROOT, tempDir } from './cli.js';
 import { shared } from './shared.js';
 
@@ -67,9 +68,14 @@ export async function pgliteDir(): Promise<string> {
 /** A gallery file's header (schema 2). */
 export const galleryHeader = (db: string): Json => JSON.parse(readFileSync(db, 'utf8')) as Json;
 
-/** The entries of a (schema 2) gallery file: JSON Lines beside its header. */
-export const galleryEntries = (db: string): Json[] =>
-  parseNdjson(readFileSync(join(dirname(db), galleryHeader(db).entries.file as string), 'utf8'));
+/** The entries of a gallery file: columns (schema 3) or JSON Lines (schema 2) beside its header. */
+export function galleryEntries(db: string): Json[] {
+  const e = galleryHeader(db).entries as Json;
+  const file = join(dirname(db), e.file as string);
+  if (e.format === 'jsonl') return parseNdjson(readFileSync(file, 'utf8'));
+  const bytes = readFileSync(file);
+  return EntryColumns.decode(Buffer.from(new Uint8Array(bytes)), file).toArray() as Json[];
+}
 
 /** A gallery file's vectors, by the content hash of each entry's photo. */
 export function galleryVectors(db: string): Map<string, number[]> {

@@ -1,11 +1,14 @@
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { InMemoryGallery } from '../../src/recognition/gallery.js';
-import { loadGallery, saveGallery } from '../../src/recognition/gallery-file.js';
+import { VectorRows } from '../../src/recognition/vector-rows.js';
+import { checkGallery, FULL_CHECK_BYTES, loadGallery, saveGallery } from '../../src/recognition/gallery-file.js';
 import { distance } from '../../src/stages/verification.js';
+import { sha256 } from '../../src/core/files.js';
+import { EntryColumnsBuilder } from '../../src/recognition/entry-columns.js';
 import { tempDir } from '../helpers/cli.js';
 
 function randomGallery(n: number, dim: number, people: number): InMemoryGallery {
@@ -102,23 +105,118 @@ describe('the gallery lock', () => {
   });
 });
 
-describe('the gallery files (schema 2: header, entries as JSON Lines, vectors)', () => {
-  it('saves and loads entries line by line, and names a damaged entries file', async () => {
+describe('the gallery files (schema 3: header, entries as columns, vectors)', () => {
+  it('saves and loads the entries as columns, and names a damaged entries file', async () => {
     const dir = tempDir();
     const db = join(dir, 'g.json');
     const g = randomGallery(500, 128, 20);
+    g.entries[3]!.box = [1.25, 2, 30.5, 40];
+    g.entries[4]!.label = 'Zoë “quoted”';
     await saveGallery(g, db, 'test');
-    const header = JSON.parse(readFileSync(db, 'utf8')) as { schema: number; entries: { file: string; count: number } };
-    expect(header.schema).toBe(2);
-    expect(header.entries.count).toBe(500);
+    const header = JSON.parse(readFileSync(db, 'utf8')) as { schema: number; entries: { file: string; count: number; format: string } };
+    expect(header.schema).toBe(3);
+    expect(header.entries).toMatchObject({ count: 500, format: 'columns' });
     const back = await loadGallery(db);
+    expect(back.size).toBe(500);
+    expect(back.labels()).toEqual(g.labels());
+    expect(back.search(g.vector(4), 'cosine', 1)[0]).toMatchObject({ label: 'Zoë “quoted”', image: 'img4.jpg', row: 4 });
     expect(back.entries).toEqual(g.entries);
     expect(Array.from(back.vectors)).toEqual(Array.from(g.vectors));
     const file = join(dir, header.entries.file);
-    const text = readFileSync(file, 'utf8');
-    writeFileSync(file, text.slice(0, text.length / 2));
-    await expect(loadGallery(db)).rejects.toThrow(/entries file holds \d+ entries, the gallery needs 500|not valid JSON/);
-    writeFileSync(file, text.replace('"label":"', '"label":"x'));
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length / 2));
     await expect(loadGallery(db)).rejects.toThrow(/entries file does not match the gallery \(checksum differs\)/);
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 3]! ^= 1;
+    writeFileSync(file, flipped);
+    await expect(loadGallery(db)).rejects.toThrow(/entries file does not match the gallery \(checksum differs\)/);
+    writeFileSync(file, 'not columns');
+    await expect(loadGallery(db)).rejects.toThrow(/entries file does not match/);
+  });
+
+  it('checks vectors over 64 MiB by a sample on load (a cut or foreign file is refused at once); checkGallery reads every byte', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'g.json');
+    const n = Math.ceil(FULL_CHECK_BYTES / (128 * 4)) + 1000;
+    const g = new InMemoryGallery({ model: 'resnet34', dim: 128, metric: 'euclidean_l2', flip: true, detector: 'blazeface' });
+    g.indexPolicy = 'exact';
+    const rows = new VectorRows(128);
+    for (let i = 0; i < n; i++) rows.push(Array.from({ length: 128 }, (_, k) => Math.sin(i + k)));
+    g.addRows(Array.from({ length: n }, (_, i) => ({ label: `p${i % 1000}`, image: `i${i}.jpg`, hash: `h${i}`, face: 0 })), rows);
+    await saveGallery(g, db, 'test');
+    const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.f32'))!);
+    const bytes = readFileSync(file);
+    expect(bytes.length).toBeGreaterThan(FULL_CHECK_BYTES);
+    expect((await loadGallery(db)).size).toBe(n);
+    // one number changed between two sampled blocks: a load does not read it against the sha256, db check does
+    const changed = Buffer.from(bytes);
+    changed.writeFloatLE(0.5, 4096 + 100_000);
+    writeFileSync(file, changed);
+    expect((await loadGallery(db)).size).toBe(n);
+    await expect(checkGallery(db)).rejects.toThrow(/vector file does not match the gallery \(checksum differs\)/);
+    // another file of the same size, and a cut one: refused on load
+    const other = Buffer.from(bytes);
+    other.writeFloatLE(0.25, bytes.length - 8);
+    writeFileSync(file, other);
+    await expect(loadGallery(db)).rejects.toThrow(/vector file does not match the gallery \(checksum differs\)/);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 512));
+    await expect(loadGallery(db)).rejects.toThrow(/truncated or from another gallery/);
+    writeFileSync(file, bytes);
+    expect((await checkGallery(db)).checked).toHaveLength(3);
+  }, 60_000);
+
+  it('a build gathers entries as columns: a new gallery takes them and its rows without a copy, an existing one as entries', async () => {
+    const entries = Array.from({ length: 40_000 }, (_, i) => ({ label: `p${i % 7}`, image: `dir/ü${i}.jpg`, hash: `h${i}`, face: i % 2, ...(i % 3 ? { box: [i, 1.5, 2, 3] as [number, number, number, number] } : {}) }));
+    const gather = () => {
+      const b = new EntryColumnsBuilder();
+      const rows = new VectorRows(4);
+      entries.forEach((e, i) => {
+        b.push(e);
+        rows.push([i, 1, 2, 3]);
+      });
+      return { b, rows };
+    };
+    const meta = { model: 'resnet34', dim: 4, metric: 'euclidean_l2' as const, flip: true, detector: 'blazeface' };
+    // which photos' first faces are in, without a Set of their hashes (past two table growths)
+    const big = new EntryColumnsBuilder();
+    for (let i = 0; i < 150_000; i++) big.push({ label: 'x', image: `${i}.jpg`, hash: `hash-${i}`, face: i % 3 === 2 ? 1 : 0 });
+    expect([0, 1, 2, 149_999, 149_998].map((i) => big.hasPhoto(`hash-${i}`))).toEqual([true, true, false, false, true]);
+    expect(big.hasPhoto('hash-150000')).toBe(false);
+    const fresh = new InMemoryGallery(meta);
+    const { b, rows } = gather();
+    fresh.addRows(b, rows);
+    expect(rows.count).toBe(0);
+    expect(fresh.size).toBe(40_000);
+    expect(fresh.entryAt(39_999)).toEqual({ label: 'p1', image: 'dir/ü39999.jpg' });
+    expect(Array.from(fresh.vector(12_345))).toEqual([12_345, 1, 2, 3]);
+    expect(fresh.labels().get('p3')).toBe(entries.filter((e) => e.label === 'p3').length);
+    expect(fresh.entries.slice(0, 4)).toEqual(entries.slice(0, 4).map((e, i) => ({ ...e, id: i })));
+    const more = new InMemoryGallery(meta, [{ label: 'x', image: 'x.jpg', hash: 'hx', face: 0 }], new Float32Array(4));
+    const again = gather();
+    more.addRows(again.b, again.rows);
+    expect(more.size).toBe(40_001);
+    expect(more.entries[1]).toEqual({ ...entries[0], id: 1 });
+    expect(more.rowsById()[40_000]).toBe(40_000);
+  });
+
+  it('still reads a schema 2 gallery (entries as JSON Lines), and saves it as schema 3', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'g.json');
+    const g = randomGallery(50, 128, 5);
+    const raw = Buffer.from(g.vectors.buffer);
+    const lines = g.entries.map((e) => JSON.stringify({ label: e.label, image: e.image, hash: e.hash, face: e.face })).join('\n') + '\n';
+    writeFileSync(join(dir, 'g.000000000001.f32'), raw);
+    writeFileSync(join(dir, 'g.000000000002.entries.jsonl'), lines);
+    writeFileSync(db, JSON.stringify({
+      format: 'facekit-gallery', schema: 2, facekitVersion: 'old', model: 'resnet34', dim: 128, metric: 'euclidean_l2', flip: true, detector: 'blazeface', created: 'then', updated: 'then',
+      vectors: { file: 'g.000000000001.f32', dtype: 'float32', count: 50, sha256: sha256(raw) },
+      entries: { file: 'g.000000000002.entries.jsonl', format: 'jsonl', count: 50, sha256: sha256(lines) },
+    }));
+    const back = await loadGallery(db);
+    expect(back.entries.map((e) => e.label)).toEqual(g.entries.map((e) => e.label));
+    await saveGallery(back, db, 'test');
+    expect(JSON.parse(readFileSync(db, 'utf8'))).toMatchObject({ schema: 3, entries: { format: 'columns', count: 50 } });
+    expect(existsSync(join(dir, 'g.000000000002.entries.jsonl'))).toBe(false); // the old sidecars went
+    expect((await loadGallery(db)).entries.map((e) => e.image)).toEqual(g.entries.map((e) => e.image));
   });
 });

@@ -11,13 +11,14 @@ import { registerTransfer, withGallery } from './db-transfer.js';
 export function register(program: Command): void {
   const db = program
     .command('db')
-    .description('see and edit a gallery: info, list, remove, rename, reindex, export, import')
+    .description('see, check and edit a gallery: info, list, check, remove, rename, reindex, export, import')
     .addHelpText('after', `
 Examples:
   $ facekit db info
   $ facekit db list --db team.json
   $ facekit db remove bob_dylan
   $ facekit db rename "bob dylan" bob_dylan
+  $ facekit db check --db big.json
   $ facekit db reindex --index hnsw
   $ facekit db export > faces.ndjson; facekit db import faces.ndjson --db copy.json`);
 
@@ -59,6 +60,13 @@ Examples:
       const n = await withGallery(opts.db, (g) => g.remove(label));
       if (n === 0) throw new FacekitError('usage', `no one called "${label}" in the gallery (see \`facekit db list\`)`, opts.db);
       process.stderr.write(`facekit: removed ${label} (${n} faces) from ${opts.db}\n`);
+    }));
+
+  addFormatOptions(addDbOption(db.command('check').description('read every byte of a gallery against its checksums (a load checks a large one only in part)')))
+    .action(action(async (opts: { db: string } & FormatOptions) => {
+      const report = await withGallery(opts.db, (g) => g.check());
+      if (!wantsTable(opts)) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else process.stdout.write(report.checked.map((l) => `ok  ${l}`).join('\n') + '\n');
     }));
 
   registerTransfer(db);

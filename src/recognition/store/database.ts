@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { FacekitError } from '../../core/errors.js';
 import type { Metric } from '../../models/catalogue.js';
-import type { BuildSink, BuildSinkOptions, GalleryBackend, GalleryInfo, GalleryItem, GalleryRows, StoreKind } from '../backend.js';
+import type { BuildSink, BuildSinkOptions, GalleryBackend, GalleryCheck, GalleryInfo, GalleryItem, GalleryRows, StoreKind } from '../backend.js';
 import { assertSameModel, type GalleryEntry, type GalleryMeta, type Match } from '../gallery.js';
 import type { IndexPolicy } from '../vector-index.js';
 import { infoOf } from './memory.js';
@@ -144,6 +144,13 @@ export class DatabaseBackend implements GalleryBackend {
     if (!pg) throw new FacekitError('not_found', `no gallery "${this.target.gallery}" in this database`, this.location);
     await this.recount();
     return infoOf(pg.where, pg.meta, { ...this.last, created: pg.created, search: 'PostgreSQL + pgvector (HNSW index)' });
+  }
+
+  async check(): Promise<GalleryCheck> {
+    const pg = this.pg;
+    if (!pg) throw new FacekitError('not_found', `no gallery "${this.target.gallery}" in this database`, this.location);
+    await this.recount();
+    return { db: pg.where, ...this.last, checked: [`${pg.where}: ${this.last.faces} faces counted; the database checks its own pages`] };
   }
 
   async build(opts: BuildSinkOptions): Promise<BuildSink> {

@@ -12,9 +12,9 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fsError } from '../../core/errors.js';
 import { VERSION } from '../../core/version.js';
-import type { BuildSink, BuildSinkOptions, GalleryInfo, StoreKind } from '../backend.js';
+import type { BuildSink, BuildSinkOptions, GalleryCheck, GalleryInfo, StoreKind } from '../backend.js';
 import { assertSameModel, InMemoryGallery, type GalleryMeta } from '../gallery.js';
-import { loadGallery, readGalleryHeader, saveGallery, type GalleryHeader } from '../gallery-file.js';
+import { checkGallery, loadGallery, readGalleryHeader, saveGallery, type GalleryHeader } from '../gallery-file.js';
 import { Journal, journalPath, readJournal } from '../gallery-journal.js';
 import { acquireLock, acquireLockWaiting } from '../gallery-lock.js';
 import { infoOf, MemoryBackend, RowsSink, searchInWords, type Change } from './memory.js';
@@ -54,7 +54,8 @@ export class FileBackend extends MemoryBackend {
     if (this.loaded && this.writes.pending > 0) return this.g; // our own write brings it up to date
     const sig = signatureOf(this.path);
     if (!this.loaded || sig !== this.signature) {
-      this.g = sig ? await loadGallery(this.path) : new InMemoryGallery({ ...this.meta });
+      // for reading only (writes load their own fresh copy): its graph is memory-mapped, not read in
+      this.g = sig ? await loadGallery(this.path, { readOnly: true }) : new InMemoryGallery({ ...this.meta });
       this.signature = sig;
       this.loaded = true;
     }
@@ -105,6 +106,10 @@ export class FileBackend extends MemoryBackend {
     return infoOf(this.path, this.meta, { people, faces: h.count, created: h.created, search: searchInWords(index?.policy ?? 'auto', index?.graph, h.count) });
   }
 
+  override check(): Promise<GalleryCheck> {
+    return checkGallery(this.path);
+  }
+
   override async build(opts: BuildSinkOptions): Promise<BuildSink> {
     await makeDir(this.path);
     // held for the whole build: a second builder is told at once, not made to wait
@@ -142,19 +147,21 @@ class JournalSink extends RowsSink {
   constructor(g: InMemoryGallery, opts: BuildSinkOptions, path: string, private readonly release: () => void, save: (g: InMemoryGallery) => Promise<void>) {
     super(g, opts, save);
     this.journalFile = journalPath(path);
-    this.journal = new Journal(this.journalFile);
     // what an earlier, interrupted run finished
     const resumed = readJournal(path, g.meta);
+    this.journal = new Journal(this.journalFile, g.meta, resumed);
     const known = g.hashes();
     resumed.entries.forEach((entry, i) => {
       if (known.has(entry.hash) && !opts.allFaces) return;
       this.take(entry, resumed.rows.row(i));
+      // a journal of an older facekit is started anew in this one's format, with what it held
+      if (resumed.mode === 'rewrite') this.journal.append(entry, resumed.rows.row(i));
       this.resumed++;
     });
   }
 
   override accept(item: Parameters<RowsSink['accept']>[0]): void {
-    this.journal.append({ meta: this.meta, entry: item.entry, vector: Array.from(item.vector) });
+    this.journal.append(item.entry, item.vector);
     super.accept(item);
   }
 

@@ -5,10 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { defaultThreshold } from '../policy.js';
-import type { BuildSink, BuildSinkOptions, GalleryBackend, GalleryInfo, GalleryItem, GalleryRows, StoreKind } from '../backend.js';
-import { InMemoryGallery, VectorRows, type GalleryEntry, type GalleryMeta, type Match } from '../gallery.js';
+import type { BuildSink, BuildSinkOptions, GalleryBackend, GalleryCheck, GalleryInfo, GalleryItem, GalleryRows, StoreKind } from '../backend.js';
+import { InMemoryGallery, type GalleryEntry, type GalleryMeta, type Match } from '../gallery.js';
+import { VectorRows } from '../vector-rows.js';
 import type { Metric } from '../../models/catalogue.js';
 import { ANN_MIN_FACES, type IndexPolicy } from '../vector-index.js';
+import { EntryColumnsBuilder } from '../entry-columns.js';
 
 /** What a change to the gallery gives back: its value, and whether the gallery must be stored. */
 export interface Change<T> {
@@ -124,7 +126,7 @@ export class MemoryBackend implements GalleryBackend {
     const g = await this.current();
     for (let i = 0; i < g.size; i += batch) {
       const end = Math.min(g.size, i + batch);
-      yield { entries: g.entries.slice(i, end), vectors: g.vectors.slice(i * g.meta.dim, end * g.meta.dim) };
+      yield { entries: g.entrySlice(i, end), vectors: g.vectors.slice(i * g.meta.dim, end * g.meta.dim) };
     }
   }
 
@@ -140,6 +142,11 @@ export class MemoryBackend implements GalleryBackend {
   async info(): Promise<GalleryInfo> {
     const g = await this.current();
     return infoOf(this.location, g.meta, { people: g.labels().size, faces: g.size, created: g.created, search: searchInWords(g.indexPolicy, g.ann ? { count: g.ann.size } : undefined, g.size) });
+  }
+
+  async check(): Promise<GalleryCheck> {
+    const g = await this.current();
+    return { db: this.location, faces: g.size, people: g.labels().size, checked: [`${this.location}: in memory, nothing on disk to check`] };
   }
 
   async build(opts: BuildSinkOptions): Promise<BuildSink> {
@@ -161,9 +168,9 @@ export class RowsSink implements BuildSink {
   readonly counts = { added: 0, alreadyIn: 0 };
   resumed = 0;
   created = false;
-  protected readonly entries: GalleryEntry[] = [];
+  /** the faces taken, as columns (no object per face) */
+  protected readonly entries = new EntryColumnsBuilder();
   protected readonly rows: VectorRows;
-  protected readonly pendingKeys = new Set<string>();
   private readonly known: Set<string>;
 
   constructor(protected readonly g: InMemoryGallery, protected readonly opts: BuildSinkOptions,
@@ -179,7 +186,7 @@ export class RowsSink implements BuildSink {
   }
 
   isDone(hash: string): 'in' | 'resumed' | false {
-    return this.known.has(hash) ? 'in' : this.pendingKeys.has(`${hash}#0`) ? 'resumed' : false;
+    return this.known.has(hash) ? 'in' : this.entries.hasPhoto(hash) ? 'resumed' : false;
   }
 
   accept(item: GalleryItem): void {
@@ -188,7 +195,6 @@ export class RowsSink implements BuildSink {
   }
 
   protected take(entry: GalleryEntry, vector: ArrayLike<number>): void {
-    this.pendingKeys.add(`${entry.hash}#${entry.face}`);
     this.entries.push(entry);
     this.rows.push(vector, entry.image);
   }
