@@ -27,6 +27,22 @@ export interface GalleryEntry {
 
 const MAGIC = 'FKENTRIES1\n';
 
+/** Labels numbered in the order they first come: search and the columns compare numbers, not strings. */
+export class LabelNumbers {
+  readonly names: string[] = [];
+  private readonly byName = new Map<string, number>();
+
+  of(label: string): number {
+    let n = this.byName.get(label);
+    if (n === undefined) {
+      n = this.names.length;
+      this.names.push(label);
+      this.byName.set(label, n);
+    }
+    return n;
+  }
+}
+
 /** Strings as one UTF-8 block and each one's start (offsets[i]..offsets[i+1]). */
 interface StringColumn {
   offsets: Float64Array;
@@ -72,25 +88,18 @@ export class EntryColumns {
 
   static fromEntries(entries: readonly GalleryEntry[]): EntryColumns {
     const n = entries.length;
-    const names: string[] = [];
-    const byName = new Map<string, number>();
+    const labels = new LabelNumbers();
     const ids = new Uint32Array(n);
     const labelOf = new Uint32Array(n);
     const faces = new Int32Array(n);
     const boxes = new Float64Array(4 * n).fill(NaN);
     entries.forEach((e, i) => {
-      let l = byName.get(e.label);
-      if (l === undefined) {
-        l = names.length;
-        names.push(e.label);
-        byName.set(e.label, l);
-      }
-      labelOf[i] = l;
+      labelOf[i] = labels.of(e.label);
       ids[i] = e.id ?? i;
       faces[i] = e.face;
       if (e.box) boxes.set(e.box, 4 * i);
     });
-    return new EntryColumns(n, ids, labelOf, names, faces, boxes, stringColumn((i) => entries[i]!.image, n), stringColumn((i) => entries[i]!.hash, n));
+    return new EntryColumns(n, ids, labelOf, labels.names, faces, boxes, stringColumn((i) => entries[i]!.image, n), stringColumn((i) => entries[i]!.hash, n));
   }
 
   label(i: number): string {
@@ -197,8 +206,7 @@ export class EntryColumns {
  */
 export class EntryColumnsBuilder {
   count = 0;
-  private readonly names: string[] = [];
-  private readonly byName = new Map<string, number>();
+  private readonly labels = new LabelNumbers();
   private labelOf = new Uint32Array(1024);
   private faces = new Int32Array(1024);
   private boxes = new Float64Array(4096);
@@ -219,13 +227,7 @@ export class EntryColumnsBuilder {
       this.faces = grown(this.faces, new Int32Array(2 * i));
       this.boxes = grown(this.boxes, new Float64Array(8 * i));
     }
-    let l = this.byName.get(e.label);
-    if (l === undefined) {
-      l = this.names.length;
-      this.names.push(e.label);
-      this.byName.set(e.label, l);
-    }
-    this.labelOf[i] = l;
+    this.labelOf[i] = this.labels.of(e.label);
     this.faces[i] = e.face;
     if (e.box) this.boxes.set(e.box, 4 * i);
     else this.boxes.fill(NaN, 4 * i, 4 * i + 4);
@@ -240,7 +242,7 @@ export class EntryColumnsBuilder {
     const n = this.count;
     const ids = new Uint32Array(n);
     for (let i = 0; i < n; i++) ids[i] = firstId + i;
-    const cols = new EntryColumns(n, ids, this.labelOf.slice(0, n), [...this.names], this.faces.slice(0, n), this.boxes.slice(0, 4 * n), this.images.finish(), this.hashes.finish());
+    const cols = new EntryColumns(n, ids, this.labelOf.slice(0, n), [...this.labels.names], this.faces.slice(0, n), this.boxes.slice(0, 4 * n), this.images.finish(), this.hashes.finish());
     this.labelOf = new Uint32Array(0);
     this.faces = new Int32Array(0);
     this.boxes = new Float64Array(0);

@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { RECOGNIZERS, isRecognizerId, type Metric } from '../models/catalogue.js';
 import { FacekitError } from '../core/errors.js';
-import { EntryColumns, EntryColumnsBuilder, type GalleryEntry } from './entry-columns.js';
+import { EntryColumns, EntryColumnsBuilder, LabelNumbers, type GalleryEntry } from './entry-columns.js';
 import type { VectorRows } from './vector-rows.js';
 import { ANN_MIN_FACES, AnnIndex, type IndexFileInfo, type IndexPolicy } from './vector-index.js';
 import { queryNorm, rowDistance, searchIdentities, type Match } from './gallery-search.js';
@@ -325,19 +325,10 @@ export class InMemoryGallery {
     const c = this.columns;
     if (c) return { ids: new Int32Array(c.labelOf.buffer, c.labelOf.byteOffset, c.count), names: c.labelNames };
     if (!this.labelIds || this.labelIds.ids.length !== this.list.length) {
-      const names: string[] = [];
-      const byName = new Map<string, number>();
-      const ids = new Int32Array(this.entries.length);
-      this.list.forEach((e, r) => {
-        let id = byName.get(e.label);
-        if (id === undefined) {
-          id = names.length;
-          names.push(e.label);
-          byName.set(e.label, id);
-        }
-        ids[r] = id;
-      });
-      this.labelIds = { ids, names };
+      const labels = new LabelNumbers();
+      const ids = new Int32Array(this.list.length);
+      this.list.forEach((e, r) => (ids[r] = labels.of(e.label)));
+      this.labelIds = { ids, names: labels.names };
     }
     return this.labelIds;
   }
