@@ -211,7 +211,7 @@ export async function addRecords(src: Extract<Source, { kind: 'records' }>, sink
     labels.add(r.label);
     // Exported galleries carry each photo's hash; otherwise the photo's bytes, or its name.
     const hash = r.imageSha256 ?? (existsSync(r.image) ? await hashFile(r.image) : sha256(`path:${r.image}`));
-    const done = sink.isDone(hash);
+    const done = sink.isDone(hash, r.face ?? 0);
     if (done) {
       // a photo's faces go in together: one of them in means all of them are (counted once)
       if (done === 'in' && (r.face ?? 0) === 0) summary.skipped++;

@@ -54,8 +54,12 @@ export interface BuildSink {
   readonly meta: GalleryMeta;
   /** faces an earlier, interrupted build finished (file galleries: its journal) */
   readonly resumed: number;
-  /** 'in': the gallery holds this photo; 'resumed': an interrupted run finished it */
-  isDone(hash: string): 'in' | 'resumed' | false;
+  /**
+   * 'in': the gallery holds this photo; 'resumed': this build has its face already (an interrupted
+   * run finished it). `face`: a record of one face of the photo (build-db -); the photo's first
+   * face otherwise (a photo's faces are taken together).
+   */
+  isDone(hash: string, face?: number): 'in' | 'resumed' | false;
   /** Take one face; may wait (a database write), so that the source waits too instead of filling memory. */
   accept(item: GalleryItem): void | Promise<void>;
   /** faces this build added, and faces another writer added first (a database); exact after flush() */

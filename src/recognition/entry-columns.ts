@@ -212,12 +212,12 @@ export class EntryColumnsBuilder {
   private boxes = new Float64Array(4096);
   private readonly images = new StringPacker();
   private readonly hashes = new StringPacker();
-  /** rows of first faces (face 0) by photo hash: a table of row numbers, not a Set of a million strings */
-  private readonly photos = new RowTable((i) => this.hashes.at(i));
+  /** rows by photo hash and face number: a table of row numbers, not a Set of a million strings */
+  private readonly faceKeys = new RowTable((i) => faceKey(this.hashes.at(i), this.faces[i]!));
 
-  /** Whether a first face of this photo (by content hash) has been gathered. */
-  hasPhoto(hash: string): boolean {
-    return this.photos.has(hash);
+  /** Whether this face of this photo (by content hash) has been gathered. */
+  hasFace(hash: string, face: number): boolean {
+    return this.faceKeys.has(faceKey(hash, face));
   }
 
   push(e: GalleryEntry): void {
@@ -233,7 +233,7 @@ export class EntryColumnsBuilder {
     else this.boxes.fill(NaN, 4 * i, 4 * i + 4);
     this.images.push(e.image);
     this.hashes.push(e.hash);
-    if (e.face === 0) this.photos.add(e.hash, i);
+    this.faceKeys.add(faceKey(e.hash, e.face), i);
     this.count++;
   }
 
@@ -291,6 +291,8 @@ class StringPacker {
     return out;
   }
 }
+
+const faceKey = (hash: string, face: number): string => `${hash}#${face}`;
 
 /** Rows keyed by a string, in an open-addressing table of row numbers; `keyOf(row)` reads a row's key back. */
 class RowTable {

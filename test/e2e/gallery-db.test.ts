@@ -250,6 +250,16 @@ describe('db export and db import', () => {
     expect(ndjson(await exportOf(b))).toBe(ndjson(out));
   });
 
+  it('takes every face of a photo from records with allFaces (each face its own record), and none twice', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'g.json');
+    const [a, b, c] = syntheticRecords(3, 1);
+    // two faces of one photo, then the first face again
+    const faces = [{ ...a!, image: 'group.jpg', face: 0 }, { ...b!, image: 'group.jpg', face: 1 }, { ...c!, image: 'group.jpg', face: 0 }];
+    expect(await buildGallery(faces, { db, allFaces: true })).toMatchObject({ added: 2, galleryFaces: 2 });
+    expect(await buildGallery(faces, { db, allFaces: true })).toMatchObject({ added: 0, galleryFaces: 2 });
+  });
+
   it('refuses records of another model, broken lines and a missing gallery', async () => {
     const dir = tempDir();
     const a = join(dir, 'a.json');

@@ -177,11 +177,12 @@ describe('the gallery files (schema 3: header, entries as columns, vectors)', ()
       return { b, rows };
     };
     const meta = { model: 'resnet34', dim: 4, metric: 'euclidean_l2' as const, flip: true, detector: 'blazeface' };
-    // which photos' first faces are in, without a Set of their hashes (past two table growths)
+    // which faces of which photos are in, without a Set of their keys (past two table growths)
     const big = new EntryColumnsBuilder();
     for (let i = 0; i < 150_000; i++) big.push({ label: 'x', image: `${i}.jpg`, hash: `hash-${i}`, face: i % 3 === 2 ? 1 : 0 });
-    expect([0, 1, 2, 149_999, 149_998].map((i) => big.hasPhoto(`hash-${i}`))).toEqual([true, true, false, false, true]);
-    expect(big.hasPhoto('hash-150000')).toBe(false);
+    expect([0, 1, 2, 149_999, 149_998].map((i) => big.hasFace(`hash-${i}`, 0))).toEqual([true, true, false, false, true]);
+    expect([2, 149_999, 0].map((i) => big.hasFace(`hash-${i}`, 1))).toEqual([true, true, false]);
+    expect(big.hasFace('hash-150000', 0)).toBe(false);
     const fresh = new InMemoryGallery(meta);
     const { b, rows } = gather();
     fresh.addRows(b, rows);

@@ -185,8 +185,8 @@ export class RowsSink implements BuildSink {
     return this.g.meta;
   }
 
-  isDone(hash: string): 'in' | 'resumed' | false {
-    return this.known.has(hash) ? 'in' : this.entries.hasPhoto(hash) ? 'resumed' : false;
+  isDone(hash: string, face = 0): 'in' | 'resumed' | false {
+    return this.known.has(hash) ? 'in' : this.entries.hasFace(hash, face) ? 'resumed' : false;
   }
 
   accept(item: GalleryItem): void {
