@@ -142,6 +142,8 @@ export class PgGallery {
         id bigserial PRIMARY KEY, label text NOT NULL, image text NOT NULL, hash text NOT NULL, face int NOT NULL,
         box jsonb, embedding vector(${meta.dim}) NOT NULL, added timestamptz NOT NULL DEFAULT now(), UNIQUE (hash, face))`);
       await tx.query(`CREATE INDEX IF NOT EXISTS "${t}_label" ON "${t}" (label)`);
+      // a search answer names a photo; its entry is looked up by it (a scan of every row without this)
+      await tx.query(`CREATE INDEX IF NOT EXISTS "${t}_image" ON "${t}" (image)`);
       if (!deferIndex && meta.dim <= HNSW_MAX_DIM) {
         await tx.query(`CREATE INDEX IF NOT EXISTS "${t}_hnsw" ON "${t}" USING hnsw (embedding ${opsFor(meta.metric)})`);
       }
@@ -152,13 +154,14 @@ export class PgGallery {
 
   /**
    * Build the HNSW index if it is not there (after a load with create(..., {deferIndex: true}):
-   * one build is much faster than inserting into the graph face by face).
+   * one build is much faster than inserting into the graph face by face), and the photo index
+   * (galleries made before it had none: `facekit db reindex` adds it).
    */
   async ensureIndex(opts: { maintenanceWorkMem?: string } = {}): Promise<void> {
-    if (this.meta.dim > HNSW_MAX_DIM) return;
     await this.client.transaction(async (tx) => {
       if (opts.maintenanceWorkMem) await tx.query(`SELECT set_config('maintenance_work_mem', $1, true)`, [opts.maintenanceWorkMem]);
-      await tx.query(`CREATE INDEX IF NOT EXISTS "facekit_g_${this.name}_hnsw" ON ${this.table} USING hnsw (embedding ${opsFor(this.meta.metric)})`);
+      await tx.query(`CREATE INDEX IF NOT EXISTS "facekit_g_${this.name}_image" ON ${this.table} (image)`);
+      if (this.meta.dim <= HNSW_MAX_DIM) await tx.query(`CREATE INDEX IF NOT EXISTS "facekit_g_${this.name}_hnsw" ON ${this.table} USING hnsw (embedding ${opsFor(this.meta.metric)})`);
     });
   }
 
