@@ -145,7 +145,7 @@ export function addDbOption(cmd: Command, help = 'the gallery (a file, or postgr
 
 /** --ef-search N: pgvector's HNSW candidate list for a database gallery (verify, similar, serve). */
 export function addEfSearchOption(cmd: Command): Command {
-  return cmd.option('--ef-search <n>', 'a database gallery: pgvector\'s HNSW candidate list, 1..1000 (default 400; more: closer to exact search, slower)',
+  return cmd.option('--ef-search <n>', 'a database gallery: pgvector\'s HNSW candidate list, 1..1000 (default 600; more: closer to exact search, slower)',
     parseNumber('--ef-search', { min: 1, max: 1000, integer: true }));
 }
 

@@ -30,10 +30,11 @@ const EF_MAX = EF_SEARCH_MAX;
 const ITERATIVE_MAX_K = 16_384;
 /**
  * hnsw.ef_search at least (it is raised to the number of faces asked for). Measured on a million
- * synthetic faces spread as LFW's: 100 named the exact search's person for 176 of 200 queries,
- * 400 for 198 (p50 48 ms), 1000 for 200 (p50 111 ms).
+ * synthetic faces spread as LFW's (issue 25, 200 fresh faces of known people, PostgreSQL 17 +
+ * pgvector on this 2-core machine): 400 named the exact search's person for 195 of 200 queries
+ * (p50 37 ms), 600 for 199 (p50 54 ms), 800 for 200 (p50 68 ms), 1000 for 200 (p50 82 ms).
  */
-const DEFAULT_EF = 400;
+const DEFAULT_EF = 600;
 
 export interface PgItem {
   entry: GalleryEntry;
