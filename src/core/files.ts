@@ -99,6 +99,12 @@ export function isDirectorySync(path: string): boolean {
 /** Files up to this size are checked against their full sha256 on every load (about 40 ms); larger ones by sampleDigest. */
 export const FULL_CHECK_BYTES = 64 * 2 ** 20;
 
+/**
+ * Whether a load checks `size` bytes by their sample digest rather than their sha256: over
+ * FULL_CHECK_BYTES, when the header records one, unless every byte is to be read (`full`).
+ */
+export const checkedBySample = (size: number, want: { sample?: string }, full: boolean): boolean => !full && want.sample !== undefined && size > FULL_CHECK_BYTES;
+
 /** Blocks a sample digest reads, and their size: 256 KiB of any file. */
 const SAMPLE_BLOCKS = 64;
 const SAMPLE_BLOCK = 4096;

@@ -49,6 +49,8 @@ interface StringColumn {
   bytes: Buffer;
 }
 
+const textAt = (c: StringColumn, i: number): string => c.bytes.toString('utf8', c.offsets[i], c.offsets[i + 1]);
+
 interface Header {
   count: number;
   labels: string[];
@@ -57,19 +59,6 @@ interface Header {
 
 type ColumnName = 'id' | 'label' | 'face' | 'box' | 'imageOffsets' | 'image' | 'hashOffsets' | 'hash';
 const COLUMNS: readonly ColumnName[] = ['id', 'label', 'face', 'box', 'imageOffsets', 'image', 'hashOffsets', 'hash'];
-
-function stringColumn(values: (i: number) => string, count: number): StringColumn {
-  const offsets = new Float64Array(count + 1);
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    const b = Buffer.from(values(i), 'utf8');
-    parts.push(b);
-    at += b.length;
-    offsets[i + 1] = at;
-  }
-  return { offsets, bytes: Buffer.concat(parts, at) };
-}
 
 export class EntryColumns {
   /** Columns as they are: made by fromEntries, decode and EntryColumnsBuilder. */
@@ -87,19 +76,9 @@ export class EntryColumns {
   ) {}
 
   static fromEntries(entries: readonly GalleryEntry[]): EntryColumns {
-    const n = entries.length;
-    const labels = new LabelNumbers();
-    const ids = new Uint32Array(n);
-    const labelOf = new Uint32Array(n);
-    const faces = new Int32Array(n);
-    const boxes = new Float64Array(4 * n).fill(NaN);
-    entries.forEach((e, i) => {
-      labelOf[i] = labels.of(e.label);
-      ids[i] = e.id ?? i;
-      faces[i] = e.face;
-      if (e.box) boxes.set(e.box, 4 * i);
-    });
-    return new EntryColumns(n, ids, labelOf, labels.names, faces, boxes, stringColumn((i) => entries[i]!.image, n), stringColumn((i) => entries[i]!.hash, n));
+    const b = new EntryColumnsBuilder({ indexFaces: false });
+    for (const e of entries) b.push(e);
+    return b.finish((i) => entries[i]!.id ?? i);
   }
 
   label(i: number): string {
@@ -107,11 +86,11 @@ export class EntryColumns {
   }
 
   image(i: number): string {
-    return this.images.bytes.toString('utf8', this.images.offsets[i], this.images.offsets[i + 1]);
+    return textAt(this.images, i);
   }
 
   hash(i: number): string {
-    return this.hashes.bytes.toString('utf8', this.hashes.offsets[i], this.hashes.offsets[i + 1]);
+    return textAt(this.hashes, i);
   }
 
   /** Row i as an entry (a new object each time). */
@@ -201,8 +180,8 @@ export class EntryColumns {
 
 /**
  * Entries gathered one by one into columns (a build of a million faces), never a million objects:
- * strings are packed into UTF-8 blocks every 16 384 entries. `finish()` gives the columns, with
- * ids counted from `firstId`.
+ * strings are packed into UTF-8 blocks every 16 384 entries. `finish(idOf)` gives the columns,
+ * row i with id `idOf(i)`. `indexFaces`: keep the table that answers hasFace (a build does).
  */
 export class EntryColumnsBuilder {
   count = 0;
@@ -213,11 +192,15 @@ export class EntryColumnsBuilder {
   private readonly images = new StringPacker();
   private readonly hashes = new StringPacker();
   /** rows by photo hash and face number: a table of row numbers, not a Set of a million strings */
-  private readonly faceKeys = new RowTable((i) => faceKey(this.hashes.at(i), this.faces[i]!));
+  private readonly faceKeys: RowTable | undefined;
+
+  constructor(opts: { indexFaces: boolean } = { indexFaces: true }) {
+    this.faceKeys = opts.indexFaces ? new RowTable((i) => faceKey(this.hashes.at(i), this.faces[i]!)) : undefined;
+  }
 
   /** Whether this face of this photo (by content hash) has been gathered. */
   hasFace(hash: string, face: number): boolean {
-    return this.faceKeys.has(faceKey(hash, face));
+    return this.faceKeys?.has(faceKey(hash, face)) ?? false;
   }
 
   push(e: GalleryEntry): void {
@@ -233,15 +216,15 @@ export class EntryColumnsBuilder {
     else this.boxes.fill(NaN, 4 * i, 4 * i + 4);
     this.images.push(e.image);
     this.hashes.push(e.hash);
-    this.faceKeys.add(faceKey(e.hash, e.face), i);
+    this.faceKeys?.add(faceKey(e.hash, e.face), i);
     this.count++;
   }
 
   /** The columns, handed over: the builder lets go of what it gathered (no second copy while a graph is built). */
-  finish(firstId: number): EntryColumns {
+  finish(idOf: (row: number) => number): EntryColumns {
     const n = this.count;
     const ids = new Uint32Array(n);
-    for (let i = 0; i < n; i++) ids[i] = firstId + i;
+    for (let i = 0; i < n; i++) ids[i] = idOf(i);
     const cols = new EntryColumns(n, ids, this.labelOf.slice(0, n), [...this.labels.names], this.faces.slice(0, n), this.boxes.slice(0, 4 * n), this.images.finish(), this.hashes.finish());
     this.labelOf = new Uint32Array(0);
     this.faces = new Int32Array(0);

@@ -17,7 +17,7 @@ import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { isMetric, isRecognizerId, RECOGNIZERS } from '../models/catalogue.js';
 import { FacekitError, fsError } from '../core/errors.js';
-import { assertRegularFileSync, bytesSampleDigest, fileSampleDigest, FULL_CHECK_BYTES, readRegularFile, syncFile, writeFileAtomic } from '../core/files.js';
+import { assertRegularFileSync, bytesSampleDigest, checkedBySample, fileSampleDigest, readRegularFile, syncFile, writeFileAtomic } from '../core/files.js';
 import { EntryColumns } from './entry-columns.js';
 import type { GalleryCheck } from './backend.js';
 import { AnnIndex, isIndexPolicy } from './vector-index.js';
@@ -33,11 +33,9 @@ function entriesName(dbPath: string, hash: string): string {
   return `${stem(dbPath)}.${hash.slice(0, 12)}.entries.bin`;
 }
 
-export { FULL_CHECK_BYTES };
-
 /** Whether bytes loaded are the ones the header describes: sha256, or above FULL_CHECK_BYTES its sample digest. */
 function matches(bytes: Uint8Array, want: { sha256: string; sample?: string }, full: boolean): boolean {
-  if (!full && want.sample !== undefined && bytes.length > FULL_CHECK_BYTES) return bytesSampleDigest(bytes) === want.sample;
+  if (checkedBySample(bytes.length, want, full)) return bytesSampleDigest(bytes) === want.sample;
   return createHash('sha256').update(bytes).digest('hex') === want.sha256;
 }
 
@@ -171,8 +169,11 @@ function parseEntry(line: string, i: number, where: string): GalleryEntry {
   }
 }
 
-/** A whole file into its own ArrayBuffer (typed views of it start 8-aligned), or `bad_gallery`. */
-function readWhole(path: string, what: string): Buffer {
+/**
+ * A whole file into its own ArrayBuffer (typed views of it start 8-aligned), or `bad_gallery`;
+ * `size`: the bytes it must hold, checked before it is read.
+ */
+function readWhole(path: string, what: string, size?: number): Buffer {
   let fd: number;
   try {
     assertRegularFileSync(path, `the gallery's ${what}`);
@@ -182,6 +183,9 @@ function readWhole(path: string, what: string): Buffer {
   }
   try {
     const actual = fstatSync(fd).size;
+    if (size !== undefined && actual !== size) {
+      throw new FacekitError('bad_gallery', `${what} holds ${actual} bytes, the gallery needs ${size}; it is truncated or from another gallery`, path);
+    }
     const bytes = Buffer.from(new ArrayBuffer(actual));
     for (let off = 0; off < actual;) {
       const n = readSync(fd, bytes, off, Math.min(1 << 26, actual - off), off);
@@ -205,33 +209,13 @@ function readColumns(path: string, want: { count: number; sha256: string; sample
 
 /** The vectors, read straight into the array that keeps them (no second copy of a large file). */
 function readVectors(path: string, count: number, dim: number, want: { sha256: string; sample?: string }, full: boolean): Float32Array {
-  const vectors = new Float32Array(count * dim);
-  if (count === 0) return vectors;
-  const bytes = Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength);
-  let fd: number;
-  try {
-    assertRegularFileSync(path, "the gallery's vector file");
-    fd = openSync(path, 'r');
-  } catch (err) {
-    throw new FacekitError('bad_gallery', `the gallery's vector file is missing or unreadable (${fsError(err, path).message})`, path);
-  }
-  try {
-    const size = fstatSync(fd).size;
-    if (size !== bytes.length) {
-      throw new FacekitError('bad_gallery', `vector file holds ${size} bytes, the gallery needs ${bytes.length}; it is truncated or from another gallery`, path);
-    }
-    for (let off = 0; off < bytes.length;) {
-      const n = readSync(fd, bytes, off, Math.min(1 << 26, bytes.length - off), off);
-      if (n <= 0) throw new FacekitError('bad_gallery', 'vector file ended early', path);
-      off += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
+  if (count === 0) return new Float32Array(0);
+  const bytes = readWhole(path, 'vector file', count * dim * 4);
+  const vectors = new Float32Array(bytes.buffer, 0, count * dim);
   if (!matches(bytes, want, full)) throw new FacekitError('bad_gallery', 'vector file does not match the gallery (checksum differs)', path);
-  // every number finite: on every load up to FULL_CHECK_BYTES, above it in `db check` (a pass over
-  // a million faces' numbers is about a tenth of a second)
-  const every = full || bytes.length <= FULL_CHECK_BYTES;
+  // every number finite whenever every byte is checked: above FULL_CHECK_BYTES in `db check` (a
+  // pass over a million faces' numbers is about a tenth of a second)
+  const every = !checkedBySample(bytes.length, want, full);
   for (let i = 0; every && i < vectors.length; i++) {
     if (!Number.isFinite(vectors[i]!)) throw new FacekitError('bad_gallery', `vector file holds a number that is not finite (row ${Math.floor(i / dim)}); the gallery is damaged`, path);
   }

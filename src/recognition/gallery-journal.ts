@@ -84,18 +84,20 @@ function readBinary(fd: number, meta: GalleryMeta): JournalState | undefined {
   const head = Buffer.alloc(64 << 10);
   const got = readSync(fd, head, 0, head.length, MAGIC.length);
   const nl = head.subarray(0, got).indexOf(10);
-  if (nl < 0) return undefined; // no settings line: a journal cut short as it began
   let m: GalleryMeta;
   try {
+    if (nl < 0) return undefined;
     m = JSON.parse(head.toString('utf8', 0, nl)) as GalleryMeta;
   } catch {
-    return undefined; // no settings line: a journal cut short as it began
+    return undefined; // no whole settings line: a journal cut short as it began
   }
-  const r = new Reader(fd, MAGIC.length + nl + 1);
   // A journal from other settings is of no use: its vectors would not compare.
   if (!sameSettings(m, meta)) return undefined;
+  const r = new Reader(fd, MAGIC.length + nl + 1);
   const out: JournalState = { entries: [], rows: new VectorRows(meta.dim), mode: 'binary', end: r.offset };
   const vectorBytes = meta.dim * 4;
+  const v = new Float32Array(meta.dim); // each record's vector, copied into the rows from here
+  const vBytes = Buffer.from(v.buffer);
   for (;;) {
     const len = r.take(4);
     if (!len) break;
@@ -108,8 +110,7 @@ function readBinary(fd: number, meta: GalleryMeta): JournalState | undefined {
     } catch {
       break;
     }
-    const v = new Float32Array(meta.dim);
-    Buffer.from(v.buffer).set(body.subarray(jsonBytes));
+    vBytes.set(body.subarray(jsonBytes));
     if (!v.every(Number.isFinite)) break;
     out.entries.push(entry);
     out.rows.push(v);
@@ -123,7 +124,9 @@ function readJsonLines(fd: number, meta: GalleryMeta): { entries: GalleryEntry[]
   const out = { entries: [] as GalleryEntry[], rows: new VectorRows(meta.dim) };
   const buf = Buffer.alloc(1 << 20);
   let rest = '';
-  for (let pos = 0, n = readSync(fd, buf, 0, buf.length, 0); ; pos += n, n = readSync(fd, buf, 0, buf.length, pos + n)) {
+  for (let pos = 0; ; ) {
+    const n = readSync(fd, buf, 0, buf.length, pos);
+    pos += n;
     const lines = (rest + buf.toString('utf8', 0, n)).split('\n');
     rest = n === 0 ? '' : lines.pop()!;
     for (const line of lines) {

@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { RECOGNIZERS, isRecognizerId, type Metric } from '../models/catalogue.js';
 import { FacekitError } from '../core/errors.js';
-import { EntryColumns, EntryColumnsBuilder, LabelNumbers, type GalleryEntry } from './entry-columns.js';
+import { EntryColumns, LabelNumbers, type EntryColumnsBuilder, type GalleryEntry } from './entry-columns.js';
 import type { VectorRows } from './vector-rows.js';
 import { ANN_MIN_FACES, AnnIndex, type IndexFileInfo, type IndexPolicy } from './vector-index.js';
 import { queryNorm, rowDistance, searchIdentities, type Match } from './gallery-search.js';
@@ -219,28 +219,24 @@ export class InMemoryGallery {
    * A new gallery takes gathered columns and rows as they are: a million-face build never makes a
    * million entry objects, nor a second copy of its vectors.
    */
-  addRows(gathered: GalleryEntry[] | EntryColumnsBuilder, rows: VectorRows): void {
-    if (rows.count !== (Array.isArray(gathered) ? gathered.length : gathered.count)) throw new Error('addRows: one row per entry');
+  addRows(gathered: EntryColumnsBuilder, rows: VectorRows): void {
+    if (rows.count !== gathered.count) throw new Error('addRows: one row per entry');
     const first = this.size;
-    if (first === 0 && !Array.isArray(gathered)) {
-      this.columns = gathered.finish(this.nextId);
+    const cols = gathered.finish((i) => this.nextId + i);
+    if (first === 0) {
+      this.columns = cols;
       this.list = [];
-      this.nextId += this.columns.count;
       this.vectors = rows.take();
-      this.ann?.add(this.columns.ids, this.vectors);
-      this.changed();
-      return;
-    }
-    const entries = Array.isArray(gathered) ? gathered : gathered.finish(0).toArray().map(({ id: _, ...e }) => e);
-    if (first === 0) this.vectors = rows.take(); // a new gallery: its rows become its vectors, uncopied
-    else {
+    } else {
       const next = new Float32Array(this.vectors.length + rows.count * this.meta.dim);
       next.set(this.vectors);
       next.set(rows.take(), this.vectors.length);
       this.vectors = next;
+      for (const e of cols.toArray()) this.entries.push(e); // not push(...all): a million arguments overflow the stack
     }
-    for (const e of entries) this.entries.push(e);
-    this.added(entries, first);
+    this.nextId += cols.count;
+    this.ann?.add(cols.ids, this.vectors.subarray(first * this.meta.dim));
+    this.changed();
   }
 
   /** Every face of `label` goes; returns how many (0 when nobody has that name). */

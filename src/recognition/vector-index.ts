@@ -13,7 +13,7 @@ import { rename, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { FacekitError, fsError } from '../core/errors.js';
-import { fileSampleDigest, fileSha256, FULL_CHECK_BYTES, syncFile } from '../core/files.js';
+import { checkedBySample, fileSampleDigest, fileSha256, syncFile } from '../core/files.js';
 import type { Metric } from '../models/catalogue.js';
 
 /** auto: exact search below ANN_MIN_FACES, an HNSW graph from there on; exact; hnsw: always a graph. */
@@ -248,17 +248,16 @@ export class AnnIndex {
     }
     if (size !== info.bytes) throw bad(`holds ${size} bytes, not the ${info.bytes} it was written with: it is truncated or damaged`);
     if (info.vectors !== vectorsSha) throw bad('was built for other vectors than the gallery holds');
-    const sampled = !opts.full && info.sample !== undefined && size > FULL_CHECK_BYTES;
-    if (sampled ? fileSampleDigest(path) !== info.sample : (await fileSha256(path)) !== info.sha256) throw bad('does not match its checksum: it is damaged');
+    const frame = info.frame;
+    if (frame !== undefined && (info.space !== 'cos' || !Array.isArray(frame.center) || frame.center.length !== dim || !frame.center.every(Number.isFinite))) {
+      throw bad('has a damaged frame in the gallery\'s header');
+    }
+    if (checkedBySample(size, info, opts.full === true) ? fileSampleDigest(path) !== info.sample : (await fileSha256(path)) !== info.sha256) throw bad('does not match its checksum: it is damaged');
     const u = native();
     const index = new u.Index({ dimensions: dim, metric: kindOf(u, info.space), quantization: scalarOf(u, info.quantization), connectivity: info.connectivity, expansion_add: EXPANSION_ADD, expansion_search: 64, multi: false });
     if (opts.view) index.view(path);
     else index.load(path);
     if (index.size() !== info.count) throw bad(`holds ${index.size()} faces, the gallery says ${info.count}`);
-    const frame = info.frame;
-    if (frame !== undefined && (info.space !== 'cos' || !Array.isArray(frame.center) || frame.center.length !== dim || !frame.center.every(Number.isFinite))) {
-      throw bad('has a damaged frame in the gallery\'s header');
-    }
     const ann = new AnnIndex(index, dim, info.space, info.quantization, info.connectivity, frame);
     ann.saved = info;
     ann.viewed = opts.view === true;

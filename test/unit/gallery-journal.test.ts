@@ -58,6 +58,16 @@ describe('the build journal', () => {
     expect(back.entries.map((e) => e.hash)).toEqual(['h0', 'h1', 'h2']);
   });
 
+  it('reads an older JSON Lines journal larger than one read (1 MiB) whole', () => {
+    const db = join(tempDir(), 'g.json');
+    const lines = Array.from({ length: 12_000 }, (_, i) => JSON.stringify({ meta, entry: face(i).entry, vector: face(i).vector }));
+    writeFileSync(journalPath(db), lines.join('\n') + '\n');
+    expect(statSync(journalPath(db)).size).toBeGreaterThan(1 << 20);
+    const back = readJournal(db, meta);
+    expect(back.entries).toHaveLength(12_000);
+    expect(back.entries[11_999]!.hash).toBe('h11999');
+  });
+
   it('reads a journal with only its settings, or nothing, as no faces', () => {
     const db = join(tempDir(), 'g.json');
     writeFileSync(journalPath(db), 'FKJOURNAL2\n{"model":"res');

@@ -5,9 +5,9 @@ import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { InMemoryGallery } from '../../src/recognition/gallery.js';
 import { VectorRows } from '../../src/recognition/vector-rows.js';
-import { checkGallery, FULL_CHECK_BYTES, loadGallery, saveGallery } from '../../src/recognition/gallery-file.js';
+import { checkGallery, loadGallery, saveGallery } from '../../src/recognition/gallery-file.js';
 import { distance } from '../../src/stages/verification.js';
-import { sha256 } from '../../src/core/files.js';
+import { FULL_CHECK_BYTES, sha256 } from '../../src/core/files.js';
 import { EntryColumnsBuilder } from '../../src/recognition/entry-columns.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -142,7 +142,9 @@ describe('the gallery files (schema 3: header, entries as columns, vectors)', ()
     g.indexPolicy = 'exact';
     const rows = new VectorRows(128);
     for (let i = 0; i < n; i++) rows.push(Array.from({ length: 128 }, (_, k) => Math.sin(i + k)));
-    g.addRows(Array.from({ length: n }, (_, i) => ({ label: `p${i % 1000}`, image: `i${i}.jpg`, hash: `h${i}`, face: 0 })), rows);
+    const gathered = new EntryColumnsBuilder();
+    for (let i = 0; i < n; i++) gathered.push({ label: `p${i % 1000}`, image: `i${i}.jpg`, hash: `h${i}`, face: 0 });
+    g.addRows(gathered, rows);
     await saveGallery(g, db, 'test');
     const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.f32'))!);
     const bytes = readFileSync(file);
