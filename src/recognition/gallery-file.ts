@@ -315,18 +315,54 @@ async function writeEntries(dir: string, cols: EntryColumns): Promise<{ tmp: str
   }
 }
 
+/** Rows of a vector file, `count` at a time, each batch a fresh array (usearch reads a buffer from its start). */
+function rowReader(path: string, dim: number): { read: (first: number, count: number) => Float32Array; close: () => void } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw fsError(err, path);
+  }
+  return {
+    read(first, count) {
+      const out = new Float32Array(count * dim);
+      const bytes = new Uint8Array(out.buffer);
+      for (let got = 0; got < bytes.length;) {
+        const n = readSync(fd, bytes, got, bytes.length - got, first * dim * 4 + got);
+        if (n === 0) throw new FacekitError('bad_gallery', `the vector file ended at row ${first + Math.floor(got / (dim * 4))} while the graph was built`, path);
+        got += n;
+      }
+      return out;
+    },
+    close: () => closeSync(fd),
+  };
+}
+
 /**
  * Write the gallery: the new sidecars first (under new names), then the header in one rename,
  * then the old sidecars go. A crash at any point leaves either the old gallery or the new one.
+ * `release`: the gallery's last use (a build's end): its vectors are let go once on disk (see
+ * InMemoryGallery.syncIndexReleasing); it can be counted afterwards, not searched.
  */
-export async function saveGallery(g: InMemoryGallery, dbPath: string, facekitVersion: string): Promise<void> {
+export async function saveGallery(g: InMemoryGallery, dbPath: string, facekitVersion: string, opts: { release?: boolean } = {}): Promise<void> {
   const dir = dirname(dbPath);
   const raw = Buffer.from(g.vectors.buffer, g.vectors.byteOffset, g.vectors.byteLength);
   const vHash = createHash('sha256').update(raw).digest('hex');
+  const vSample = bytesSampleDigest(raw);
   const vFile = sidecarName(dbPath, vHash);
   await writeFileAtomic(join(dir, vFile), raw, { durable: true });
   const { tmp, sha256: eHash, sample: eSample } = await writeEntries(dir, g.entryColumns());
-  g.syncIndex();
+  if (opts.release) {
+    // a build's last save: the graph is built from the vector file just written, the vectors let go
+    const rows = rowReader(join(dir, vFile), g.meta.dim);
+    try {
+      g.syncIndexReleasing(rows.read);
+    } finally {
+      rows.close();
+    }
+  } else {
+    g.syncIndex();
+  }
   const graph = g.ann ? await g.ann.saveOnce(dir, stem(dbPath), vHash) : undefined;
   const eFile = entriesName(dbPath, eHash);
   try {
@@ -343,7 +379,7 @@ export async function saveGallery(g: InMemoryGallery, dbPath: string, facekitVer
     created: g.created,
     updated: new Date().toISOString(),
     people: g.labels().size,
-    vectors: { file: vFile, dtype: 'float32', count: g.size, sha256: vHash, sample: bytesSampleDigest(raw) },
+    vectors: { file: vFile, dtype: 'float32', count: g.size, sha256: vHash, sample: vSample },
     entries: { file: eFile, format: 'columns', count: g.size, sha256: eHash, sample: eSample },
     index: graph ? { policy: g.indexPolicy, graph } : { policy: g.indexPolicy },
   };

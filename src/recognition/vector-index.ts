@@ -176,6 +176,11 @@ export class AnnIndex {
    * a few at a time go in on one thread.
    */
   add(ids: ArrayLike<number>, vectors: Float32Array, threads = 1): void {
+    this.addFrom(ids, (first, count) => vectors.subarray(first * this.dim, (first + count) * this.dim), threads);
+  }
+
+  /** As add, the rows read `count` at a time by `read(first, count)` (from a file: the vectors need not be in memory). */
+  addFrom(ids: ArrayLike<number>, read: (first: number, count: number) => Float32Array, threads = 1): void {
     if (ids.length === 0) return;
     if (this.viewed) throw new Error('a graph viewed from its file is read-only: load the gallery for writing');
     this.saved = undefined;
@@ -183,7 +188,7 @@ export class AnnIndex {
       const count = Math.min(ADD_BATCH, ids.length - first);
       const keys = new BigUint64Array(count);
       for (let i = 0; i < count; i++) keys[i] = BigInt(ids[first + i]!);
-      this.index.add(keys, this.framed(vectors, first, count), threads);
+      this.index.add(keys, this.framed(read(first, count), 0, count), threads);
     }
   }
 

@@ -131,6 +131,32 @@ describe('the graph on disk', () => {
     expect(again.entries.map((e) => e.id)).toEqual(back.entries.map((e) => e.id));
   });
 
+  it('a build\'s last save (release) builds the graph from the vector file just written, and lets go of the vectors', async () => {
+    const { gallery, items, query } = faces(3000, 300, 4);
+    gallery.indexPolicy = 'hnsw';
+    gallery.addMany(items);
+    const exact = exactCopy(gallery);
+    const dir = tempDir('facekit-release-');
+    const db = join(dir, 'gallery.json');
+    await saveGallery(gallery, db, 'test', { release: true });
+    expect(() => gallery.vectors).toThrow(/let go of its vectors/);
+    expect(() => gallery.search(query(1), 'euclidean_l2', 1)).toThrow(/let go of its vectors/);
+    // still counted and listed
+    expect(gallery.size).toBe(3000);
+    expect(gallery.labels().size).toBe(300);
+    const back = await loadGallery(db);
+    expect(back.ann?.size).toBe(3000);
+    expect(back.vectors).toEqual(exact.vectors);
+    let same = 0;
+    for (let p = 0; p < 100; p++) {
+      const q = query(p * 3);
+      const a = back.search(q, 'euclidean_l2', 1)[0]!;
+      const b = exact.search(q, 'euclidean_l2', 1)[0]!;
+      if (a.label === b.label && Math.abs(a.distance - b.distance) < 1e-6) same++;
+    }
+    expect(same).toBe(100);
+  });
+
   it('refuses a truncated, damaged or foreign graph with one clear error, never a crash', async () => {
     const { dir, db } = await saved(300); // a small graph will do to damage
     const file = graphFile(dir);

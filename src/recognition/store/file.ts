@@ -119,8 +119,11 @@ export class FileBackend extends MemoryBackend {
       if (existing) assertSameModel(existing.meta, opts.meta, this.path);
       const g = existing ?? new InMemoryGallery({ ...opts.meta });
       const sink = new JournalSink(g, opts, this.path, release, async (saved) => {
-        await saveGallery(saved, this.path, VERSION);
-        this.stored(saved);
+        // the build's gallery is not kept: its vectors are let go as it is saved, and a later read loads the file
+        await saveGallery(saved, this.path, VERSION, { release: true });
+        this.header = await readGalleryHeader(this.path);
+        this.g = new InMemoryGallery({ ...this.meta });
+        this.loaded = false;
       });
       sink.created = existing === undefined;
       return sink;
