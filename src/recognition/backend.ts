@@ -96,6 +96,8 @@ export interface GalleryBackend {
   refresh(): Promise<void>;
   /** Faces and people as last seen, without asking the store. */
   counts(): { people: number; faces: number };
+  /** Faces and people now, where the store keeps them cheaply (a database's catalogue row; other stores: as last seen). */
+  countsNow(): Promise<{ people: number; faces: number }>;
   /** Faces per person, in the order the people came in. */
   people(): Promise<Map<string, number>>;
   /** The `k` nearest people, each with their nearest face, nearest first. */

@@ -115,6 +115,9 @@ describe.skipIf(!SERVER)('PgGallery on a PostgreSQL server (FACEKIT_TEST_PG)', (
       const again = await Promise.all([g.add(c, { batch: 50 }), g2.add([...c].reverse(), { batch: 50 })]);
       expect(again[0] + again[1]).toBe(1000);
       expect(await g.count()).toBe(5000);
+      // the kept counts: both sides added the same 200 new people at once, each counted once
+      expect(await g2.counts()).toEqual({ faces: 5000, people: (await g.labels()).size });
+      expect((await g.recount()).kept).toEqual({ faces: 5000, people: 200 });
     } finally {
       await other.close();
     }
@@ -197,6 +200,8 @@ describe.skipIf(!SERVER)('two serve instances over one PostgreSQL gallery (FACEK
       const answer = JSON.parse(who.text) as { faces: { identity: string | null; candidates: { photo?: string }[] }[] };
       expect(answer.faces[0]!.identity).toBe('ada');
       expect(seconds).toBeLessThan(1);
+      // and B counts what A added
+      expect(JSON.parse((await inject(b, 'GET', '/health')).text).gallery).toMatchObject({ faces: 1, people: 1 });
       // the photo was stored by A; B finds it by its hash in the shared store, at B's own path
       renameSync(store, elsewhere);
       const photo = await inject(b, 'GET', `${answer.faces[0]!.candidates[0]!.photo}?size=64`);

@@ -2,6 +2,7 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { InMemoryGallery, type GalleryEntry, type GalleryMeta } from '../../src/recognition/gallery.js';
 import { PgGallery, parseVector, vectorLiteral } from '../../src/recognition/store/pg.js';
 import { withEfSearch } from '../../src/recognition/store/open.js';
+import { framedExpression, framedQuery, parseFrame } from '../../src/recognition/store/pgvector.js';
 import {
   connectPostgres, isDbUrl, mapDbError, openPglite, parseDbUrl, pgliteClient, redactUrl, type SqlClient,
 } from '../../src/recognition/store/sql-client.js';
@@ -190,6 +191,75 @@ describe('PgGallery on PGlite + pgvector', () => {
     expect(await g.removeImages([])).toBe(0);
     expect(await g.count()).toBe(48);
     expect((await g.labels()).has('p0')).toBe(false);
+    await g.drop();
+  });
+
+  it('indexes a gallery of angles on the faces\' directions from their mean (reindex frames an older raw index), and answers as before', async () => {
+    // faces as a recognizer gives them: one common direction, people around it
+    const rand = seededRandom(5);
+    const base = Array.from({ length: 128 }, (_, i) => (i === 0 ? 3 : 0));
+    const items = faces(400, 128, 40, 6).map((it) => ({ ...it, vector: it.vector.map((x, i) => base[i]! + 0.3 * x) }));
+    const mem = new InMemoryGallery(meta('euclidean_l2'));
+    mem.addMany(items);
+    const g = await PgGallery.create(db, 'g_frame', meta('euclidean_l2')); // empty: a raw index, as galleries before frames had
+    await g.add(items);
+    expect(g.framed).toBe(false);
+    const indexes = async () => (await db.query<{ i: string }>(`SELECT indexname AS i FROM pg_indexes WHERE tablename = 'facekit_g_g_frame' ORDER BY 1`)).rows.map((r) => r.i);
+    expect(await indexes()).toContain('facekit_g_g_frame_hnsw');
+    const queries = Array.from({ length: 10 }, (_, i) => items[i * 31]!.vector.map((x) => x + 0.05 * (rand() - 0.5)));
+    const answers = async (x: PgGallery) => Promise.all(queries.map(async (q) => (await x.search(q, 'euclidean_l2', 5)).map((m) => [m.label, m.image])));
+    const want = queries.map((q) => mem.search(q, 'euclidean_l2', 5).map((m) => [m.label, m.image]));
+    expect(await answers(g)).toEqual(want);
+    const stale = (await PgGallery.open(db, 'g_frame'))!; // another instance, opened before the reindex
+    await g.ensureIndex({ reframe: true });
+    expect(g.framed).toBe(true);
+    expect(stale.framed).toBe(false);
+    expect(await answers(stale)).toEqual(want); // its first search reads the new frame
+    expect(stale.framed).toBe(true);
+    expect(await indexes()).toEqual(['facekit_g_g_frame_frame', 'facekit_g_g_frame_hash_face_key', 'facekit_g_g_frame_image', 'facekit_g_g_frame_label', 'facekit_g_g_frame_pkey']);
+    expect(await answers(g)).toEqual(want);
+    const again = (await PgGallery.open(db, 'g_frame'))!;
+    expect(again.framed).toBe(true);
+    expect(await answers(again)).toEqual(want);
+    // the query is ordered by the indexed expression: PostgreSQL walks the framed graph
+    const frame = parseFrame((await db.query<{ f: string }>(`SELECT frame AS f FROM facekit_galleries WHERE name = 'g_frame'`)).rows[0]!.f, 128)!;
+    const plan = await db.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off');
+      return (await tx.query<Record<string, string>>(`EXPLAIN SELECT id FROM facekit_g_g_frame ORDER BY ${framedExpression(frame, 128)} <=> $1::halfvec(128) LIMIT 5`, [framedQuery(frame, queries[0]!)])).rows;
+    });
+    expect(plan.map((r) => Object.values(r)[0]).join('\n')).toMatch(/Index Scan using facekit_g_g_frame_frame/);
+    // a later build of an indexed gallery keeps its index as it is
+    await again.ensureIndex();
+    expect(await indexes()).toContain('facekit_g_g_frame_frame');
+    await g.drop();
+  });
+
+  it('keeps its counts in the catalogue through adds, removals and renames (a gallery from before is counted once)', async () => {
+    const g = await PgGallery.create(db, 'g_counts', meta('cosine'));
+    const other = (await PgGallery.open(db, 'g_counts'))!; // a second writer, as another instance would be
+    const recounted = async () => ({ faces: await g.count(), people: (await g.labels()).size });
+    const items = faces(300, 128, 30, 7);
+    expect(await g.counts()).toEqual({ faces: 0, people: 0 });
+    await Promise.all([g.add(items.slice(0, 200)), other.add(items.slice(100))]);
+    expect(await g.counts()).toEqual({ faces: 300, people: 30 });
+    expect(await other.counts()).toEqual(await recounted());
+    await g.add(items.slice(0, 10)); // already in: nothing moves
+    expect(await g.counts()).toEqual({ faces: 300, people: 30 });
+    expect(await g.removePerson('p3')).toBe(10);
+    expect(await g.counts()).toEqual({ faces: 290, people: 29 });
+    await g.removeImages(['imgh4', 'imgh34']); // two of p4's ten faces: p4 stays
+    expect(await g.counts()).toEqual({ faces: 288, people: 29 });
+    await g.renamePerson('p5', 'five');
+    expect(await g.counts()).toEqual({ faces: 288, people: 29 });
+    await g.renamePerson('five', 'p6', { merge: true });
+    expect(await g.counts()).toEqual({ faces: 288, people: 28 });
+    expect(await g.counts()).toEqual(await recounted());
+    // a catalogue from before kept counts: counted at first need, then kept
+    await db.query(`UPDATE facekit_galleries SET faces = NULL, people = NULL WHERE name = 'g_counts'`);
+    expect(await other.counts()).toEqual({ faces: 288, people: 28 });
+    expect((await db.query<{ f: string }>(`SELECT faces::text AS f FROM facekit_galleries WHERE name = 'g_counts'`)).rows[0]!.f).toBe('288');
+    await db.query(`UPDATE facekit_galleries SET faces = 7 WHERE name = 'g_counts'`);
+    expect(await g.recount()).toEqual({ counted: { faces: 288, people: 28 }, kept: { faces: 7, people: 28 } });
     await g.drop();
   });
 

@@ -58,6 +58,10 @@ export class MemoryBackend implements GalleryBackend {
     return { people: this.g.labels().size, faces: this.g.size };
   }
 
+  async countsNow(): Promise<{ people: number; faces: number }> {
+    return this.counts();
+  }
+
   async people(): Promise<Map<string, number>> {
     return (await this.current()).labels();
   }

@@ -3,10 +3,10 @@
  * processes adding to one gallery at once (each `add` is one transaction; rows are unique by
  * image hash and face, so a face added twice is kept once and concurrent adds lose nothing).
  *
- * Schema: a catalogue `facekit_galleries` (one row per gallery: model, dim, metric, ...) and one
- * table per gallery `facekit_g_<name>` with the raw embeddings in a `vector(dim)` column and an
- * HNSW index: vector_l2_ops for euclidean, vector_cosine_ops for cosine and euclidean_l2 (whose
- * order on raw vectors is the cosine order). Search asks the index for the nearest faces, groups
+ * Schema (pg-schema.ts): a catalogue `facekit_galleries` and one table per gallery with the raw
+ * embeddings in a `vector(dim)` column and an HNSW index: framed (pgvector.ts PgFrame) for cosine
+ * and euclidean_l2, whose order on raw vectors is the cosine order; raw vector_l2_ops for
+ * euclidean. Search asks the index for the nearest faces, groups
  * them by identity, and recomputes the distances in JS as InMemoryGallery does (float64 over the
  * float32 rows), so that both stores give the same answers.
  */
@@ -14,27 +14,23 @@ import { FacekitError } from '../../core/errors.js';
 import type { Metric } from '../../models/catalogue.js';
 import { queryNorm, rowDistance } from '../gallery-search.js';
 import { assertSameModel, InMemoryGallery, type GalleryEntry, type GalleryMeta, type Match } from '../gallery.js';
-import { ensurePgvector, iterativeScan, parseVector, textArray, vectorLiteral } from './pgvector.js';
+import { addCatalogueColumns, buildIndexes, CATALOGUE, createGalleryTables, HNSW_MAX_DIM, METRICS, SCHEMA_LOCK } from './pg-schema.js';
+import { framedExpression, framedQuery, iterativeScan, parseFrame, parseVector, textArray, vectorLiteral, type PgFrame } from './pgvector.js';
 import { checkGalleryName, EF_SEARCH_MAX, sqlState, type SqlClient } from './sql-client.js';
 
 export { parseVector, vectorLiteral } from './pgvector.js';
 
-const CATALOGUE = 'facekit_galleries';
-/** One advisory lock for schema changes (creating the extension, the catalogue, a gallery): "face", 1. */
-const SCHEMA_LOCK = 'SELECT pg_advisory_xact_lock(1717658469, 1)';
-const METRICS: readonly Metric[] = ['cosine', 'euclidean', 'euclidean_l2'];
-/** pgvector's HNSW indexes vectors of up to 2000 dimensions; wider galleries are searched exactly. */
-const HNSW_MAX_DIM = 2000;
 /** hnsw.ef_search's ceiling; beyond it only an iterative scan (pgvector ≥ 0.8) returns more rows. */
 const EF_MAX = EF_SEARCH_MAX;
 const ITERATIVE_MAX_K = 16_384;
 /**
- * hnsw.ef_search at least (it is raised to the number of faces asked for). Measured on a million
- * synthetic faces spread as LFW's (issue 25, 200 fresh faces of known people, PostgreSQL 17 +
- * pgvector on this 2-core machine): 400 named the exact search's person for 195 of 200 queries
- * (p50 37 ms), 600 for 199 (p50 54 ms), 800 for 200 (p50 68 ms), 1000 for 200 (p50 82 ms).
+ * hnsw.ef_search at least (it is raised to the number of faces asked for: 64 for one person).
+ * Measured on a million synthetic faces spread as LFW's (issue 25, 200 fresh faces of known people,
+ * PostgreSQL 17 + pgvector 0.8 on this 2-core machine): the framed index (pgvector.ts PgFrame)
+ * named the exact search's person for 195 of 200 queries at 64 (p50 10.5 ms), 200 at 100 (p50
+ * 11.6 ms), 150 (15.8 ms) and 400 (35.6 ms). The raw index had needed 600 for 199 (p50 54 ms).
  */
-const DEFAULT_EF = 600;
+const DEFAULT_EF = 100;
 
 export interface PgItem {
   entry: GalleryEntry;
@@ -49,12 +45,11 @@ export interface PgRows {
   vectors: Float32Array;
 }
 
-type CatalogueRow = GalleryMeta & { name: string; metric: string; created: Date | string; updated: Date | string };
+type CatalogueRow = GalleryMeta & { name: string; metric: string; created: Date | string; updated: Date | string; /** absent in catalogues from before frames */ frame?: string | null };
 /** a face as queried: `e` is the embedding as pgvector's text */
 type FaceRow = { id: number | string; label: string; image: string; hash: string; face: number; box: GalleryEntry['box'] | null; e: string };
 
 const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
-const opsFor = (metric: Metric) => (metric === 'euclidean' ? 'vector_l2_ops' : 'vector_cosine_ops');
 
 export class PgGallery {
   private constructor(
@@ -64,7 +59,16 @@ export class PgGallery {
     readonly created: string,
     /** pgvector ≥ 0.8: hnsw.iterative_scan */
     private readonly iterative: boolean,
+    /** the HNSW index holds the faces' directions less their mean (pgvector.ts PgFrame); undefined: raw vectors */
+    private frame: PgFrame | undefined,
+    /** the catalogue keeps the gallery's counts (its faces and people columns; older catalogues get them at open) */
+    readonly keepsCounts: boolean,
   ) {}
+
+  /** Whether the gallery's HNSW index is framed (built by this facekit; older galleries: `db reindex`). */
+  get framed(): boolean {
+    return this.frame !== undefined;
+  }
 
   /** the gallery's table, quoted (the name is checked against GALLERY_NAME: no injection) */
   get table(): string {
@@ -90,12 +94,13 @@ export class PgGallery {
     if (!row.has_table) throw new FacekitError('bad_gallery', `gallery "${name}" is in ${CATALOGUE} but its table facekit_g_${name} is gone`, client.where);
     if (!METRICS.includes(row.metric as Metric)) throw new FacekitError('bad_gallery', `gallery "${name}" has an unknown metric ${row.metric}`, client.where);
     const meta: GalleryMeta = { model: row.model, dim: row.dim, metric: row.metric as Metric, flip: row.flip, detector: row.detector };
-    return new PgGallery(client, name, meta, iso(row.created), iterativeScan(row.vver));
+    const keepsCounts = 'faces' in row || (await addCatalogueColumns(client));
+    return new PgGallery(client, name, meta, iso(row.created), iterativeScan(row.vver), meta.metric === 'euclidean' ? undefined : parseFrame(row.frame, meta.dim), keepsCounts);
   }
 
   /** A new, empty gallery; refused when one called `name` exists. */
   static async create(client: SqlClient, name: string, meta: GalleryMeta, opts: { deferIndex?: boolean } = {}): Promise<PgGallery> {
-    await PgGallery.createIfAbsent(client, name, meta, 'create', opts.deferIndex ?? false);
+    await createGalleryTables(client, name, meta, 'create', opts.deferIndex ?? false);
     return (await PgGallery.open(client, name))!;
   }
 
@@ -103,7 +108,7 @@ export class PgGallery {
   static async openOrCreate(client: SqlClient, name: string, meta: GalleryMeta, where?: string, opts: { deferIndex?: boolean } = {}): Promise<PgGallery> {
     let g = await PgGallery.open(client, name);
     if (!g) {
-      await PgGallery.createIfAbsent(client, name, meta, 'openOrCreate', opts.deferIndex ?? false);
+      await createGalleryTables(client, name, meta, 'openOrCreate', opts.deferIndex ?? false);
       g = (await PgGallery.open(client, name))!;
     }
     assertSameModel(g.meta, meta, where ?? g.where);
@@ -121,53 +126,66 @@ export class PgGallery {
     }));
   }
 
-  private static async createIfAbsent(client: SqlClient, name: string, meta: GalleryMeta, mode: 'create' | 'openOrCreate', deferIndex: boolean): Promise<void> {
-    checkGalleryName(name, client.where);
-    if (meta.head) throw new FacekitError('usage', 'a gallery with a head (build-db --head) is a file gallery for now: give --db FILE.json', client.where);
-    if (!Number.isInteger(meta.dim) || meta.dim < 1 || meta.dim > 16000) throw new FacekitError('usage', `a gallery's dimension must be 1..16000, not ${meta.dim}`, client.where);
-    if (!METRICS.includes(meta.metric)) throw new FacekitError('usage', `unknown metric ${meta.metric}`, client.where);
-    await client.transaction(async (tx) => {
-      // Two processes creating at once: the second waits here, then finds everything there.
-      await tx.query(SCHEMA_LOCK);
-      await ensurePgvector(tx);
-      await tx.query(`CREATE TABLE IF NOT EXISTS ${CATALOGUE} (
-        name text PRIMARY KEY, model text NOT NULL, dim int NOT NULL, metric text NOT NULL, flip bool NOT NULL,
-        detector text NOT NULL, created timestamptz NOT NULL DEFAULT now(), updated timestamptz NOT NULL DEFAULT now())`);
-      const exists = await tx.query(`SELECT 1 FROM ${CATALOGUE} WHERE name = $1`, [name]);
-      if (exists.rows.length > 0) {
-        if (mode === 'create') throw new FacekitError('usage', `a gallery called "${name}" already exists`, client.where);
-        return;
-      }
-      const t = `facekit_g_${name}`;
-      await tx.query(`CREATE TABLE IF NOT EXISTS "${t}" (
-        id bigserial PRIMARY KEY, label text NOT NULL, image text NOT NULL, hash text NOT NULL, face int NOT NULL,
-        box jsonb, embedding vector(${meta.dim}) NOT NULL, added timestamptz NOT NULL DEFAULT now(), UNIQUE (hash, face))`);
-      await tx.query(`CREATE INDEX IF NOT EXISTS "${t}_label" ON "${t}" (label)`);
-      // a search answer names a photo; its entry is looked up by it (a scan of every row without this)
-      await tx.query(`CREATE INDEX IF NOT EXISTS "${t}_image" ON "${t}" (image)`);
-      if (!deferIndex && meta.dim <= HNSW_MAX_DIM) {
-        await tx.query(`CREATE INDEX IF NOT EXISTS "${t}_hnsw" ON "${t}" USING hnsw (embedding ${opsFor(meta.metric)})`);
-      }
-      await tx.query(`INSERT INTO ${CATALOGUE} (name, model, dim, metric, flip, detector) VALUES ($1, $2, $3, $4, $5, $6)`,
-        [name, meta.model, meta.dim, meta.metric, meta.flip, meta.detector]);
-    });
-  }
-
   /**
-   * Build the HNSW index if it is not there (after a load with create(..., {deferIndex: true}):
-   * one build is much faster than inserting into the graph face by face), and the photo index
-   * (galleries made before it had none: `facekit db reindex` adds it).
+   * Build the HNSW index if there is none (after a load with create(..., {deferIndex: true}): one
+   * build is much faster than inserting into the graph face by face), and the photo index
+   * (galleries made before it had none). A gallery of angles with faces gets the framed index
+   * (pgvector.ts PgFrame); an empty one the raw index, until `reframe` (`facekit db reindex`)
+   * takes the mean of the faces then there and builds the framed index in its place.
    */
-  async ensureIndex(opts: { maintenanceWorkMem?: string } = {}): Promise<void> {
-    await this.client.transaction(async (tx) => {
-      if (opts.maintenanceWorkMem) await tx.query(`SELECT set_config('maintenance_work_mem', $1, true)`, [opts.maintenanceWorkMem]);
-      await tx.query(`CREATE INDEX IF NOT EXISTS "facekit_g_${this.name}_image" ON ${this.table} (image)`);
-      if (this.meta.dim <= HNSW_MAX_DIM) await tx.query(`CREATE INDEX IF NOT EXISTS "facekit_g_${this.name}_hnsw" ON ${this.table} USING hnsw (embedding ${opsFor(this.meta.metric)})`);
-    });
+  async ensureIndex(opts: { maintenanceWorkMem?: string; reframe?: boolean } = {}): Promise<void> {
+    this.frame = await buildIndexes(this.client, this.name, this.meta, this.frame, opts);
   }
 
   async count(): Promise<number> {
     return (await this.client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.table}`)).rows[0]!.n;
+  }
+
+  /**
+   * The gallery's faces and people as the catalogue keeps them (every change moves them in its own
+   * transaction): one row read, where a recount of a million faces takes a second. A gallery from
+   * before kept counts is counted once, then kept.
+   */
+  async counts(): Promise<{ people: number; faces: number }> {
+    if (!this.keepsCounts) return { people: (await this.labels()).size, faces: await this.count() };
+    type Counts = { faces: number | null; people: number | null };
+    const kept = (await this.client.query<Counts>(`SELECT faces::float8 AS faces, people::float8 AS people FROM ${CATALOGUE} WHERE name = $1`, [this.name])).rows[0];
+    if (kept && kept.faces !== null && kept.people !== null) return { faces: kept.faces, people: kept.people };
+    return (await this.recount()).counted;
+  }
+
+  /** Count every face and person, and keep what was counted; with what the catalogue said before (`db check`). */
+  async recount(): Promise<{ counted: { people: number; faces: number }; kept?: { people: number | null; faces: number | null } }> {
+    const counting = `SELECT count(*)::float8 AS faces, count(DISTINCT label)::float8 AS people FROM ${this.table}`;
+    if (!this.keepsCounts) return { counted: (await this.client.query<{ faces: number; people: number }>(counting)).rows[0]! };
+    return this.client.transaction(async (tx) => {
+      const kept = (await tx.query<{ faces: number | null; people: number | null }>(`SELECT faces::float8 AS faces, people::float8 AS people FROM ${CATALOGUE} WHERE name = $1 FOR UPDATE`, [this.name])).rows[0];
+      const c = (await tx.query<{ faces: number; people: number }>(counting)).rows[0]!;
+      await tx.query(`UPDATE ${CATALOGUE} SET faces = $2, people = $3 WHERE name = $1`, [this.name, c.faces, c.people]);
+      return { counted: { faces: c.faces, people: c.people }, ...(kept ? { kept } : {}) };
+    });
+  }
+
+  /**
+   * A change's last step, in its transaction: the catalogue's `updated` and its counts move. The
+   * catalogue row is locked first, so that what other writers of this gallery committed meanwhile
+   * is seen: `fresh` labels (of rows with these ids) are new people when no other row has them,
+   * `emptied` ones are gone when no row has them any more. Last, so that concurrent changes hold
+   * the catalogue row only while they commit.
+   */
+  private async moved(tx: SqlClient, faces: number, opts: { fresh?: { labels: string[]; ids: number[] }; emptied?: string[] } = {}): Promise<void> {
+    if (!this.keepsCounts) return void (await tx.query(`UPDATE ${CATALOGUE} SET updated = now() WHERE name = $1`, [this.name]));
+    await tx.query(`SELECT 1 FROM ${CATALOGUE} WHERE name = $1 FOR UPDATE`, [this.name]);
+    let people = 0;
+    const count = async (sql: string, params: unknown[]) => (await tx.query<{ n: number }>(sql, params)).rows[0]!.n;
+    if (opts.fresh?.labels.length) {
+      people += await count(`SELECT count(*)::int AS n FROM unnest($1::text[]) AS l(label)
+        WHERE NOT EXISTS (SELECT 1 FROM ${this.table} t WHERE t.label = l.label AND t.id <> ALL($2::bigint[]))`, [textArray(opts.fresh.labels), `{${opts.fresh.ids.join(',')}}`]);
+    }
+    if (opts.emptied?.length) {
+      people -= await count(`SELECT count(*)::int AS n FROM unnest($1::text[]) AS l(label) WHERE NOT EXISTS (SELECT 1 FROM ${this.table} t WHERE t.label = l.label)`, [textArray(opts.emptied)]);
+    }
+    await tx.query(`UPDATE ${CATALOGUE} SET updated = now(), faces = faces + $2, people = people + $3 WHERE name = $1`, [this.name, faces, people]);
   }
 
   /** Faces per label, in the order the labels first came in. */
@@ -224,20 +242,23 @@ export class PgGallery {
     const sql = `WITH ins AS (
         INSERT INTO ${this.table} (id, label, image, hash, face, box, embedding)
         SELECT * FROM unnest($7::bigint[], $1::text[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::vector[])
-        ON CONFLICT (hash, face) DO NOTHING RETURNING 1)
-      SELECT count(*)::int AS n FROM ins`;
+        ON CONFLICT (hash, face) DO NOTHING RETURNING label)
+      SELECT label, count(*)::int AS n FROM ins GROUP BY label`;
     return this.retrying(() => this.client.transaction(async (tx) => {
       const drawn = await tx.query<{ id: string | number }>(
         `SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id FROM generate_series(1, $2)`, [`facekit_g_${this.name}`, items.length]);
       const ids = drawn.rows.map((r) => Number(r.id)).sort((x, y) => x - y);
       let added = 0;
+      const labels = new Set<string>();
       for (let c = 0; c < chunks.length; c++) {
         const part = order.slice(c * batch, (c + 1) * batch);
         const params = [...chunks[c]!, `{${part.map((j) => ids[j]).join(',')}}`];
-        added += (await tx.query<{ n: number }>(sql, params)).rows[0]!.n;
+        for (const r of (await tx.query<{ label: string; n: number }>(sql, params)).rows) {
+          added += r.n;
+          labels.add(r.label);
+        }
       }
-      // Last, so that concurrent adds hold the catalogue row only while they commit.
-      if (added > 0) await tx.query(`UPDATE ${CATALOGUE} SET updated = now() WHERE name = $1`, [this.name]);
+      if (added > 0) await this.moved(tx, added, { fresh: { labels: [...labels], ids } });
       return added;
     }));
   }
@@ -264,9 +285,10 @@ export class PgGallery {
       if (from !== to && labels.has(to) && !opts.merge) {
         throw new FacekitError('usage', `"${to}" is already in the gallery (${labels.get(to)} faces); renaming "${from}" onto it would merge two people: pass --merge if they are one person`, opts.where);
       }
-      const u = await tx.query<{ n: number }>(`WITH u AS (UPDATE ${this.table} SET label = $2 WHERE label = $1 RETURNING 1) SELECT count(*)::int AS n FROM u`, [from, to]);
-      await tx.query(`UPDATE ${CATALOGUE} SET updated = now() WHERE name = $1`, [this.name]);
-      return u.rows[0]!.n;
+      const u = await tx.query<{ id: number | string }>(`UPDATE ${this.table} SET label = $2 WHERE label = $1 RETURNING id`, [from, to]);
+      const ids = u.rows.map((r) => Number(r.id));
+      await this.moved(tx, 0, from === to ? {} : { fresh: { labels: [to], ids }, emptied: [from] });
+      return ids.length;
     });
   }
 
@@ -293,10 +315,17 @@ export class PgGallery {
       const rows = await this.client.transaction(async (tx) => {
         // Without an iterative scan, an HNSW scan returns at most ef_search rows, whatever the LIMIT.
         const ef = String(Math.min(EF_MAX, Math.max(K, opts.efSearch ?? DEFAULT_EF)));
-        await tx.query(this.iterative
-          ? `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.max_scan_tuples', $2, true)`
-          : `SELECT set_config('hnsw.ef_search', $1, true)`, this.iterative ? [ef, String(Math.max(20_000, 4 * K))] : [ef]);
-        return (await tx.query<FaceRow>(`SELECT ${cols} FROM ${this.table} ORDER BY embedding ${op} $1::vector LIMIT ${K}`, [q])).rows;
+        const settings = this.iterative
+          ? [`set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.max_scan_tuples', $2, true)`, [ef, String(Math.max(20_000, 4 * K))]] as const
+          : [`set_config('hnsw.ef_search', $1, true)`, [ef]] as const;
+        // the index's frame as it is now, in the same round trip: another machine's `db reindex` is followed at once
+        const angles = this.keepsCounts && this.meta.metric !== 'euclidean';
+        const now = await tx.query<{ frame?: string | null }>(`SELECT ${settings[0]}${angles ? `, (SELECT frame FROM ${CATALOGUE} WHERE name = $${settings[1].length + 1}) AS frame` : ''}`,
+          angles ? [...settings[1], this.name] : [...settings[1]]);
+        if (angles && (now.rows[0]?.frame ?? undefined) !== this.frame?.literal) this.frame = parseFrame(now.rows[0]?.frame, dim);
+        const f = this.frame;
+        const order = f ? `${framedExpression(f, dim)} <=> $1::halfvec(${dim})` : `embedding ${op} $1::vector`;
+        return (await tx.query<FaceRow>(`SELECT ${cols} FROM ${this.table} ORDER BY ${order} LIMIT ${K}`, [f ? framedQuery(f, query) : q])).rows;
       });
       if (new Set(rows.map((r) => r.label)).size >= k) return this.rank(rows, query, metric, k);
       if (rows.length < K) break; // a small table, or the index stopped early: scan
@@ -381,9 +410,9 @@ export class PgGallery {
 
   private async deleteWhere(cond: string, params: unknown[]): Promise<number> {
     return this.client.transaction(async (tx) => {
-      const d = await tx.query<{ n: number }>(`WITH d AS (DELETE FROM ${this.table} WHERE ${cond} RETURNING 1) SELECT count(*)::int AS n FROM d`, params);
-      const n = d.rows[0]!.n;
-      if (n > 0) await tx.query(`UPDATE ${CATALOGUE} SET updated = now() WHERE name = $1`, [this.name]);
+      const d = await tx.query<{ label: string; n: number }>(`WITH d AS (DELETE FROM ${this.table} WHERE ${cond} RETURNING label) SELECT label, count(*)::int AS n FROM d GROUP BY label`, params);
+      const n = d.rows.reduce((sum, r) => sum + r.n, 0);
+      if (n > 0) await this.moved(tx, -n, { emptied: d.rows.map((r) => r.label) });
       return n;
     });
   }

@@ -21,6 +21,8 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: Context): void {
 
   app.get('/health', async () => {
     const { retryAfter: _later, ...queue } = facekit.load();
+    // a database gallery's counts as every instance moved them; the last seen when it cannot answer
+    const counts = await gallery.countsNow().catch(() => gallery.counts());
     return {
       status: ctx.stopping ? 'stopping' : 'ok',
       version: VERSION,
@@ -30,7 +32,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: Context): void {
       gallery: {
         model: gallery.meta.model, metric: gallery.meta.metric,
         // what the gallery holds: faces of people, or whole pictures of categories
-        subject: subjectOf(gallery.meta.model) ?? 'face', ...gallery.counts(),
+        subject: subjectOf(gallery.meta.model) ?? 'face', ...counts,
       },
       queue,
       uptime: Math.round((Date.now() - ctx.started) / 1000),
