@@ -1,13 +1,13 @@
 /**
  * The PostgreSQL schema of galleries: a catalogue `facekit_galleries` (one row per gallery: model,
- * dim, metric, ..., and the frame of its HNSW index) and one table per gallery `facekit_g_<name>`
- * with its indexes: by label, by photo, and HNSW over the embeddings (framed for angles,
- * pgvector.ts PgFrame; raw vector_l2_ops for euclidean).
+ * dim, metric, ..., the frame of its HNSW index, and its counts of faces and people, which every
+ * change moves) and one table per gallery `facekit_g_<name>` with its indexes: by label, by photo,
+ * and HNSW over the embeddings (framed for angles, pgvector.ts PgFrame; raw vector_l2_ops for euclidean).
  */
 import { FacekitError } from '../../core/errors.js';
 import type { Metric } from '../../models/catalogue.js';
 import type { GalleryMeta } from '../gallery.js';
-import { ensurePgvector, framedExpression, parseFrame, type PgFrame } from './pgvector.js';
+import { ensurePgvector, framedExpression, parseFrame, textArray, type PgFrame } from './pgvector.js';
 import { checkGalleryName, sqlState, type SqlClient } from './sql-client.js';
 
 export const CATALOGUE = 'facekit_galleries';
@@ -109,4 +109,48 @@ export async function addCatalogueColumns(client: SqlClient): Promise<boolean> {
     if (sqlState(e) === '42501') return false;
     throw e;
   }
+}
+
+export interface Counts {
+  people: number;
+  faces: number;
+}
+
+/** A gallery's counts as its catalogue row keeps them; undefined when not counted yet (a gallery from before kept counts). */
+export async function keptCounts(client: SqlClient, name: string): Promise<Counts | undefined> {
+  const r = (await client.query<{ faces: number | null; people: number | null }>(`SELECT faces::float8 AS faces, people::float8 AS people FROM ${CATALOGUE} WHERE name = $1`, [name])).rows[0];
+  return r && r.faces !== null && r.people !== null ? { faces: r.faces, people: r.people } : undefined;
+}
+
+/** Count every face and person of `table`; `keep`: and keep the counts in the catalogue, returning what it said before. */
+export async function recountInto(client: SqlClient, name: string, table: string, keep: boolean): Promise<{ counted: Counts; kept?: { people: number | null; faces: number | null } }> {
+  const counting = `SELECT count(*)::float8 AS faces, count(DISTINCT label)::float8 AS people FROM ${table}`;
+  if (!keep) return { counted: (await client.query<Counts>(counting)).rows[0]! };
+  return client.transaction(async (tx) => {
+    const kept = (await tx.query<{ faces: number | null; people: number | null }>(`SELECT faces::float8 AS faces, people::float8 AS people FROM ${CATALOGUE} WHERE name = $1 FOR UPDATE`, [name])).rows[0];
+    const c = (await tx.query<Counts>(counting)).rows[0]!;
+    await tx.query(`UPDATE ${CATALOGUE} SET faces = $2, people = $3 WHERE name = $1`, [name, c.faces, c.people]);
+    return { counted: { faces: c.faces, people: c.people }, ...(kept ? { kept } : {}) };
+  });
+}
+
+/**
+ * A change's last step, in its transaction: the catalogue's `updated` and its counts move. The
+ * catalogue row is locked first, so that what other writers of this gallery committed meanwhile
+ * is seen: `fresh` labels (of rows with these ids) are new people when no other row has them,
+ * `emptied` ones are gone when no row has them any more. Last, so that concurrent changes hold
+ * the catalogue row only while they commit.
+ */
+export async function moveCounts(tx: SqlClient, name: string, table: string, faces: number, opts: { fresh?: { labels: string[]; ids: number[] }; emptied?: string[] }): Promise<void> {
+  await tx.query(`SELECT 1 FROM ${CATALOGUE} WHERE name = $1 FOR UPDATE`, [name]);
+  let people = 0;
+  const count = async (sql: string, params: unknown[]) => (await tx.query<{ n: number }>(sql, params)).rows[0]!.n;
+  if (opts.fresh?.labels.length) {
+    people += await count(`SELECT count(*)::int AS n FROM unnest($1::text[]) AS l(label)
+      WHERE NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.label = l.label AND t.id <> ALL($2::bigint[]))`, [textArray(opts.fresh.labels), `{${opts.fresh.ids.join(',')}}`]);
+  }
+  if (opts.emptied?.length) {
+    people -= await count(`SELECT count(*)::int AS n FROM unnest($1::text[]) AS l(label) WHERE NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.label = l.label)`, [textArray(opts.emptied)]);
+  }
+  await tx.query(`UPDATE ${CATALOGUE} SET updated = now(), faces = faces + $2, people = people + $3 WHERE name = $1`, [name, faces, people]);
 }

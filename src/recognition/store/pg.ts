@@ -14,7 +14,7 @@ import { FacekitError } from '../../core/errors.js';
 import type { Metric } from '../../models/catalogue.js';
 import { queryNorm, rowDistance } from '../gallery-search.js';
 import { assertSameModel, InMemoryGallery, type GalleryEntry, type GalleryMeta, type Match } from '../gallery.js';
-import { addCatalogueColumns, buildIndexes, CATALOGUE, createGalleryTables, HNSW_MAX_DIM, METRICS, SCHEMA_LOCK } from './pg-schema.js';
+import { addCatalogueColumns, buildIndexes, CATALOGUE, createGalleryTables, HNSW_MAX_DIM, keptCounts, METRICS, moveCounts, recountInto, SCHEMA_LOCK, type Counts } from './pg-schema.js';
 import { framedExpression, framedQuery, iterativeScan, parseFrame, parseVector, textArray, vectorLiteral, type PgFrame } from './pgvector.js';
 import { checkGalleryName, EF_SEARCH_MAX, sqlState, type SqlClient } from './sql-client.js';
 
@@ -143,49 +143,23 @@ export class PgGallery {
 
   /**
    * The gallery's faces and people as the catalogue keeps them (every change moves them in its own
-   * transaction): one row read, where a recount of a million faces takes a second. A gallery from
-   * before kept counts is counted once, then kept.
+   * transaction, pg-schema.ts moveCounts): one row read, where a recount of a million faces takes a
+   * second. A gallery from before kept counts is counted once, then kept.
    */
-  async counts(): Promise<{ people: number; faces: number }> {
+  async counts(): Promise<Counts> {
     if (!this.keepsCounts) return { people: (await this.labels()).size, faces: await this.count() };
-    type Counts = { faces: number | null; people: number | null };
-    const kept = (await this.client.query<Counts>(`SELECT faces::float8 AS faces, people::float8 AS people FROM ${CATALOGUE} WHERE name = $1`, [this.name])).rows[0];
-    if (kept && kept.faces !== null && kept.people !== null) return { faces: kept.faces, people: kept.people };
-    return (await this.recount()).counted;
+    return (await keptCounts(this.client, this.name)) ?? (await this.recount()).counted;
   }
 
   /** Count every face and person, and keep what was counted; with what the catalogue said before (`db check`). */
-  async recount(): Promise<{ counted: { people: number; faces: number }; kept?: { people: number | null; faces: number | null } }> {
-    const counting = `SELECT count(*)::float8 AS faces, count(DISTINCT label)::float8 AS people FROM ${this.table}`;
-    if (!this.keepsCounts) return { counted: (await this.client.query<{ faces: number; people: number }>(counting)).rows[0]! };
-    return this.client.transaction(async (tx) => {
-      const kept = (await tx.query<{ faces: number | null; people: number | null }>(`SELECT faces::float8 AS faces, people::float8 AS people FROM ${CATALOGUE} WHERE name = $1 FOR UPDATE`, [this.name])).rows[0];
-      const c = (await tx.query<{ faces: number; people: number }>(counting)).rows[0]!;
-      await tx.query(`UPDATE ${CATALOGUE} SET faces = $2, people = $3 WHERE name = $1`, [this.name, c.faces, c.people]);
-      return { counted: { faces: c.faces, people: c.people }, ...(kept ? { kept } : {}) };
-    });
+  async recount(): Promise<{ counted: Counts; kept?: { people: number | null; faces: number | null } }> {
+    return recountInto(this.client, this.name, this.table, this.keepsCounts);
   }
 
-  /**
-   * A change's last step, in its transaction: the catalogue's `updated` and its counts move. The
-   * catalogue row is locked first, so that what other writers of this gallery committed meanwhile
-   * is seen: `fresh` labels (of rows with these ids) are new people when no other row has them,
-   * `emptied` ones are gone when no row has them any more. Last, so that concurrent changes hold
-   * the catalogue row only while they commit.
-   */
+  /** A change's last step, in its transaction: the catalogue's `updated` and counts move (pg-schema.ts moveCounts). */
   private async moved(tx: SqlClient, faces: number, opts: { fresh?: { labels: string[]; ids: number[] }; emptied?: string[] } = {}): Promise<void> {
     if (!this.keepsCounts) return void (await tx.query(`UPDATE ${CATALOGUE} SET updated = now() WHERE name = $1`, [this.name]));
-    await tx.query(`SELECT 1 FROM ${CATALOGUE} WHERE name = $1 FOR UPDATE`, [this.name]);
-    let people = 0;
-    const count = async (sql: string, params: unknown[]) => (await tx.query<{ n: number }>(sql, params)).rows[0]!.n;
-    if (opts.fresh?.labels.length) {
-      people += await count(`SELECT count(*)::int AS n FROM unnest($1::text[]) AS l(label)
-        WHERE NOT EXISTS (SELECT 1 FROM ${this.table} t WHERE t.label = l.label AND t.id <> ALL($2::bigint[]))`, [textArray(opts.fresh.labels), `{${opts.fresh.ids.join(',')}}`]);
-    }
-    if (opts.emptied?.length) {
-      people -= await count(`SELECT count(*)::int AS n FROM unnest($1::text[]) AS l(label) WHERE NOT EXISTS (SELECT 1 FROM ${this.table} t WHERE t.label = l.label)`, [textArray(opts.emptied)]);
-    }
-    await tx.query(`UPDATE ${CATALOGUE} SET updated = now(), faces = faces + $2, people = people + $3 WHERE name = $1`, [this.name, faces, people]);
+    await moveCounts(tx, this.name, this.table, faces, opts);
   }
 
   /** Faces per label, in the order the labels first came in. */
