@@ -100,6 +100,28 @@ export class EntryColumns {
     return { label: this.label(i), image: this.image(i), hash: this.hash(i), face: this.faces[i]!, ...(box ? { box } : {}), id: this.ids[i]! };
   }
 
+  /**
+   * These rows, then `more`'s, as new columns (labels numbered anew where `more` brings new ones):
+   * faces added to a large gallery join its columns, never a million entry objects.
+   */
+  append(more: EntryColumns): EntryColumns {
+    const labels = new LabelNumbers();
+    for (const name of this.labelNames) labels.of(name);
+    const renumber = Uint32Array.from(more.labelNames, (name) => labels.of(name));
+    const n = this.count + more.count;
+    const labelOf = joined(this.labelOf, more.labelOf, new Uint32Array(n));
+    for (let i = 0; i < more.count; i++) labelOf[this.count + i] = renumber[more.labelOf[i]!]!;
+    return new EntryColumns(n, joined(this.ids, more.ids, new Uint32Array(n)), labelOf, labels.names, joined(this.faces, more.faces, new Int32Array(n)),
+      joined(this.boxes, more.boxes, new Float64Array(4 * n)), joinedStrings(this.images, more.images), joinedStrings(this.hashes, more.hashes));
+  }
+
+  /** Whether a row has this photo (by content hash): a table of row numbers, built on first use, not a Set of a million strings. */
+  photoIndex(): (hash: string) => boolean {
+    const table = new RowTable((row) => this.hash(row));
+    for (let i = 0; i < this.count; i++) table.add(this.hash(i), i);
+    return (hash) => table.has(hash);
+  }
+
   toArray(): GalleryEntry[] {
     const out = new Array<GalleryEntry>(this.count);
     for (let i = 0; i < this.count; i++) out[i] = this.at(i);
@@ -321,6 +343,20 @@ class RowTable {
     this.slots = new Int32Array(old.length * 2).fill(-1);
     for (const row of old) if (row >= 0) this.place(row);
   }
+}
+
+function joined<T extends Uint32Array | Int32Array | Float64Array>(a: T, b: T, to: T): T {
+  to.set(a);
+  to.set(b, a.length);
+  return to;
+}
+
+function joinedStrings(a: StringColumn, b: StringColumn): StringColumn {
+  const n = a.offsets.length - 1;
+  const offsets = new Float64Array(n + b.offsets.length);
+  offsets.set(a.offsets);
+  for (let i = 1; i < b.offsets.length; i++) offsets[n + i] = a.bytes.length + b.offsets[i]!;
+  return { offsets, bytes: Buffer.concat([a.bytes, b.bytes]) };
 }
 
 function grown<T extends Uint32Array | Int32Array | Float64Array>(from: T, to: T): T {

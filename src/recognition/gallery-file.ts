@@ -19,6 +19,7 @@ import { isMetric, isRecognizerId, RECOGNIZERS } from '../models/catalogue.js';
 import { FacekitError, fsError } from '../core/errors.js';
 import { assertRegularFileSync, bytesSampleDigest, checkedBySample, fileSampleDigest, readRegularFile, syncFile, writeFileAtomic } from '../core/files.js';
 import { EntryColumns } from './entry-columns.js';
+import { ResizableBuffer, VectorRows } from './vector-rows.js';
 import type { GalleryCheck } from './backend.js';
 import { AnnIndex, isIndexPolicy } from './vector-index.js';
 import { InMemoryGallery, GALLERY_SCHEMA, type GalleryEntry, type GalleryFile, type GalleryMeta } from './gallery.js';
@@ -173,7 +174,7 @@ function parseEntry(line: string, i: number, where: string): GalleryEntry {
  * A whole file into its own ArrayBuffer (typed views of it start 8-aligned), or `bad_gallery`;
  * `size`: the bytes it must hold, checked before it is read.
  */
-function readWhole(path: string, what: string, size?: number): Buffer {
+function readWhole(path: string, what: string, size?: number, growable = false): Buffer {
   let fd: number;
   try {
     assertRegularFileSync(path, `the gallery's ${what}`);
@@ -186,7 +187,8 @@ function readWhole(path: string, what: string, size?: number): Buffer {
     if (size !== undefined && actual !== size) {
       throw new FacekitError('bad_gallery', `${what} holds ${actual} bytes, the gallery needs ${size}; it is truncated or from another gallery`, path);
     }
-    const bytes = Buffer.from(new ArrayBuffer(actual));
+    // growable: a gallery loaded for writing takes new faces' vectors in place (vector-rows.ts appendRows)
+    const bytes = Buffer.from(growable && actual <= VectorRows.MAX_BYTES ? new ResizableBuffer(actual, { maxByteLength: VectorRows.MAX_BYTES }) : new ArrayBuffer(actual), 0, actual);
     for (let off = 0; off < actual;) {
       const n = readSync(fd, bytes, off, Math.min(1 << 26, actual - off), off);
       if (n <= 0) throw new FacekitError('bad_gallery', `${what} ended early`, path);
@@ -208,9 +210,9 @@ function readColumns(path: string, want: { count: number; sha256: string; sample
 }
 
 /** The vectors, read straight into the array that keeps them (no second copy of a large file). */
-function readVectors(path: string, count: number, dim: number, want: { sha256: string; sample?: string }, full: boolean): Float32Array {
+function readVectors(path: string, count: number, dim: number, want: { sha256: string; sample?: string }, full: boolean, growable: boolean): Float32Array {
   if (count === 0) return new Float32Array(0);
-  const bytes = readWhole(path, 'vector file', count * dim * 4);
+  const bytes = readWhole(path, 'vector file', count * dim * 4, growable);
   const vectors = new Float32Array(bytes.buffer, 0, count * dim);
   if (!matches(bytes, want, full)) throw new FacekitError('bad_gallery', 'vector file does not match the gallery (checksum differs)', path);
   // every number finite whenever every byte is checked: above FULL_CHECK_BYTES in `db check` (a
@@ -239,7 +241,7 @@ export async function loadGallery(dbPath: string, opts: { graph?: boolean; full?
       ? readColumns(join(dir, basename(e.file)), e, full)
       : await readEntries(join(dir, basename(e.file)), e.count, e.sha256);
   const v = h.file.vectors;
-  const vectors = readVectors(join(dir, basename(v.file)), v.count, h.dim, v, full);
+  const vectors = readVectors(join(dir, basename(v.file)), v.count, h.dim, v, full, opts.readOnly !== true);
   const meta: GalleryMeta = { model: h.model, dim: h.dim, metric: h.metric, flip: h.flip, detector: h.detector, ...(h.head ? { head: h.head } : {}) };
   const g = new InMemoryGallery(meta, entries, vectors, h.created);
   const index = h.file.index;

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { RECOGNIZERS, isRecognizerId, type Metric } from '../models/catalogue.js';
 import { FacekitError } from '../core/errors.js';
 import { EntryColumns, LabelNumbers, type EntryColumnsBuilder, type GalleryEntry } from './entry-columns.js';
-import type { VectorRows } from './vector-rows.js';
+import { appendRows, type VectorRows } from './vector-rows.js';
 import { ANN_MIN_FACES, AnnIndex, type IndexFileInfo, type IndexPolicy } from './vector-index.js';
 import { queryNorm, rowDistance, searchIdentities, type Match } from './gallery-search.js';
 
@@ -76,6 +76,7 @@ export class InMemoryGallery {
   ann: AnnIndex | undefined;
   private nextId = 0;
   private unit: Float64Array | undefined;
+  private photos: ((hash: string) => boolean) | undefined;
   private labelIds: { ids: Int32Array; names: string[] } | undefined;
   private rowIndex: Int32Array | undefined;
 
@@ -202,6 +203,7 @@ export class InMemoryGallery {
 
   private changed(): void {
     this.unit = undefined;
+    this.photos = undefined;
     this.labelIds = undefined;
     this.rowIndex = undefined;
   }
@@ -228,6 +230,16 @@ export class InMemoryGallery {
 
   vector(i: number): Float32Array {
     return this.vectors.subarray(i * this.meta.dim, (i + 1) * this.meta.dim);
+  }
+
+  /** Whether the gallery has a face of this photo (by content hash); the lookup is built on first use and kept until a change. */
+  hasPhoto(hash: string): boolean {
+    if (!this.photos) {
+      const c = this.columns;
+      const set = c ? undefined : new Set(this.list.map((e) => e.hash));
+      this.photos = c ? c.photoIndex() : (h) => set!.has(h);
+    }
+    return this.photos(hash);
   }
 
   hashes(): Set<string> {
@@ -268,11 +280,9 @@ export class InMemoryGallery {
       this.list = [];
       this.vectors = rows.take();
     } else {
-      const next = new Float32Array(this.vectors.length + rows.count * this.meta.dim);
-      next.set(this.vectors);
-      next.set(rows.take(), this.vectors.length);
-      this.vectors = next;
-      for (const e of cols.toArray()) this.entries.push(e); // not push(...all): a million arguments overflow the stack
+      this.vectors = appendRows(this.vectors, rows.take());
+      if (this.columns) this.columns = this.columns.append(cols);
+      else for (const e of cols.toArray()) this.list.push(e); // not push(...all): a million arguments overflow the stack
     }
     this.nextId += cols.count;
     this.ann?.add(cols.ids, this.vectors.subarray(first * this.meta.dim));

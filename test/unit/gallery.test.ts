@@ -202,6 +202,51 @@ describe('the gallery files (schema 3: header, entries as columns, vectors)', ()
     expect(more.rowsById()[40_000]).toBe(40_000);
   });
 
+  it('a gallery loaded for writing takes new faces as columns (labels merged), its vectors grown in place, and knows its photos without a Set', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'g.json');
+    const meta = { model: 'resnet34', dim: 128, metric: 'euclidean_l2' as const, flip: true, detector: 'blazeface' };
+    const vec = (...head: number[]) => [...head, ...new Array<number>(128 - head.length).fill(0)];
+    const first = new InMemoryGallery(meta);
+    const b1 = new EntryColumnsBuilder();
+    const r1 = new VectorRows(128);
+    for (let i = 0; i < 30_000; i++) {
+      b1.push({ label: `p${i % 5}`, image: `a/ü${i}.jpg`, hash: `h${i}`, face: 0, ...(i % 2 ? { box: [i, 0, 1, 1] as [number, number, number, number] } : {}) });
+      r1.push(vec(i, 0, 0, 1));
+    }
+    first.addRows(b1, r1);
+    await saveGallery(first, db, 'test');
+    const g = await loadGallery(db);
+    const before = g.vectors.buffer;
+    expect(g.hasPhoto('h29999')).toBe(true);
+    expect(g.hasPhoto('h30000')).toBe(false);
+    const b2 = new EntryColumnsBuilder();
+    const r2 = new VectorRows(128);
+    for (let i = 0; i < 100; i++) {
+      b2.push({ label: i % 2 ? 'p3' : `new${i}`, image: `b/é${i}.jpg`, hash: `k${i}`, face: i % 3, ...(i % 4 ? {} : { box: [1, 2, 3, 4] as [number, number, number, number] }) });
+      r2.push(vec(-i, 1, 1, 1));
+    }
+    g.addRows(b2, r2);
+    expect(g.vectors.buffer).toBe(before); // grown in place, not copied
+    expect(g.size).toBe(30_100);
+    expect(g.entryAt(30_001)).toEqual({ label: 'p3', image: 'b/é1.jpg' });
+    expect(g.entrySlice(30_000, 30_002)).toEqual([
+      { label: 'new0', image: 'b/é0.jpg', hash: 'k0', face: 0, box: [1, 2, 3, 4], id: 30_000 },
+      { label: 'p3', image: 'b/é1.jpg', hash: 'k1', face: 1, id: 30_001 },
+    ]);
+    expect(g.entrySlice(29_999, 30_000)).toEqual([{ label: 'p4', image: 'a/ü29999.jpg', hash: 'h29999', face: 0, box: [29_999, 0, 1, 1], id: 29_999 }]);
+    expect(g.labels().get('p3')).toBe(6000 + 50);
+    expect(g.labels().size).toBe(5 + 50);
+    expect(Array.from(g.vector(30_099))).toEqual(vec(-99, 1, 1, 1));
+    expect(Array.from(g.vector(29_999))).toEqual(vec(29_999, 0, 0, 1));
+    expect(g.hasPhoto('k99')).toBe(true); // the lookup follows the change
+    expect(g.search(vec(-50, 1, 1, 1), 'euclidean', 1)[0]).toMatchObject({ label: 'new50', image: 'b/é50.jpg' });
+    await saveGallery(g, db, 'test');
+    const back = await loadGallery(db);
+    expect(JSON.stringify(back.entrySlice(0, back.size))).toBe(JSON.stringify(g.entrySlice(0, g.size)));
+    expect(Buffer.compare(Buffer.from(back.vectors.buffer, 0, back.vectors.byteLength), Buffer.from(g.vectors.buffer, 0, g.vectors.byteLength))).toBe(0);
+  });
+
   it('still reads a schema 2 gallery (entries as JSON Lines), and saves it as schema 3', async () => {
     const dir = tempDir();
     const db = join(dir, 'g.json');

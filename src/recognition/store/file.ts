@@ -153,9 +153,8 @@ class JournalSink extends RowsSink {
     // what an earlier, interrupted run finished
     const resumed = readJournal(path, g.meta);
     this.journal = new Journal(this.journalFile, g.meta, resumed);
-    const known = g.hashes();
     resumed.entries.forEach((entry, i) => {
-      if (known.has(entry.hash) && !opts.allFaces) return;
+      if (g.hasPhoto(entry.hash) && !opts.allFaces) return;
       this.take(entry, resumed.rows.row(i));
       // a journal of an older facekit is started anew in this one's format, with what it held
       if (resumed.mode === 'rewrite') this.journal.append(entry, resumed.rows.row(i));

@@ -175,13 +175,11 @@ export class RowsSink implements BuildSink {
   /** the faces taken, as columns (no object per face) */
   protected readonly entries = new EntryColumnsBuilder();
   protected readonly rows: VectorRows;
-  private readonly known: Set<string>;
 
   constructor(protected readonly g: InMemoryGallery, protected readonly opts: BuildSinkOptions,
     /** stores the gallery once the build's faces are in it */
     private readonly store: (g: InMemoryGallery) => Promise<void>) {
     this.rows = new VectorRows(g.meta.dim);
-    this.known = g.hashes();
     if (opts.index) g.indexPolicy = opts.index;
   }
 
@@ -190,7 +188,7 @@ export class RowsSink implements BuildSink {
   }
 
   isDone(hash: string, face = 0): 'in' | 'resumed' | false {
-    return this.known.has(hash) ? 'in' : this.entries.hasFace(hash, face) ? 'resumed' : false;
+    return this.g.hasPhoto(hash) ? 'in' : this.entries.hasFace(hash, face) ? 'resumed' : false;
   }
 
   accept(item: GalleryItem): void {
