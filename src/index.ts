@@ -39,6 +39,7 @@ export { buildGallery, type BuildOptions, type BuildSummary, type GallerySource 
 export { folderGallery } from './engine/folder-gallery.js';
 export type { GalleryCheck, GalleryInfo, StoreKind } from './recognition/backend.js';
 export { storeOf } from './recognition/store/open.js';
+export { EF_SEARCH_DEFAULT, EF_SEARCH_MAX } from './recognition/store/sql-client.js';
 export { assertSameModel, DEFAULT_GALLERY_PATH, type GalleryEntry, type GalleryHead, type GalleryMeta } from './recognition/gallery.js';
 export type { Candidate, FaceAnswer } from './recognition/identify.js';
 export { ANN_MIN_FACES, INDEX_POLICIES, isIndexPolicy, type IndexPolicy } from './recognition/vector-index.js';

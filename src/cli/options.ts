@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { FacekitError } from '../core/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../core/image.js';
 import {
-  BACKENDS, DEFAULT_DETECTOR, DEFAULT_GALLERY_PATH, DETECTORS, Facekit, INDEX_POLICIES, METRICS, RECOGNIZERS, SUBJECTS, defaultWorkers, isDetectorId,
+  BACKENDS, DEFAULT_DETECTOR, DEFAULT_GALLERY_PATH, DETECTORS, EF_SEARCH_DEFAULT, EF_SEARCH_MAX, Facekit, INDEX_POLICIES, METRICS, RECOGNIZERS, SUBJECTS, defaultWorkers, isDetectorId,
   isIndexPolicy, isMetric, isSubject, recognizerIdOf, subjectOf, type BackendChoice, type DetectorId, type IndexPolicy, type Metric, type RecognizerId, type Subject,
 } from '../index.js';
 
@@ -145,8 +145,8 @@ export function addDbOption(cmd: Command, help = 'the gallery (a file, or postgr
 
 /** --ef-search N: pgvector's HNSW candidate list for a database gallery (verify, similar, serve). */
 export function addEfSearchOption(cmd: Command): Command {
-  return cmd.option('--ef-search <n>', 'a database gallery: pgvector\'s HNSW candidate list, 1..1000 (default 600; more: closer to exact search, slower)',
-    parseNumber('--ef-search', { min: 1, max: 1000, integer: true }));
+  return cmd.option('--ef-search <n>', `a database gallery: pgvector's HNSW candidate list, 1..${EF_SEARCH_MAX} (default ${EF_SEARCH_DEFAULT}; more: closer to exact search, slower)`,
+    parseNumber('--ef-search', { min: 1, max: EF_SEARCH_MAX, integer: true }));
 }
 
 /** --cache DIR / --no-cache: the embedding cache of eval and tsne. */

@@ -39,7 +39,7 @@ export interface GalleryOpenOptions {
   create?: { subject?: Subject; model?: RecognizerId; metric?: Metric; flip?: boolean; detector?: DetectorId } | boolean;
   /** where photos added as bytes are kept (their entries point there; removing a person deletes theirs) */
   photos?: string;
-  /** a database gallery: pgvector's HNSW candidate list (1..1000; more: closer to exact search, slower); the URL's ?ef_search=N */
+  /** a database gallery: pgvector's HNSW candidate list (1..EF_SEARCH_MAX, default EF_SEARCH_DEFAULT; more: closer to exact search, slower); the URL's ?ef_search=N */
   efSearch?: number;
 }
 

@@ -16,21 +16,14 @@ import { queryNorm, rowDistance } from '../gallery-search.js';
 import { assertSameModel, InMemoryGallery, type GalleryEntry, type GalleryMeta, type Match } from '../gallery.js';
 import { addCatalogueColumns, buildIndexes, CATALOGUE, createGalleryTables, HNSW_MAX_DIM, keptCounts, METRICS, moveCounts, recountInto, SCHEMA_LOCK, type Counts } from './pg-schema.js';
 import { framedExpression, framedQuery, iterativeScan, parseFrame, parseVector, textArray, vectorLiteral, type PgFrame } from './pgvector.js';
-import { checkGalleryName, EF_SEARCH_MAX, sqlState, type SqlClient } from './sql-client.js';
+import { checkGalleryName, EF_SEARCH_DEFAULT, EF_SEARCH_MAX, sqlState, type SqlClient } from './sql-client.js';
 
 export { parseVector, vectorLiteral } from './pgvector.js';
 
 /** hnsw.ef_search's ceiling; beyond it only an iterative scan (pgvector ≥ 0.8) returns more rows. */
 const EF_MAX = EF_SEARCH_MAX;
 const ITERATIVE_MAX_K = 16_384;
-/**
- * hnsw.ef_search at least (it is raised to the number of faces asked for: 64 for one person).
- * Measured on a million synthetic faces spread as LFW's (issue 25, 200 fresh faces of known people,
- * PostgreSQL 17 + pgvector 0.8 on this 2-core machine): the framed index (pgvector.ts PgFrame)
- * named the exact search's person for 195 of 200 queries at 64 (p50 10.5 ms), 200 at 100 (p50
- * 11.6 ms), 150 (15.8 ms) and 400 (35.6 ms). The raw index had needed 600 for 199 (p50 54 ms).
- */
-const DEFAULT_EF = 100;
+
 
 export interface PgItem {
   entry: GalleryEntry;
@@ -288,7 +281,7 @@ export class PgGallery {
     while (indexed && K <= maxK) {
       const rows = await this.client.transaction(async (tx) => {
         // Without an iterative scan, an HNSW scan returns at most ef_search rows, whatever the LIMIT.
-        const ef = String(Math.min(EF_MAX, Math.max(K, opts.efSearch ?? DEFAULT_EF)));
+        const ef = String(Math.min(EF_MAX, Math.max(K, opts.efSearch ?? EF_SEARCH_DEFAULT)));
         const settings = this.iterative
           ? [`set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.max_scan_tuples', $2, true)`, [ef, String(Math.max(20_000, 4 * K))]] as const
           : [`set_config('hnsw.ef_search', $1, true)`, [ef]] as const;
