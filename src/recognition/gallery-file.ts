@@ -19,7 +19,7 @@ import { isMetric, isRecognizerId, RECOGNIZERS } from '../models/catalogue.js';
 import { FacekitError, fsError } from '../core/errors.js';
 import { assertRegularFileSync, bytesSampleDigest, checkedBySample, fileSampleDigest, readRegularFile, syncFile, writeFileAtomic } from '../core/files.js';
 import { EntryColumns } from './entry-columns.js';
-import { ResizableBuffer, VectorRows } from './vector-rows.js';
+import { growableBuffer } from './vector-rows.js';
 import type { GalleryCheck } from './backend.js';
 import { AnnIndex, isIndexPolicy } from './vector-index.js';
 import { InMemoryGallery, GALLERY_SCHEMA, type GalleryEntry, type GalleryFile, type GalleryMeta } from './gallery.js';
@@ -188,12 +188,8 @@ function readWhole(path: string, what: string, size?: number, growable = false):
       throw new FacekitError('bad_gallery', `${what} holds ${actual} bytes, the gallery needs ${size}; it is truncated or from another gallery`, path);
     }
     // growable: a gallery loaded for writing takes new faces' vectors in place (vector-rows.ts appendRows)
-    const bytes = Buffer.from(growable && actual <= VectorRows.MAX_BYTES ? new ResizableBuffer(actual, { maxByteLength: VectorRows.MAX_BYTES }) : new ArrayBuffer(actual), 0, actual);
-    for (let off = 0; off < actual;) {
-      const n = readSync(fd, bytes, off, Math.min(1 << 26, actual - off), off);
-      if (n <= 0) throw new FacekitError('bad_gallery', `${what} ended early`, path);
-      off += n;
-    }
+    const bytes = Buffer.from(growable ? growableBuffer(actual) : new ArrayBuffer(actual), 0, actual);
+    readFully(fd, bytes, 0, () => new FacekitError('bad_gallery', `${what} ended early`, path));
     return bytes;
   } finally {
     closeSync(fd);
@@ -317,6 +313,15 @@ async function writeEntries(dir: string, cols: EntryColumns): Promise<{ tmp: str
   }
 }
 
+/** Fill `bytes` from `fd` at `position`, in reads of at most 64 MiB; `ended(got)` is thrown if the file ends first. */
+function readFully(fd: number, bytes: Uint8Array, position: number, ended: (got: number) => Error): void {
+  for (let got = 0; got < bytes.length;) {
+    const n = readSync(fd, bytes, got, Math.min(1 << 26, bytes.length - got), position + got);
+    if (n <= 0) throw ended(got);
+    got += n;
+  }
+}
+
 /** Rows of a vector file, `count` at a time, each batch a fresh array (usearch reads a buffer from its start). */
 function rowReader(path: string, dim: number): { read: (first: number, count: number) => Float32Array; close: () => void } {
   let fd: number;
@@ -328,12 +333,7 @@ function rowReader(path: string, dim: number): { read: (first: number, count: nu
   return {
     read(first, count) {
       const out = new Float32Array(count * dim);
-      const bytes = new Uint8Array(out.buffer);
-      for (let got = 0; got < bytes.length;) {
-        const n = readSync(fd, bytes, got, bytes.length - got, first * dim * 4 + got);
-        if (n === 0) throw new FacekitError('bad_gallery', `the vector file ended at row ${first + Math.floor(got / (dim * 4))} while the graph was built`, path);
-        got += n;
-      }
+      readFully(fd, new Uint8Array(out.buffer), first * dim * 4, (got) => new FacekitError('bad_gallery', `the vector file ended at row ${first + Math.floor(got / (dim * 4))} while the graph was built`, path));
       return out;
     },
     close: () => closeSync(fd),

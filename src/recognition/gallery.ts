@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { RECOGNIZERS, isRecognizerId, type Metric } from '../models/catalogue.js';
 import { FacekitError } from '../core/errors.js';
 import { EntryColumns, LabelNumbers, type EntryColumnsBuilder, type GalleryEntry } from './entry-columns.js';
-import { appendRows, type VectorRows } from './vector-rows.js';
+import { appendRows, releaseRows, type VectorRows } from './vector-rows.js';
 import { ANN_MIN_FACES, AnnIndex, type IndexFileInfo, type IndexPolicy } from './vector-index.js';
 import { queryNorm, rowDistance, searchIdentities, type Match } from './gallery-search.js';
 
@@ -181,13 +181,12 @@ export class InMemoryGallery {
     this.ann = ann;
   }
 
-  /** Let go of the vectors: a build's rows (a resizable buffer that only this gallery holds) go back to the system at once. */
+  /** Let go of the vectors (a build's rows, or a gallery loaded for writing, are a buffer that only this gallery holds). */
   private releaseVectors(): void {
-    const buffer = this.rowVectors.buffer as ArrayBuffer & { resizable?: boolean; resize?: (bytes: number) => void };
+    releaseRows(this.rowVectors);
     this.rowVectors = new Float32Array(0);
     this.unit = undefined;
     this.released = true;
-    if (buffer.resizable) buffer.resize!(0);
   }
 
   /** Row of each id (-1: removed), for turning the graph's answers into entries. */
@@ -235,9 +234,8 @@ export class InMemoryGallery {
   /** Whether the gallery has a face of this photo (by content hash); the lookup is built on first use and kept until a change. */
   hasPhoto(hash: string): boolean {
     if (!this.photos) {
-      const c = this.columns;
-      const set = c ? undefined : new Set(this.list.map((e) => e.hash));
-      this.photos = c ? c.photoIndex() : (h) => set!.has(h);
+      const set = this.columns ? undefined : this.hashes();
+      this.photos = set ? (h) => set.has(h) : this.columns!.photoIndex();
     }
     return this.photos(hash);
   }

@@ -9,7 +9,7 @@ interface ResizableArrayBuffer extends ArrayBuffer {
   readonly resizable: boolean;
   readonly maxByteLength: number;
 }
-export const ResizableBuffer = ArrayBuffer as unknown as new (byteLength: number, opts: { maxByteLength: number }) => ResizableArrayBuffer;
+const ResizableBuffer = ArrayBuffer as unknown as new (byteLength: number, opts: { maxByteLength: number }) => ResizableArrayBuffer;
 
 /**
  * Vectors collected one by one (a build from a million records) in one growable buffer: a
@@ -58,6 +58,20 @@ export class VectorRows {
     this.count = 0;
     return new Float32Array(buffer, 0, bytes / 4);
   }
+}
+
+/**
+ * A buffer of `bytes` for a gallery's vectors that appendRows can grow in place (up to
+ * MAX_BYTES; a larger one is a plain buffer). Its memory is committed as it is used.
+ */
+export function growableBuffer(bytes: number): ArrayBuffer {
+  return bytes <= VectorRows.MAX_BYTES ? new ResizableBuffer(bytes, { maxByteLength: VectorRows.MAX_BYTES }) : new ArrayBuffer(bytes);
+}
+
+/** Give a resizable buffer's memory back at once (the rows are gone); a plain one waits for the collector. */
+export function releaseRows(rows: Float32Array): void {
+  const buffer = rows.buffer as ResizableArrayBuffer;
+  if (buffer.resizable) buffer.resize(0);
 }
 
 /**

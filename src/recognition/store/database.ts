@@ -83,8 +83,7 @@ export class DatabaseBackend implements GalleryBackend {
 
   /** What every instance has added or removed: the catalogue's counts, one row read. */
   async countsNow(): Promise<{ people: number; faces: number }> {
-    this.pg ??= await PgGallery.open(this.client, this.target.gallery);
-    await this.recount();
+    await this.refresh();
     return this.last;
   }
 

@@ -73,7 +73,6 @@ export async function buildIndexes(client: SqlClient, name: string, meta: Galler
     const mean = (await tx.query<{ c: string | null }>(`SELECT avg(l2_normalize(embedding))::text AS c FROM ${table}`)).rows[0]!.c;
     if (mean === null) return void (await tx.query(raw)); // no faces: no mean direction yet
     const f = parseFrame(mean, dim)!;
-    await addColumns(tx);
     await tx.query(`UPDATE ${CATALOGUE} SET frame = $2 WHERE name = $1`, [name, f.literal]);
     await tx.query(`DROP INDEX IF EXISTS "${t}_frame"`);
     await tx.query(`CREATE INDEX "${t}_frame" ON ${table} USING hnsw (${framedExpression(f, dim)} halfvec_cosine_ops)`);
@@ -116,9 +115,12 @@ export interface Counts {
   faces: number;
 }
 
+/** The counts a catalogue row keeps (NULL: not counted yet). */
+const KEPT = `SELECT faces::float8 AS faces, people::float8 AS people FROM ${CATALOGUE} WHERE name = $1`;
+
 /** A gallery's counts as its catalogue row keeps them; undefined when not counted yet (a gallery from before kept counts). */
 export async function keptCounts(client: SqlClient, name: string): Promise<Counts | undefined> {
-  const r = (await client.query<{ faces: number | null; people: number | null }>(`SELECT faces::float8 AS faces, people::float8 AS people FROM ${CATALOGUE} WHERE name = $1`, [name])).rows[0];
+  const r = (await client.query<{ faces: number | null; people: number | null }>(KEPT, [name])).rows[0];
   return r && r.faces !== null && r.people !== null ? { faces: r.faces, people: r.people } : undefined;
 }
 
@@ -127,7 +129,7 @@ export async function recountInto(client: SqlClient, name: string, table: string
   const counting = `SELECT count(*)::float8 AS faces, count(DISTINCT label)::float8 AS people FROM ${table}`;
   if (!keep) return { counted: (await client.query<Counts>(counting)).rows[0]! };
   return client.transaction(async (tx) => {
-    const kept = (await tx.query<{ faces: number | null; people: number | null }>(`SELECT faces::float8 AS faces, people::float8 AS people FROM ${CATALOGUE} WHERE name = $1 FOR UPDATE`, [name])).rows[0];
+    const kept = (await tx.query<{ faces: number | null; people: number | null }>(`${KEPT} FOR UPDATE`, [name])).rows[0];
     const c = (await tx.query<Counts>(counting)).rows[0]!;
     await tx.query(`UPDATE ${CATALOGUE} SET faces = $2, people = $3 WHERE name = $1`, [name, c.faces, c.people]);
     return { counted: { faces: c.faces, people: c.people }, ...(kept ? { kept } : {}) };
